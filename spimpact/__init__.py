@@ -1,0 +1,51 @@
+"""spimpact: quasi-experimental impact evaluation on panel data.
+
+Four estimator families on one :class:`Panel` interface (staggered
+difference-in-differences, propensity-matched cohorts, interrupted time
+series, Bayesian multilevel models) and simulation benchmarks of their bias
+and coverage. Heavy optional dependencies (PyMC, Dask) load only when used.
+"""
+
+from __future__ import annotations
+
+from . import errors, inference, results
+from .errors import (
+    DataWarning,
+    DependencyError,
+    EstimationError,
+    OptionError,
+    PanelError,
+    SpimpactError,
+    SpimpactWarning,
+    StatisticalWarning,
+)
+from .panel import Panel
+from .results import Estimate, Result
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Panel",
+    "Estimate",
+    "Result",
+    "SpimpactError",
+    "PanelError",
+    "EstimationError",
+    "OptionError",
+    "DependencyError",
+    "SpimpactWarning",
+    "StatisticalWarning",
+    "DataWarning",
+    "errors",
+    "inference",
+    "results",
+    "__version__",
+]
+
+
+def __getattr__(name: str):  # lazy subpackages keep `import spimpact` light
+    import importlib
+
+    if name in {"did", "matching", "its", "bayes", "simulate", "bench", "plotting"}:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'spimpact' has no attribute {name!r}")

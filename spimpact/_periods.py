@@ -1,0 +1,184 @@
+"""Mapping a user's time column to ordered integer periods, and back.
+
+Time values may be integers or floats, dates (``datetime64``), pandas
+``Period`` values (months, quarters, years), ordered categoricals, or strings
+that pandas can read as periods (``"2019Q3"``, ``"2019-07"``). Internally every
+period is an integer code ``0..T-1`` in time order; outputs use the labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import PanelError
+
+__all__ = ["encode_periods", "encode_cohorts", "to_period_scale"]
+
+
+def _as_orderable(values: pd.Series, column: str, role: str) -> pd.Series:
+    """Return ``values`` in a dtype whose natural order is time order."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(dtype):
+        return values
+    if isinstance(dtype, pd.CategoricalDtype):
+        if not dtype.ordered:
+            raise PanelError(
+                f"{role} column {column!r} is an unordered categorical, so its periods "
+                f"cannot be ordered; make it ordered "
+                f"(data[{column!r}].cat.as_ordered()) or use integers, dates or pandas Periods."
+            )
+        return values
+    if pd.api.types.is_bool_dtype(dtype):
+        raise PanelError(
+            f"{role} column {column!r} is boolean; periods must be integers, dates or "
+            f"pandas Periods."
+        )
+    if pd.api.types.is_numeric_dtype(dtype):
+        bad = ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)) & values.notna()
+        if bad.any():
+            raise PanelError(
+                f"{role} column {column!r} holds non-finite values (e.g. "
+                f"{values[bad].iloc[0]!r} in row {values.index[bad][0]!r}); periods must be finite."
+            )
+        return values
+    # strings or mixed objects: try to read them as pandas Periods
+    uniques = pd.unique(values.dropna())
+    try:
+        parsed = {u: pd.Period(u) for u in uniques}
+    except (ValueError, TypeError) as exc:
+        example = next((u for u in uniques if not _parses(u)), uniques[0] if len(uniques) else None)
+        raise PanelError(
+            f"{role} column {column!r} holds values that cannot be ordered as periods "
+            f"(e.g. {example!r}); convert it to integers, dates or pandas Periods "
+            f"(pd.PeriodIndex(..., freq='Q'))."
+        ) from exc
+    freqs = {p.freqstr for p in parsed.values()}
+    if len(freqs) > 1:
+        raise PanelError(
+            f"{role} column {column!r} mixes period frequencies {sorted(freqs)}; "
+            f"convert it to one frequency, e.g. pd.PeriodIndex(data[{column!r}], freq='Q')."
+        )
+    return values.map(parsed).astype(f"period[{freqs.pop()}]") if parsed else values
+
+
+def _parses(value: object) -> bool:
+    try:
+        pd.Period(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def encode_periods(values: pd.Series, column: str) -> tuple[np.ndarray, pd.Index]:
+    """Integer period codes (in time order) and the ordered period labels.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The time column, one value per row.
+    column : str
+        Its name, for error messages.
+
+    Returns
+    -------
+    codes : numpy.ndarray of intp, shape (n_rows,)
+    labels : pandas.Index, shape (n_periods,)
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> codes, labels = encode_periods(pd.Series([2005, 2003, 2004, 2003]), "year")
+    >>> codes.tolist(), labels.tolist()
+    ([2, 0, 1, 0], [2003, 2004, 2005])
+    """
+    if values.isna().any():
+        rows = values.index[values.isna()]
+        raise PanelError(
+            f"time column {column!r} is missing in {len(rows)} rows (e.g. row {rows[0]!r}); "
+            f"every row needs a period: fill or drop those rows first."
+        )
+    ordered = _as_orderable(values, column, "time")
+    try:
+        codes, labels = pd.factorize(ordered, sort=True)
+    except TypeError as exc:
+        raise PanelError(
+            f"time column {column!r} mixes values of different types that cannot be "
+            f"ordered; convert it to one type (integers, dates or pandas Periods)."
+        ) from exc
+    return codes.astype(np.intp), pd.Index(labels, name=column)
+
+
+def to_period_scale(values: pd.Series, labels: pd.Index, column: str) -> pd.Series:
+    """Convert cohort values to the type of the period labels so they compare."""
+    if isinstance(labels.dtype, pd.PeriodDtype):
+        if isinstance(values.dtype, pd.PeriodDtype):
+            return values.dt.asfreq(labels.dtype.freq) if values.dtype != labels.dtype else values
+        try:
+            if pd.api.types.is_datetime64_any_dtype(values.dtype):
+                return values.dt.to_period(labels.dtype.freq)
+            return pd.Series(
+                pd.PeriodIndex(values.astype(object), freq=labels.dtype.freq), index=values.index
+            )
+        except (ValueError, TypeError) as exc:
+            raise PanelError(
+                f"cohort column {column!r} cannot be read as periods of the time column "
+                f"({labels.dtype}); give it the same type as the time column."
+            ) from exc
+    if pd.api.types.is_datetime64_any_dtype(labels.dtype):
+        try:
+            return pd.to_datetime(values)
+        except (ValueError, TypeError) as exc:
+            raise PanelError(
+                f"cohort column {column!r} cannot be read as dates like the time column; "
+                f"give it the same type as the time column."
+            ) from exc
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        return pd.Series(
+            pd.Categorical(values, categories=labels.dtype.categories, ordered=True),
+            index=values.index,
+        )
+    if pd.api.types.is_numeric_dtype(labels.dtype):
+        if not pd.api.types.is_numeric_dtype(values.dtype):
+            raise PanelError(
+                f"cohort column {column!r} has dtype {values.dtype} but the time column is "
+                f"numeric; give the cohort as the (numeric) period of first treatment."
+            )
+        return values
+    return values
+
+
+def encode_cohorts(
+    cohort: pd.Series, labels: pd.Index, never: np.ndarray, column: str
+) -> np.ndarray:
+    """Position of each row's cohort on the period axis.
+
+    A cohort maps to the first observed period on or after it (its first
+    treated period in the data). Never-treated rows (``never``) get ``inf``; a
+    cohort after the last period gets ``n_periods`` (not yet treated throughout
+    the window); a cohort before the first period gets ``-1`` (always treated).
+
+    Returns
+    -------
+    numpy.ndarray of float, shape (n_rows,)
+    """
+    pos = np.full(len(cohort), np.inf)
+    if (~never).any():
+        vals = to_period_scale(cohort[~never], labels, column)
+        if isinstance(labels.dtype, pd.CategoricalDtype):
+            codes = vals.cat.codes.to_numpy()
+            if (codes < 0).any():
+                bad = cohort[~never][codes < 0].iloc[0]
+                raise PanelError(
+                    f"cohort column {column!r} holds {bad!r}, which is not a category of the "
+                    f"time column; use one of its categories or mark never-treated units."
+                )
+            p = codes.astype(float)
+        else:
+            arr = labels.to_numpy() if not isinstance(labels.dtype, pd.PeriodDtype) else labels
+            p = np.asarray(labels.searchsorted(vals.to_numpy()), dtype=float)
+            first = arr[0]
+            before = np.asarray(vals.to_numpy() < first)
+            p[before] = -1.0
+        pos[~never] = p
+    return pos

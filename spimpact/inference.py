@@ -1,0 +1,297 @@
+"""Shared inference: influence functions, cluster-robust variances, the
+multiplier bootstrap with simultaneous bands, and the delta method.
+
+Conventions. An estimator of ``k`` parameters stores an influence-function
+matrix ``psi`` of shape ``(n, k)``, scaled so that
+
+    theta_hat - theta  ~=  (1 / n) * sum_i psi[i]
+
+with ``n`` the number of independent units. Then ``V = psi.T @ psi / n**2``;
+clustered, the rows are first summed within clusters. Every aggregation is a
+weight matrix ``W`` of shape ``(m, k)``: estimates ``W @ theta`` and influence
+functions ``psi @ W.T`` (plus any term for estimated weights), so one engine
+serves every estimator and every kind of aggregation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .errors import OptionError
+
+__all__ = [
+    "RandomState",
+    "as_generator",
+    "cluster_sums",
+    "influence_vcov",
+    "influence_se",
+    "multiplier_weights",
+    "multiplier_bootstrap",
+    "BootstrapSummary",
+    "bootstrap_summary",
+    "sup_t_critical_value",
+    "delta_method",
+    "wald_test",
+    "few_clusters_message",
+    "MIN_CLUSTERS",
+]
+
+RandomState = int | np.random.Generator | np.random.SeedSequence | None
+
+#: Below this many clusters, cluster-robust inference is flagged on the result.
+MIN_CLUSTERS = 30
+
+
+def as_generator(random_state: RandomState) -> np.random.Generator:
+    """A numpy Generator from an int, a SeedSequence, a Generator or None."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if random_state is None or isinstance(random_state, (int, np.integer, np.random.SeedSequence)):
+        return np.random.default_rng(random_state)
+    raise OptionError(
+        f"random_state must be an int, a numpy Generator or None, not {type(random_state).__name__}."
+    )
+
+
+def cluster_sums(psi: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
+    """Sum the rows of ``psi`` within clusters (integer codes); identity when ``None``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cluster_sums(np.array([[1.0], [2.0], [4.0]]), np.array([0, 0, 1])).ravel().tolist()
+    [3.0, 4.0]
+    """
+    psi = np.asarray(psi, dtype=float)
+    if cluster is None:
+        return psi
+    cluster = np.asarray(cluster)
+    n_cl = int(cluster.max()) + 1
+    if psi.ndim == 1:
+        return np.bincount(cluster, weights=psi, minlength=n_cl)
+    from scipy import sparse
+
+    indicator = sparse.csr_matrix(
+        (np.ones(len(cluster)), (cluster, np.arange(len(cluster)))), shape=(n_cl, len(cluster))
+    )
+    return np.asarray(indicator @ psi)
+
+
+def influence_vcov(
+    psi: np.ndarray, cluster: np.ndarray | None = None, *, n: int | None = None
+) -> np.ndarray:
+    """Variance matrix ``S.T @ S / n**2`` of the estimator from its influence functions.
+
+    Parameters
+    ----------
+    psi : ndarray, shape (n, k)
+        Influence functions, one row per independent unit.
+    cluster : ndarray of int, shape (n,), optional
+        Cluster code of each row: rows are summed within clusters first.
+    n : int, optional
+        The scaling count (defaults to ``psi.shape[0]``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([1.0, 2.0, 3.0, 6.0])
+    >>> psi = (x - x.mean())[:, None]  # the mean's influence function
+    >>> float(influence_vcov(psi)[0, 0]) == float(np.var(x) / 4)
+    True
+    """
+    psi = np.atleast_2d(np.asarray(psi, dtype=float).T).T
+    n = psi.shape[0] if n is None else n
+    s = cluster_sums(psi, cluster)
+    return (s.T @ s) / n**2
+
+
+def influence_se(
+    psi: np.ndarray, cluster: np.ndarray | None = None, *, n: int | None = None
+) -> np.ndarray:
+    """Standard errors: square roots of the diagonal of :func:`influence_vcov`,
+    computed column by column without forming the full matrix."""
+    psi = np.atleast_2d(np.asarray(psi, dtype=float).T).T
+    n = psi.shape[0] if n is None else n
+    s = cluster_sums(psi, cluster)
+    return np.sqrt(np.einsum("ij,ij->j", s, s)) / n
+
+
+MultiplierKind = Literal["mammen", "rademacher"]
+
+
+def multiplier_weights(
+    size: tuple[int, ...], kind: MultiplierKind, rng: np.random.Generator
+) -> np.ndarray:
+    """Mean-zero, unit-variance multipliers: Mammen's two-point or Rademacher."""
+    if kind == "rademacher":
+        return rng.integers(0, 2, size=size).astype(float) * 2.0 - 1.0
+    if kind == "mammen":
+        s5 = np.sqrt(5.0)
+        p = (s5 + 1) / (2 * s5)
+        lo, hi = (1 - s5) / 2, (1 + s5) / 2
+        return np.where(rng.random(size) < p, lo, hi)
+    raise OptionError(f"multiplier kind must be 'mammen' or 'rademacher', not {kind!r}.")
+
+
+def multiplier_bootstrap(
+    psi: np.ndarray,
+    n_boot: int = 999,
+    *,
+    cluster: np.ndarray | None = None,
+    kind: MultiplierKind = "mammen",
+    random_state: RandomState = None,
+    n: int | None = None,
+    chunk: int = 128,
+) -> np.ndarray:
+    """Draws of ``theta* - theta_hat`` from the multiplier bootstrap.
+
+    Each draw multiplies every unit's (or, clustered, every cluster's summed)
+    influence function by an independent multiplier ``v`` and averages:
+    ``(1/n) sum_c v_c S_c``. Draws are generated in chunks to bound memory.
+
+    Returns
+    -------
+    ndarray, shape (n_boot, k)
+    """
+    if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
+        raise OptionError(f"the number of bootstrap draws must be an integer >= 2, not {n_boot!r}.")
+    psi = np.atleast_2d(np.asarray(psi, dtype=float).T).T
+    n = psi.shape[0] if n is None else n
+    s = cluster_sums(psi, cluster)
+    rng = as_generator(random_state)
+    out = np.empty((n_boot, s.shape[1]))
+    for start in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - start)
+        v = multiplier_weights((b, s.shape[0]), kind, rng)
+        out[start : start + b] = v @ s
+    return out / n
+
+
+@dataclass(frozen=True)
+class BootstrapSummary:
+    """Standard errors and critical values from bootstrap draws.
+
+    Attributes
+    ----------
+    std_error : ndarray, shape (k,)
+        Robust SEs: the interquartile range of the draws over that of a normal.
+    crit_pointwise : float
+        Normal critical value for the confidence level.
+    crit_uniform : float
+        Sup-t critical value for a simultaneous band over the ``k`` parameters.
+    draws : ndarray, shape (n_boot, k)
+    """
+
+    std_error: np.ndarray
+    crit_pointwise: float
+    crit_uniform: float
+    draws: np.ndarray
+
+
+def bootstrap_summary(draws: np.ndarray, confidence: float = 0.95) -> BootstrapSummary:
+    """Summarise multiplier-bootstrap draws (IQR-based SEs, sup-t critical value).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = np.random.default_rng(0).normal(size=(20000, 3))
+    >>> s = bootstrap_summary(d)
+    >>> bool(np.allclose(s.std_error, 1, atol=0.03)), 2.2 < s.crit_uniform < 2.5
+    (True, True)
+    """
+    from scipy import stats
+
+    draws = np.atleast_2d(np.asarray(draws, dtype=float).T).T
+    q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
+    se = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+    crit = sup_t_critical_value(draws, se, confidence)
+    return BootstrapSummary(se, float(stats.norm.ppf(0.5 + confidence / 2)), crit, draws)
+
+
+def sup_t_critical_value(draws: np.ndarray, se: np.ndarray, confidence: float = 0.95) -> float:
+    """Quantile of ``max_j |draw_j / se_j|``: the critical value of a sup-t band.
+
+    Parameters with a zero (or undefined) SE are left out of the maximum.
+    """
+    ok = np.isfinite(se) & (se > 0)
+    if not ok.any():
+        return float("nan")
+    t = np.abs(draws[:, ok] / se[ok]).max(axis=1)
+    return float(np.quantile(t, confidence))
+
+
+def delta_method(gradient: np.ndarray, vcov: np.ndarray) -> np.ndarray:
+    """Variance of ``g(theta)`` by the delta method: ``G V G.T``.
+
+    Parameters
+    ----------
+    gradient : ndarray, shape (m, k) or (k,)
+        Jacobian of ``g`` at the estimate.
+    vcov : ndarray, shape (k, k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(delta_method(np.array([2.0]), np.array([[0.25]]))[0, 0])
+    1.0
+    """
+    g = np.atleast_2d(np.asarray(gradient, dtype=float))
+    return g @ np.asarray(vcov, dtype=float) @ g.T
+
+
+def wald_test(estimate: np.ndarray, vcov: np.ndarray) -> tuple[float, int, float]:
+    """Wald test of ``estimate == 0``: statistic, degrees of freedom, p-value.
+
+    Uses a pseudo-inverse restricted to the parameters with positive variance,
+    so degenerate cells do not break the test; ``df`` counts those parameters.
+    """
+    from scipy import stats
+
+    est = np.asarray(estimate, dtype=float).ravel()
+    v = np.asarray(vcov, dtype=float)
+    ok = np.diag(v) > 0
+    est, v = est[ok], v[np.ix_(ok, ok)]
+    if len(est) == 0:
+        return float("nan"), 0, float("nan")
+    stat = float(est @ np.linalg.pinv(v) @ est)
+    df = int(np.linalg.matrix_rank(v))
+    return stat, df, float(stats.chi2.sf(stat, df))
+
+
+def few_clusters_message(n_clusters: int | None, minimum: int = MIN_CLUSTERS) -> str | None:
+    """The warning text when there are too few clusters for cluster-robust inference."""
+    if n_clusters is not None and n_clusters < minimum:
+        return (
+            f"only {n_clusters} clusters: cluster-robust standard errors are unreliable below "
+            f"about {minimum}; read intervals with caution (a wild-cluster bootstrap or "
+            f"randomisation inference is safer)."
+        )
+    return None
+
+
+def linear_combination(
+    estimate: np.ndarray, psi: np.ndarray, weights: np.ndarray, extra_psi: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply an ``(m, k)`` weight matrix to estimates and influence functions.
+
+    ``extra_psi`` (shape ``(n, m)``) adds the influence of estimated weights.
+    """
+    w = np.atleast_2d(np.asarray(weights, dtype=float))
+    est = w @ np.asarray(estimate, dtype=float)
+    out = np.asarray(psi, dtype=float) @ w.T
+    if extra_psi is not None:
+        out = out + extra_psi
+    return est, out
+
+
+def validate_choice(name: str, value: object, choices: Sequence[object]) -> None:
+    """Raise :class:`OptionError` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise OptionError(f"{name} must be one of {list(choices)}, not {value!r}.")
+
+
+__all__ += ["linear_combination", "validate_choice"]

@@ -1,0 +1,676 @@
+"""The one data interface of spimpact: :class:`Panel`.
+
+A :class:`Panel` validates a user's DataFrame once, records which column plays
+which role (unit, period, outcome, cohort or treatment, covariates, cluster,
+weights, exposure, nesting levels) and converts it once to integer codes and
+float arrays. Every estimator family consumes a ``Panel``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ._periods import encode_cohorts, encode_periods
+from ._validate import (
+    check_nested,
+    constant_within,
+    no_missing,
+    numeric_column,
+    require_columns,
+    row_examples,
+)
+from .errors import DataWarning, PanelError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["Panel", "PanelKind"]
+
+PanelKind = Literal["panel", "repeated_cross_section", "series", "cross_section"]
+
+_ROLE_NAMES = ("outcome", "unit", "time", "cohort", "treatment", "cluster", "weights", "exposure")
+
+
+def _to_pandas(data: Any) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        path = os.fspath(data)
+        if path.endswith((".parquet", ".pq")):
+            return pd.read_parquet(path)
+        if path.endswith((".csv", ".csv.gz", ".txt")):
+            return pd.read_csv(path)
+        raise PanelError(f"cannot read {path!r}: give a .csv or .parquet file, or a DataFrame.")
+    if type(data).__module__.split(".")[0] == "polars" and hasattr(data, "to_pandas"):
+        return data.to_pandas()
+    raise PanelError(
+        f"data must be a pandas or polars DataFrame (or a CSV/parquet path), "
+        f"not {type(data).__name__}."
+    )
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    a.flags.writeable = False
+    return a
+
+
+class Panel:
+    """Validated panel data, the input of every spimpact estimator.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame, polars.DataFrame or path
+        Long data: one row per unit and period (panel), per individual
+        (repeated cross-sections, one cross-section) or per period (one series).
+        It is copied, never modified.
+    outcome : str
+        Outcome column (a count when ``exposure`` is given, otherwise a score).
+    unit : str, optional
+        Unit identifier. Omitted: a single series (``time`` given, one row per
+        period), repeated cross-sections (``time`` given, several rows per
+        period) or one cross-section (no ``time``).
+    time : str, optional
+        Period column: integers, dates, pandas Periods or strings such as
+        ``"2019Q3"``. Periods are ordered; outputs keep these labels.
+    cohort : str, optional
+        The period a unit is first treated. Missing means never treated.
+    treatment : str, optional
+        A 0/1 indicator that, once 1, stays 1; the cohort is derived from it.
+        In a cross-section it marks the treated group.
+    never_treated : scalar, optional
+        Another code in ``cohort`` that means never treated (R's ``did`` uses 0).
+    covariates : sequence of str
+        Numeric or categorical covariate columns.
+    cluster : str, optional
+        Cluster identifier for inference (constant within a unit).
+    weights : str, optional
+        Non-negative sampling weights.
+    exposure : str, optional
+        Population at risk (e.g. practice list size), the offset in rate models.
+    levels : sequence of str
+        Nesting columns from lowest to highest (e.g. ``["practice", "pcn", "icb"]``).
+
+    Raises
+    ------
+    PanelError
+        For anything that makes the data unusable, naming the column, the
+        values or rows, and the fix.
+
+    Warns
+    -----
+    DataWarning
+        When rows with a missing outcome are set aside (counted in ``notes``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from spimpact import Panel
+    >>> df = pd.DataFrame({"pcn": [1, 1, 2, 2], "quarter": ["2019Q3", "2019Q4"] * 2,
+    ...                    "start": ["2019Q4", "2019Q4", None, None], "y": [1.0, 2.0, 1.5, 1.7]})
+    >>> p = Panel(df, outcome="y", unit="pcn", time="quarter", cohort="start")
+    >>> p.kind, p.n_units, p.n_periods, p.is_balanced
+    ('panel', 2, 2, True)
+    """
+
+    _frozen = False
+
+    def __init__(
+        self,
+        data: Any,
+        *,
+        outcome: str,
+        unit: str | None = None,
+        time: str | None = None,
+        cohort: str | None = None,
+        treatment: str | None = None,
+        never_treated: Any = None,
+        covariates: Sequence[str] | str = (),
+        cluster: str | None = None,
+        weights: str | None = None,
+        exposure: str | None = None,
+        levels: Sequence[str] | str = (),
+    ) -> None:
+        source = _to_pandas(data)
+        covariates = (covariates,) if isinstance(covariates, str) else tuple(covariates)
+        levels = (levels,) if isinstance(levels, str) else tuple(levels)
+        self.outcome, self.unit, self.time = outcome, unit, time
+        self.cohort, self.treatment, self.never_treated = cohort, treatment, never_treated
+        self.covariates, self.cluster, self.weights = covariates, cluster, weights
+        self.exposure, self.levels = exposure, levels
+        self._notes: list[str] = []
+        self._build(source)
+        self._frozen = True
+
+    # ------------------------------------------------------------------ build
+    def _columns(self) -> list[str]:
+        cols = [getattr(self, r) for r in _ROLE_NAMES if getattr(self, r) is not None]
+        return list(dict.fromkeys([*cols, *self.covariates, *self.levels]))
+
+    def _build(self, source: pd.DataFrame) -> None:
+        if not isinstance(self.outcome, str) or not self.outcome:
+            raise PanelError("outcome= must name the outcome column, e.g. outcome='ae_attendances'.")
+        if self.cohort is not None and self.treatment is not None:
+            raise PanelError(
+                f"give either cohort= ({self.cohort!r}) or treatment= ({self.treatment!r}), "
+                f"not both: the cohort is derived from the treatment indicator."
+            )
+        if len(set(self.covariates)) != len(self.covariates):
+            raise PanelError(f"covariates= lists a column twice: {list(self.covariates)}.")
+        roles = {r: [getattr(self, r)] for r in _ROLE_NAMES if getattr(self, r) is not None}
+        require_columns(source, {**roles, "covariates": self.covariates, "levels": self.levels})
+        if len(source) == 0:
+            raise PanelError("data has no rows; a Panel needs at least one observation.")
+        df = source.loc[:, self._columns()].copy()
+        df.index = pd.RangeIndex(len(df))  # row numbers of the user's data, for messages
+        df = self._drop_missing_outcome(df)
+        self._check_values(df)
+        self._encode(df)
+
+    def _drop_missing_outcome(self, df: pd.DataFrame) -> pd.DataFrame:
+        y = numeric_column(df, self.outcome, "outcome", allow_missing=True)
+        miss = np.isnan(y)
+        if miss.all():
+            raise PanelError(f"outcome column {self.outcome!r} is missing in every row.")
+        if miss.any():
+            note = (
+                f"{int(miss.sum())} rows with a missing outcome {self.outcome!r} were set aside "
+                f"(rows {row_examples(df.index[miss])})."
+            )
+            self._notes.append(note)
+            warnings.warn(note, DataWarning, stacklevel=4)
+            df = df.loc[~miss]
+        return df
+
+    def _check_values(self, df: pd.DataFrame) -> None:
+        for col in self.covariates:
+            s = df[col]
+            if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+                numeric_column(df, col, "covariate")
+            else:
+                no_missing(df, col, "covariate")
+        if self.weights is not None:
+            w = numeric_column(df, self.weights, "weights", min_value=0.0)
+            if not (w > 0).any():
+                raise PanelError(f"weights column {self.weights!r} is zero in every row.")
+        if self.exposure is not None:
+            numeric_column(df, self.exposure, "exposure", min_value=0.0, strict_min=True)
+        for col, role in ((self.unit, "unit"), (self.cluster, "cluster")):
+            if col is not None:
+                no_missing(df, col, role)
+        for col in self.levels:
+            no_missing(df, col, "levels")
+        if len(self.levels) > 1:
+            check_nested(df, self.levels)
+
+    def _encode(self, df: pd.DataFrame) -> None:
+        n = len(df)
+        if self.time is not None:
+            tcode, self._periods = encode_periods(df[self.time], self.time)
+        else:
+            tcode, self._periods = np.zeros(n, dtype=np.intp), pd.Index([0])
+        if self.unit is not None:
+            ucode, ulabels = pd.factorize(df[self.unit], sort=True)
+            self._units = pd.Index(ulabels, name=self.unit)
+            ucode = ucode.astype(np.intp)
+        else:
+            ucode = np.arange(n, dtype=np.intp)
+            self._units = pd.RangeIndex(n, name="row")
+        self._kind = self._find_kind(df, ucode, tcode)
+        if self._kind == "series":
+            ucode = np.zeros(n, dtype=np.intp)
+            self._units = pd.Index(["series"], name="unit")
+        order = np.lexsort((tcode, ucode))
+        df, ucode, tcode = df.iloc[order], ucode[order], tcode[order]
+        self._df = df
+        self._ucode, self._tcode = _readonly(ucode), _readonly(tcode)
+        self._y = _readonly(df[self.outcome].to_numpy(dtype=float))
+        self._w = _readonly(
+            df[self.weights].to_numpy(dtype=float) if self.weights else np.ones(n)
+        )
+        self._exp = _readonly(df[self.exposure].to_numpy(dtype=float)) if self.exposure else None
+        self._cl, self._clusters = None, None
+        if self.cluster is not None:
+            cl, cl_labels = pd.factorize(df[self.cluster], sort=True)
+            self._cl, self._clusters = _readonly(cl.astype(np.intp)), pd.Index(cl_labels)
+            if self._kind == "panel":
+                constant_within(ucode, cl, self._units, self.cluster, f"units ({self.unit!r})",
+                                "a unit must stay in one cluster; cluster on a coarser level.")
+        self._cohort_pos = _readonly(self._encode_cohort(df, ucode, tcode))
+
+    def _find_kind(self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray) -> PanelKind:
+        if self.time is None:
+            if self.unit is not None and df[self.unit].duplicated().any():
+                dup = df.index[df[self.unit].duplicated(keep=False)]
+                raise PanelError(
+                    f"unit {self.unit!r} repeats in rows {row_examples(dup)} but no time= was "
+                    f"given; pass time= for a panel, or keep one row per unit."
+                )
+            return "cross_section"
+        if self.unit is None:
+            return "series" if not pd.Series(tcode).duplicated().any() else "repeated_cross_section"
+        key = pd.DataFrame({"u": ucode, "t": tcode})
+        dup = key.duplicated(keep=False).to_numpy()
+        if dup.any():
+            first = df.index[dup][0]
+            raise PanelError(
+                f"{int(dup.sum())} rows share a ({self.unit!r}, {self.time!r}) pair with another "
+                f"row, e.g. row {first!r} ({self.unit}={df.at[first, self.unit]!r}, "
+                f"{self.time}={df.at[first, self.time]!r}); keep one row per unit and period "
+                f"(aggregate duplicates first), or drop unit= for repeated cross-sections."
+            )
+        return "panel"
+
+    def _encode_cohort(self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray) -> np.ndarray:
+        n = len(df)
+        if self.cohort is not None:
+            if self.time is None:
+                raise PanelError(
+                    f"cohort={self.cohort!r} needs time= (the period column it refers to); "
+                    f"for a cross-section use treatment= instead."
+                )
+            c = df[self.cohort]
+            never = c.isna().to_numpy().copy()
+            if self.never_treated is not None:
+                never |= (c == self.never_treated).to_numpy()
+            elif pd.api.types.is_numeric_dtype(c.dtype) and pd.api.types.is_numeric_dtype(
+                self._periods.dtype
+            ):
+                zero = (c == 0).to_numpy() & (self._periods[0] > 0)
+                if zero.any():
+                    raise PanelError(
+                        f"cohort column {self.cohort!r} holds 0 in {int(zero.sum())} rows, before "
+                        f"the first period {self._periods[0]}; if 0 marks never-treated units "
+                        f"(as in R's did), pass never_treated=0."
+                    )
+            pos = encode_cohorts(c, self._periods, never, self.cohort)
+            if self._kind == "panel":
+                constant_within(ucode, pos, self._units, self.cohort, f"units ({self.unit!r})",
+                                "the cohort (first treated period) must be the same in every "
+                                "row of a unit.")
+            return pos
+        if self.treatment is not None:
+            return self._cohort_from_treatment(df, ucode, tcode)
+        return np.full(n, np.inf)
+
+    def _cohort_from_treatment(
+        self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray
+    ) -> np.ndarray:
+        col = self.treatment
+        d = numeric_column(df, col, "treatment")
+        bad = ~np.isin(d, (0.0, 1.0))
+        if bad.any():
+            raise PanelError(
+                f"treatment column {col!r} must be 0/1, but holds {d[bad][0]!r} in "
+                f"{int(bad.sum())} rows (rows {row_examples(df.index[bad])}); recode it to 0/1."
+            )
+        if self._kind in ("cross_section", "repeated_cross_section"):
+            # the indicator marks the treated group; no adoption date to derive
+            return np.where(d == 1, 0.0, np.inf)
+        # rows are sorted by unit then time: a switch-off is a 1 followed by a 0 in a unit
+        same_unit = np.r_[False, ucode[1:] == ucode[:-1]]
+        off = same_unit & (np.r_[0.0, d[:-1]] == 1) & (d == 0)
+        if off.any():
+            units = pd.Index(pd.unique(self._units[ucode[off]]))
+            raise PanelError(
+                f"treatment column {col!r} switches back from 1 to 0 for {len(units)} units "
+                f"(e.g. {self.unit or 'unit'}={row_examples(units)}); spimpact's designs need "
+                f"treatment that stays on once started: fix the indicator or use cohort=."
+            )
+        first = pd.Series(np.where(d == 1, tcode, np.iinfo(np.intp).max)).groupby(ucode).transform(
+            "min"
+        ).to_numpy()
+        return np.where(first == np.iinfo(np.intp).max, np.inf, first).astype(float)
+
+    # ------------------------------------------------------------- immutability
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self._frozen:
+            raise AttributeError(
+                "Panel is immutable; build a new one (Panel(...) or panel.replace(...))."
+            )
+        super().__setattr__(name, value)
+
+    def replace(self, **roles: Any) -> Panel:
+        """A new Panel on the same (already validated) columns with some roles changed.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"y": [1.0, 2.0], "z": [3.0, 4.0], "d": [0, 1]})
+        >>> Panel(df, outcome="y", treatment="d").replace(outcome="z").outcome
+        'z'
+        """
+        args = {
+            "outcome": self.outcome, "unit": self.unit, "time": self.time,
+            "cohort": self.cohort, "treatment": self.treatment,
+            "never_treated": self.never_treated, "covariates": self.covariates,
+            "cluster": self.cluster, "weights": self.weights, "exposure": self.exposure,
+            "levels": self.levels,
+        }
+        unknown = set(roles) - set(args)
+        if unknown:
+            raise PanelError(f"unknown Panel role(s) {sorted(unknown)}; roles are {sorted(args)}.")
+        args.update(roles)
+        if "treatment" in roles and roles["treatment"] is not None and "cohort" not in roles:
+            args["cohort"] = None
+        if "cohort" in roles and roles["cohort"] is not None and "treatment" not in roles:
+            args["treatment"] = None
+        return Panel(self._df, **args)
+
+    # --------------------------------------------------------------- accessors
+    @property
+    def kind(self) -> PanelKind:
+        """``"panel"``, ``"repeated_cross_section"``, ``"series"`` or ``"cross_section"``."""
+        return self._kind
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """A copy of the validated rows (sorted by unit, then period); the index
+        holds the row numbers of the data as given."""
+        return self._df.copy()
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What was set aside while building the panel (never silent)."""
+        return tuple(self._notes)
+
+    @property
+    def n_obs(self) -> int:
+        """Number of rows."""
+        return len(self._df)
+
+    @property
+    def n_units(self) -> int:
+        """Number of units (rows, for cross-sections)."""
+        return len(self._units)
+
+    @property
+    def n_periods(self) -> int:
+        """Number of distinct periods."""
+        return len(self._periods)
+
+    @property
+    def periods(self) -> pd.Index:
+        """The ordered period labels."""
+        return self._periods
+
+    @property
+    def units(self) -> pd.Index:
+        """The unit labels, sorted."""
+        return self._units
+
+    @property
+    def unit_codes(self) -> np.ndarray:
+        """Integer unit code of each row (read-only)."""
+        return self._ucode
+
+    @property
+    def time_codes(self) -> np.ndarray:
+        """Integer period code (0 = first period) of each row (read-only)."""
+        return self._tcode
+
+    @property
+    def y(self) -> np.ndarray:
+        """Outcome of each row (read-only float array)."""
+        return self._y
+
+    @property
+    def w(self) -> np.ndarray:
+        """Weight of each row (ones when no weights were given)."""
+        return self._w
+
+    @property
+    def exposure_values(self) -> np.ndarray | None:
+        """Exposure of each row, or ``None``."""
+        return self._exp
+
+    @property
+    def cluster_codes(self) -> np.ndarray | None:
+        """Integer cluster code of each row, or ``None``."""
+        return self._cl
+
+    @property
+    def n_clusters(self) -> int | None:
+        """Number of clusters, or ``None`` without a cluster column."""
+        return None if self._clusters is None else len(self._clusters)
+
+    @property
+    def cohort_codes(self) -> np.ndarray:
+        """Cohort of each row as a period position: ``inf`` never treated,
+        ``-1`` treated before the first period, ``n_periods`` after the last."""
+        return self._cohort_pos
+
+    @property
+    def has_cohorts(self) -> bool:
+        """Whether a cohort or treatment column was given."""
+        return self.cohort is not None or self.treatment is not None
+
+    @property
+    def treated(self) -> np.ndarray:
+        """0/1 treatment status of each row (period on or after its cohort)."""
+        return (self._tcode >= self._cohort_pos).astype(np.int8)
+
+    @property
+    def event_time(self) -> pd.Series:
+        """Periods since the cohort's first treated period (NaN when never treated
+        or treated outside the observed window), aligned with :attr:`frame`."""
+        pos = self._cohort_pos
+        inside = np.isfinite(pos) & (pos >= 0) & (pos < self.n_periods)
+        et = np.where(inside, self._tcode - np.where(inside, pos, 0), np.nan)
+        return pd.Series(et, index=self._df.index, name="event_time")
+
+    def unit_values(self, values: np.ndarray) -> np.ndarray:
+        """The first value of a per-row array in each unit (for unit-constant columns)."""
+        first = np.r_[True, self._ucode[1:] != self._ucode[:-1]]
+        return np.asarray(values)[first]
+
+    @property
+    def unit_cohort_codes(self) -> np.ndarray:
+        """Cohort position of each unit (see :attr:`cohort_codes`)."""
+        return self.unit_values(self._cohort_pos)
+
+    def cohort_label(self, pos: float) -> Any:
+        """The user's label for a cohort position (``None`` when never treated)."""
+        if not np.isfinite(pos):
+            return None
+        if 0 <= pos < self.n_periods:
+            return self._periods[int(pos)]
+        return "before first period" if pos < 0 else "after last period"
+
+    @property
+    def cohorts(self) -> pd.DataFrame:
+        """Cohorts (first treated period) with their numbers of units and rows.
+
+        The never-treated units form the row with a missing cohort.
+        """
+        if not self.has_cohorts:
+            raise PanelError("this Panel has no cohort= or treatment= column, so no cohorts.")
+        upos = self.unit_cohort_codes
+        vals, counts = np.unique(upos, return_counts=True)
+        rows = pd.Series(self._cohort_pos).value_counts()
+        return pd.DataFrame(
+            {
+                "cohort": pd.Series([self.cohort_label(v) for v in vals], dtype=object),
+                "n_units": counts,
+                "n_rows": [int(rows.get(v, 0)) for v in vals],
+                "never_treated": ~np.isfinite(vals),
+            }
+        )
+
+    @property
+    def never_treated_units(self) -> pd.Index:
+        """Labels of the units never treated in the data."""
+        return self._units[~np.isfinite(self.unit_cohort_codes)]
+
+    @property
+    def is_balanced(self) -> bool:
+        """Whether every unit is observed in every period."""
+        if self._kind != "panel":
+            return self._kind == "series"
+        return self.n_obs == self.n_units * self.n_periods
+
+    def covariate_frame(self) -> pd.DataFrame:
+        """The covariate columns of :attr:`frame` (a copy)."""
+        return self._df.loc[:, list(self.covariates)].copy()
+
+    # ------------------------------------------------------------------- views
+    def describe(self) -> pd.Series:
+        """A one-column summary: kind, sizes, periods, cohorts, balance.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> p = Panel(pd.DataFrame({"y": [1.0, 2.0, 3.0]}), outcome="y")
+        >>> int(p.describe()["rows"])
+        3
+        """
+        info: dict[str, Any] = {
+            "kind": self._kind,
+            "outcome": self.outcome,
+            "rows": self.n_obs,
+            "units": self.n_units,
+            "periods": self.n_periods,
+        }
+        if self.time is not None:
+            info["first period"] = self._periods[0]
+            info["last period"] = self._periods[-1]
+            info["balanced"] = self.is_balanced
+        if self.has_cohorts:
+            c = self.cohorts
+            info["cohorts (treated)"] = int((~c["never_treated"]).sum())
+            info["treated units"] = int(c.loc[~c["never_treated"], "n_units"].sum())
+            info["never-treated units"] = int(c.loc[c["never_treated"], "n_units"].sum())
+        if self.cluster is not None:
+            info["clusters"] = self.n_clusters
+        for lvl in self.levels:
+            info[f"{lvl} (level)"] = int(self._df[lvl].nunique())
+        info["outcome mean"] = float(np.average(self._y, weights=self._w))
+        if self._exp is not None:
+            info["exposure total"] = float(self._exp.sum())
+        if self._notes:
+            info["notes"] = " ".join(self._notes)
+        return pd.Series(info, name="value", dtype=object)
+
+    def __repr__(self) -> str:
+        bits = [f"{self._kind}", f"outcome={self.outcome!r}", f"{self.n_obs} rows"]
+        if self._kind == "panel":
+            bits.append(f"{self.n_units} units x {self.n_periods} periods")
+        if self.has_cohorts and self._kind != "cross_section":
+            bits.append(f"{int(np.isfinite(np.unique(self.unit_cohort_codes)).sum())} cohorts")
+        return f"Panel({', '.join(bits)})"
+
+    def plot_rollout(self, ax: Axes | None = None, *, max_units: int = 2000) -> Axes:
+        """Units by period, coloured by treatment status (a rollout heatmap).
+
+        Units are sorted by cohort; never-treated units sit at the bottom and
+        unobserved unit-periods are blank. With more than ``max_units`` units an
+        evenly spaced subset is drawn.
+        """
+        from .plotting import rollout_heatmap
+
+        return rollout_heatmap(self, ax=ax, max_units=max_units)
+
+    def balanced(self) -> Panel:
+        """The sub-panel of units observed in every period.
+
+        What was dropped is reported in the new panel's :attr:`notes` and in a
+        :class:`~spimpact.errors.DataWarning`.
+        """
+        if self._kind != "panel":
+            raise PanelError(f"balanced() needs a panel (unit and time); this is a {self._kind}.")
+        counts = np.bincount(self._ucode, minlength=self.n_units)
+        keep_units = counts == self.n_periods
+        if keep_units.all():
+            return self
+        keep = keep_units[self._ucode]
+        note = (
+            f"balanced(): dropped {int((~keep_units).sum())} of {self.n_units} units "
+            f"({int((~keep).sum())} rows) not observed in all {self.n_periods} periods."
+        )
+        if not keep.any():
+            raise PanelError(
+                f"no unit is observed in all {self.n_periods} periods, so a balanced sub-panel "
+                f"is empty; estimate on the unbalanced panel instead."
+            )
+        warnings.warn(note, DataWarning, stacklevel=2)
+        new = self._derive(self._df.loc[keep])
+        object.__setattr__(new, "_notes", [*self._notes, note])
+        return new
+
+    def _derive(self, df: pd.DataFrame, **roles: Any) -> Panel:
+        args = {r: getattr(self, r) for r in _ROLE_NAMES}
+        args.update(never_treated=self.never_treated, covariates=self.covariates,
+                    levels=self.levels)
+        args.update(roles)
+        return Panel(df, **args)
+
+    def aggregate(self, to: str) -> Panel:
+        """Aggregate to a higher level (e.g. practices to PCNs).
+
+        Counts (the outcome when ``exposure`` is given) and exposure are summed;
+        the outcome otherwise, and numeric covariates, become weighted means
+        (weights: exposure, else the panel's weights). Cohort, cluster and higher
+        levels must be constant within the new units.
+
+        Parameters
+        ----------
+        to : str
+            One of :attr:`levels` above the unit.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"practice": ["a", "b", "c"] * 2, "pcn": ["x", "x", "y"] * 2,
+        ...                    "q": [1, 1, 1, 2, 2, 2], "visits": [10, 20, 5, 12, 22, 6],
+        ...                    "pop": [100, 200, 50] * 2})
+        >>> p = Panel(df, outcome="visits", unit="practice", time="q", exposure="pop",
+        ...           levels=["practice", "pcn"])
+        >>> p.aggregate(to="pcn").frame["visits"].tolist()
+        [30.0, 34.0, 5.0, 6.0]
+        """
+        if to not in self.levels:
+            raise PanelError(f"aggregate(to={to!r}): {to!r} is not one of levels={list(self.levels)}.")
+        keys = [to] + ([self.time] if self.time is not None else [])
+        df = self._df
+        bw = self._exp if self._exp is not None else self._w
+        grouped = df.assign(_bw=bw).groupby(keys, sort=True, observed=True)
+        out = grouped[[]].size().rename("_n").to_frame()
+        sums = [self.outcome] if self._exp is not None else []
+        sums += [self.exposure] if self.exposure else []
+        sums += [self.weights] if self.weights and self.weights not in sums else []
+        for col in sums:
+            out[col] = grouped[col].sum().astype(float)
+        means = [self.outcome] if self._exp is None else []
+        means += [c for c in self.covariates if pd.api.types.is_numeric_dtype(df[c].dtype)]
+        num = df.loc[:, means].mul(bw, axis=0).assign(_bw=bw).groupby(
+            [df[k] for k in keys], sort=True, observed=True).sum()
+        for col in means:
+            out[col] = num[col] / num["_bw"]
+        consts = [c for c in self.covariates if c not in means]
+        consts += [c for c in (self.cohort, self.treatment, self.cluster) if c is not None]
+        upper = list(self.levels[self.levels.index(to) + 1:])
+        consts += [c for c in upper if c not in consts]
+        for col in dict.fromkeys(consts):
+            if col == to:
+                continue
+            nun = grouped[col].nunique(dropna=False)
+            if (nun > 1).any():
+                raise PanelError(
+                    f"aggregate(to={to!r}): {col!r} varies within {to!r} "
+                    f"{nun.index[nun.to_numpy() > 1][0]!r}; only columns constant within each "
+                    f"{to!r} can be carried up (encode categorical covariates as numeric shares)."
+                )
+            out[col] = grouped[col].first()
+        out = out.drop(columns="_n").reset_index()
+        return Panel(
+            out, outcome=self.outcome, unit=to, time=self.time, cohort=self.cohort,
+            treatment=self.treatment, never_treated=self.never_treated,
+            covariates=self.covariates, cluster=self.cluster if self.cluster != to else None,
+            weights=self.weights, exposure=self.exposure, levels=[to, *upper],
+        )
