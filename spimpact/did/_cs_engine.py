@@ -1,0 +1,167 @@
+"""Numerical core of Callaway & Sant'Anna: every ATT(g,t) cell and its
+influence function, for balanced panels, unbalanced panels and repeated
+cross-sections. Pure functions on arrays; the estimator class orchestrates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import EstimationError
+from ._cells import CellPlan, control_mask
+from ._drdid import did_panel, did_rc
+
+__all__ = ["CellData", "CellEstimates", "estimate_cells"]
+
+#: R's did flags overlap problems when a preliminary propensity score reaches this.
+OVERLAP_LIMIT = 0.999
+
+
+@dataclass(frozen=True)
+class CellData:
+    """Arrays the cell estimators need.
+
+    ``sample_unit`` maps each row to its sampling unit (the panel unit, or
+    the row itself for repeated cross-sections); ``unit_cohort`` is each
+    sampling unit's cohort position (``inf`` for never / not in the window).
+    """
+
+    y: np.ndarray
+    time: np.ndarray
+    sample_unit: np.ndarray
+    unit_cohort: np.ndarray
+    row_cohort: np.ndarray
+    X: np.ndarray
+    w: np.ndarray
+    n_periods: int
+    balanced_panel: bool
+    weights_at: str = "pair_start"
+
+
+@dataclass
+class CellEstimates:
+    """ATT per cell (NaN when not estimable), influence functions ``(n, k)``,
+    and the messages of cells that could not be estimated."""
+
+    att: np.ndarray
+    psi: np.ndarray
+    messages: list[str] = field(default_factory=list)
+
+
+def _wide(data: CellData, values: np.ndarray) -> np.ndarray:
+    n_u = int(data.sample_unit.max()) + 1
+    out = np.full((n_u, data.n_periods), np.nan)
+    out[data.sample_unit, data.time] = values
+    return out
+
+
+def _row_index(data: CellData) -> np.ndarray:
+    n_u = int(data.sample_unit.max()) + 1
+    idx = np.full((n_u, data.n_periods), -1, dtype=np.intp)
+    idx[data.sample_unit, data.time] = np.arange(len(data.y))
+    return idx
+
+
+def _problems(d: np.ndarray, X: np.ndarray, method: str) -> str | None:
+    """R-did style checks before a cell is estimated: overlap and rank."""
+    if X.shape[1] == 1:
+        return None
+    if method in ("dr", "reg"):
+        Xc = X[d == 0]
+        if Xc.shape[0] < X.shape[1] or np.linalg.matrix_rank(Xc) < X.shape[1]:
+            return "covariates are collinear (or too few) among the comparison units"
+    if method in ("dr", "ipw"):
+        from ._drdid import logit_fit
+
+        try:
+            ps, _ = logit_fit(d, X, np.ones(len(d)))
+        except np.linalg.LinAlgError:
+            return "the propensity score model is singular"
+        if ps.max() >= OVERLAP_LIMIT:
+            return "overlap fails: some propensity scores reach 0.999"
+    return None
+
+
+def _weight_column(data: CellData, g: int, t: int, base: int, anticipation: int) -> int:
+    if data.weights_at == "base_period":
+        return max(g - 1 - anticipation, 0)
+    if data.weights_at == "first_period":
+        return 0
+    if data.weights_at == "evaluation_period":
+        return t
+    return min(t, base)
+
+
+def estimate_cells(
+    data: CellData, plan: CellPlan, control_group: str, method: str, anticipation: int,
+    labels: list[str],
+) -> CellEstimates:
+    """Estimate every cell of ``plan``; ``labels`` name the cells in messages."""
+    n = len(data.unit_cohort)
+    k = len(plan)
+    att = np.full(k, np.nan)
+    psi = np.zeros((n, k))
+    msgs: list[str] = []
+    if data.balanced_panel:
+        Yw, Rw = _wide(data, data.y), _row_index(data)
+    for j in range(k):
+        g, t, b = int(plan.g[j]), int(plan.t[j]), int(plan.base[j])
+        if plan.reference[j]:
+            att[j] = 0.0
+            continue
+        units = (data.unit_cohort == g) | control_mask(
+            data.unit_cohort, g, t, b, control_group, anticipation)
+        try:
+            if data.balanced_panel:
+                att[j], psi[:, j] = _panel_cell(data, Yw, Rw, units, g, t, b, n, method,
+                                                anticipation)
+            else:
+                att[j], psi[:, j] = _rc_cell(data, units, g, t, b, n, method)
+        except _Skip as why:
+            msgs.append(f"ATT for {labels[j]} not estimated: {why}.")
+        except EstimationError as why:
+            msgs.append(f"ATT for {labels[j]} not estimated: {why}.")
+    return CellEstimates(att, psi, msgs)
+
+
+class _Skip(Exception):
+    pass
+
+
+def _panel_cell(data, Yw, Rw, units, g, t, b, n, method, anticipation):
+    idx = np.flatnonzero(units)
+    dy = Yw[idx, t] - Yw[idx, b]
+    d = (data.unit_cohort[idx] == g).astype(float)
+    rows = Rw[idx, min(t, b)]
+    X = data.X[rows]
+    wrows = Rw[idx, _weight_column(data, g, t, b, anticipation)]
+    w = data.w[wrows]
+    if d.sum() == 0 or (1 - d).sum() == 0:
+        raise _Skip("no treated or no comparison units")
+    why = _problems(d, X, method)
+    if why:
+        raise _Skip(why)
+    fit = did_panel(dy, d, X, w, method)
+    col = np.zeros(n)
+    col[idx] = fit.psi * (n / len(idx))
+    return fit.att, col
+
+
+def _rc_cell(data, units, g, t, b, n, method):
+    rows = np.flatnonzero(units[data.sample_unit] & ((data.time == t) | (data.time == b)))
+    post = (data.time[rows] == t).astype(float)
+    d = (data.row_cohort[rows] == g).astype(float)
+    for p, name in ((1.0, "evaluated"), (0.0, "base")):
+        sel = post == p
+        if not (d[sel] == 1).any():
+            raise _Skip(f"no treated observations in the {name} period")
+        if not (d[sel] == 0).any():
+            raise _Skip(f"no comparison observations in the {name} period")
+    X = data.X[rows]
+    why = _problems(d, X, method)
+    if why:
+        raise _Skip(why)
+    fit = did_rc(data.y[rows], post, d, X, data.w[rows], method)
+    col = np.bincount(data.sample_unit[rows], weights=fit.psi * (n / len(rows)), minlength=n)
+    return fit.att, col

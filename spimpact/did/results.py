@@ -1,0 +1,266 @@
+"""Results of the staggered DiD estimators.
+
+:class:`GroupTimeResult` holds ATT(g,t) with their influence functions;
+:meth:`GroupTimeResult.aggregate` applies the one aggregation engine and
+returns an :class:`AggregateResult`. Estimators that estimate event-time
+effects directly return an :class:`AggregateResult` too, so every DiD result
+aggregates, summarises and plots the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import OptionError
+from ..inference import (
+    bootstrap_summary,
+    influence_se,
+    multiplier_bootstrap,
+    wald_test,
+)
+from ..plotting import event_study_plot
+from ..results import Estimate, Result, estimate_table
+from ._aggregate import KINDS, aggregation_weights, apply_aggregation
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["InfluenceData", "GroupTimeResult", "AggregateResult", "PreTest"]
+
+
+@dataclass(frozen=True)
+class PreTest:
+    """Wald pre-test of parallel trends: all pre-treatment ATT(g,t) are zero."""
+
+    statistic: float
+    df: int
+    p_value: float
+
+    def __str__(self) -> str:
+        return f"W = {self.statistic:.4g} on {self.df} df, p = {self.p_value:.4g}"
+
+
+@dataclass(frozen=True)
+class InfluenceData:
+    """What inference needs beyond the estimates: the influence functions of the
+    estimated cells ``(n, k)`` and, for each sampling unit, its cluster, cohort
+    index and weight; ``n`` is the number of sampling units."""
+
+    psi: np.ndarray
+    cluster: np.ndarray | None
+    unit_group: np.ndarray
+    unit_w: np.ndarray
+    bootstrap: int | None
+    random_state: Any
+    multiplier: str = "mammen"
+
+    @property
+    def n(self) -> int:
+        return self.psi.shape[0]
+
+    def standard_errors(self, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, Any]:
+        """SEs of the columns of ``psi`` (analytic or bootstrap) and, when
+        bootstrapped, the sup-t critical value and the summary."""
+        if self.bootstrap is None:
+            return influence_se(psi, self.cluster), None, None
+        draws = multiplier_bootstrap(psi, self.bootstrap, cluster=self.cluster,
+                                     kind=self.multiplier, random_state=self.random_state)
+        return None, None, draws  # summarised by the caller at its confidence level
+
+
+def _inference_table(
+    est: np.ndarray, psi: np.ndarray, inf: InfluenceData, confidence: float, index: dict
+) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray] | None, float | None]:
+    """Tidy table (pointwise intervals) plus the uniform band when bootstrapped."""
+    se, _, draws = inf.standard_errors(psi)
+    if draws is None:
+        return estimate_table(est, se, confidence, index=index), None, None
+    summ = bootstrap_summary(draws, confidence)
+    se = np.where(np.isfinite(summ.std_error) & (summ.std_error > 0), summ.std_error, np.nan)
+    table = estimate_table(est, se, confidence, index=index)
+    band = (est - summ.crit_uniform * se, est + summ.crit_uniform * se)
+    return table, band, summ.crit_uniform
+
+
+class AggregateResult(Result):
+    """An aggregation of group-time effects (or an estimator's own event study).
+
+    ``.estimates`` is indexed by ``group``, ``event_time`` or ``time``
+    (with ``subgroup`` first when estimated by subgroup); ``.overall`` is the
+    summary (R's ``overall.att``). When bootstrapped, ``.uniform_band`` holds the
+    simultaneous band and ``.crit_uniform`` its critical value.
+    """
+
+    def __init__(
+        self,
+        estimates: pd.DataFrame,
+        *,
+        kind: str,
+        psi: np.ndarray | None = None,
+        uniform_band: tuple[np.ndarray, np.ndarray] | None = None,
+        crit_uniform: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._kind = kind
+        self._psi = psi
+        self._band = uniform_band
+        self._crit = crit_uniform
+        super().__init__(estimates, **kwargs)
+
+    @property
+    def kind(self) -> str:
+        """``"simple"``, ``"group"``, ``"event"`` or ``"calendar"``."""
+        return self._kind
+
+    @property
+    def uniform_band(self) -> pd.DataFrame | None:
+        """The simultaneous band (``ci_lower``/``ci_upper`` columns), if bootstrapped."""
+        if self._band is None:
+            return None
+        out = self._estimates[self.id_columns].copy()
+        out["ci_lower"], out["ci_upper"] = self._band
+        return out
+
+    @property
+    def crit_uniform(self) -> float | None:
+        """Sup-t critical value of the simultaneous band, if bootstrapped."""
+        return self._crit
+
+    @property
+    def influence(self) -> np.ndarray | None:
+        """Influence functions of the rows of ``.estimates`` (``(n_units, m)``)."""
+        return None if self._psi is None else self._psi.copy()
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """Event-study plot (event time) or point-and-interval plot (others),
+        with the uniform band shaded when bootstrapped."""
+        if "event_time" not in self._estimates.columns:
+            return super().plot(ax=ax, **kwargs)
+        kwargs.setdefault("title", self.method)
+        tab = self._estimates
+        if "subgroup" in tab.columns:
+            from ..plotting import get_ax
+
+            ax = get_ax(ax)
+            levels = list(dict.fromkeys(tab["subgroup"]))
+            for i, lev in enumerate(levels):
+                sub = tab[tab["subgroup"] == lev]
+                event_study_plot(sub, ax=ax, label=str(lev), offset=0.1 * (i - len(levels) / 2),
+                                 color=f"C{i}", title=kwargs.get("title", ""))
+            return ax
+        return event_study_plot(tab, ax=ax, uniform=self._band, **kwargs)
+
+
+class GroupTimeResult(Result):
+    """Group-time average treatment effects ATT(g,t) with influence functions.
+
+    ``.estimates`` has ``group, time, estimate, std_error, ci_lower, ci_upper,
+    p_value`` in the panel's own labels; ``.pretest`` is the Wald pre-test of
+    parallel trends; ``.aggregate(kind)`` summarises. ``.overall`` is the
+    simple aggregation.
+    """
+
+    def __init__(
+        self,
+        estimates: pd.DataFrame,
+        *,
+        cells: pd.DataFrame,
+        att: np.ndarray,
+        influence: InfluenceData,
+        periods: pd.Index,
+        pretest: PreTest | None,
+        base_method: str,
+        **kwargs: Any,
+    ) -> None:
+        self._cells = cells.reset_index(drop=True)
+        self._att = np.asarray(att, dtype=float)
+        self._inf = influence
+        self._periods = periods
+        self._pretest = pretest
+        self._base_method = base_method
+        super().__init__(estimates, **kwargs)
+
+    @property
+    def pretest(self) -> PreTest | None:
+        """Wald pre-test of parallel trends (``None`` without pre-periods)."""
+        return self._pretest
+
+    @property
+    def influence(self) -> np.ndarray:
+        """Influence functions of the estimated cells (``(n_units, k)``)."""
+        return self._inf.psi.copy()
+
+    def aggregate(
+        self,
+        kind: str = "event",
+        *,
+        min_event: int | None = None,
+        max_event: int | None = None,
+        balance_event: int | None = None,
+    ) -> AggregateResult:
+        """Summarise ATT(g,t) by weights: ``"simple"``, ``"group"``, ``"event"``
+        or ``"calendar"`` (R ``did::aggte`` types ``simple``, ``group``,
+        ``dynamic``, ``calendar``).
+
+        Examples
+        --------
+        >>> import spimpact as sp
+        >>> from spimpact.did import CallawaySantAnna
+        >>> from spimpact.simulate import pcn_rollout
+        >>> panel = pcn_rollout(n_pcns=60, random_state=1).panel("wellbeing")
+        >>> ev = CallawaySantAnna().fit(panel).aggregate("event")
+        >>> "event_time" in ev.estimates.columns
+        True
+        """
+        if kind == "dynamic":
+            kind = "event"
+        if kind not in KINDS:
+            raise OptionError(f"kind must be one of {list(KINDS)}, not {kind!r}.")
+        ok = np.isfinite(self._att) & ~self._cells["reference"].to_numpy()
+        cells = self._cells.loc[ok].reset_index(drop=True)
+        att, psi = self._att[ok], self._inf.psi[:, ok]
+        agg = aggregation_weights(cells, kind, min_event=min_event, max_event=max_event,
+                                  balance_event=balance_event, n_periods=len(self._periods))
+        est, psi_rows, overall, psi_overall = apply_aggregation(
+            agg, att, psi, cells["pg"].to_numpy(), cells["gi"].to_numpy(),
+            self._inf.unit_group, self._inf.unit_w)
+        index = self._labels(agg.labels)
+        table, band, crit = _inference_table(est, psi_rows, self._inf, self.confidence, index)
+        if kind == "simple":
+            table, band = table.iloc[:0], None
+        o_tab, _, _ = _inference_table(np.array([overall]), psi_overall[:, None], self._inf,
+                                       self.confidence, {})
+        over = Estimate.from_row(o_tab.iloc[0], self.confidence, label=f"overall ({kind})")
+        return AggregateResult(
+            kind=kind, psi=psi_rows, uniform_band=band, crit_uniform=crit,
+            **self._replace(estimates=table, overall=over,
+                            method=f"{self._base_method}, {kind} aggregation"),
+        )
+
+    def _labels(self, labels: pd.DataFrame) -> dict[str, Any]:
+        if "g" in labels:
+            return {"group": [self._periods[int(g)] for g in labels["g"]]}
+        if "t" in labels:
+            return {"time": [self._periods[int(t)] for t in labels["t"]]}
+        if "event_time" in labels:
+            return {"event_time": labels["event_time"].astype(int).tolist()}
+        return {}
+
+    def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
+        """The event study (``.aggregate("event").plot()``)."""
+        return self.aggregate("event").plot(ax=ax, **kwargs)
+
+
+def pretest_from(att: np.ndarray, psi: np.ndarray, pre: np.ndarray, cluster: Any) -> PreTest | None:
+    """Wald pre-test on the pre-treatment cells (those with a finite estimate)."""
+    sel = pre & np.isfinite(att)
+    if not sel.any():
+        return None
+    from ..inference import influence_vcov
+
+    stat, df, p = wald_test(att[sel], influence_vcov(psi[:, sel], cluster))
+    return PreTest(stat, df, p)
