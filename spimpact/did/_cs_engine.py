@@ -88,8 +88,6 @@ def _weight_column(data: CellData, g: int, t: int, base: int, anticipation: int)
         return max(g - 1 - anticipation, 0)
     if data.weights_at == "first_period":
         return 0
-    if data.weights_at == "evaluation_period":
-        return t
     return min(t, base)
 
 

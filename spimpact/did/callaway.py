@@ -23,7 +23,7 @@ __all__ = ["CallawaySantAnna"]
 ControlGroup = Literal["never_treated", "not_yet_treated"]
 Method = Literal["dr", "ipw", "reg"]
 BasePeriod = Literal["varying", "universal"]
-WeightsAt = Literal["pair_start", "base_period", "first_period", "evaluation_period"]
+WeightsAt = Literal["pair_start", "base_period", "first_period", "varying"]
 
 
 @dataclass(frozen=True)
@@ -62,11 +62,13 @@ class CallawaySantAnna:
     confidence : float
     random_state : int, Generator or None
         Seeds the bootstrap.
-    weights_at : {"pair_start", "base_period", "first_period", "evaluation_period"}
+    weights_at : {"pair_start", "base_period", "first_period", "varying"}
         With weights that change over time in a panel, which period's weight a
         unit carries in each 2x2 comparison: the earlier period of the pair
         (default, as R's ``did``), the cohort's base period, the first period,
-        or the evaluated period.
+        or each period its own (``"varying"``: every observation keeps its own
+        weight and the cell is estimated as repeated cross-sections with
+        unit-level inference). These match R ``did``'s ``fix_weights`` options.
     multiplier : {"mammen", "rademacher"}
         Bootstrap multipliers.
 
@@ -113,7 +115,7 @@ class CallawaySantAnna:
         validate_choice("method", self.method, ("dr", "ipw", "reg"))
         validate_choice("base_period", self.base_period, ("varying", "universal"))
         validate_choice("weights_at", self.weights_at,
-                        ("pair_start", "base_period", "first_period", "evaluation_period"))
+                        ("pair_start", "base_period", "first_period", "varying"))
         validate_choice("multiplier", self.multiplier, ("mammen", "rademacher"))
         if not isinstance(self.anticipation, (int, np.integer)) or self.anticipation < 0:
             raise OptionError(f"anticipation must be a non-negative integer, not {self.anticipation!r}.")
@@ -197,7 +199,7 @@ class CallawaySantAnna:
                              self._covariate_spec(panel))
         counts = np.bincount(sample_unit, minlength=n_u)
         balanced = (not rcs) and bool((counts == T).all())
-        if not rcs and not balanced:
+        if not rcs and not balanced and self.weights_at != "varying":
             notes.append(
                 "the panel is unbalanced: each ATT(g,t) uses every unit observed in the two "
                 "periods it compares (repeated cross-section estimators, unit-level inference)."
@@ -205,7 +207,8 @@ class CallawaySantAnna:
         data = CellData(
             y=np.asarray(panel.y)[keep], time=time, sample_unit=sample_unit,
             unit_cohort=unit_cohort, row_cohort=row_cohort, X=X, w=np.asarray(panel.w)[keep],
-            n_periods=T, balanced_panel=balanced, weights_at=self.weights_at,
+            n_periods=T, balanced_panel=balanced and self.weights_at != "varying",
+            weights_at=self.weights_at,
         )
         first = np.r_[True, sample_unit[1:] != sample_unit[:-1]]
         unit_w = np.zeros(n_u)
