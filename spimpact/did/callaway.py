@@ -36,6 +36,7 @@ class _Sample:
     cluster: np.ndarray | None
     n_clusters: int | None
     notes: list[str]
+    unit_codes: np.ndarray
 
 
 class CallawaySantAnna:
@@ -183,7 +184,7 @@ class CallawaySantAnna:
         keep = ~early
         rcs = panel.kind == "repeated_cross_section"
         sample_unit = (np.arange(panel.n_obs) if rcs else panel.unit_codes)[keep]
-        _, sample_unit = np.unique(sample_unit, return_inverse=True)
+        unit_codes, sample_unit = np.unique(sample_unit, return_inverse=True)
         row_cohort = row_cohort[keep]
         time = panel.time_codes[keep]
         n_u = int(sample_unit.max()) + 1
@@ -223,7 +224,7 @@ class CallawaySantAnna:
             msg = few_clusters_message(n_cl)
             if msg:
                 notes.append(msg)
-        return _Sample(data, groups, unit_w, cluster, n_cl, notes)
+        return _Sample(data, groups, unit_w, cluster, n_cl, notes, unit_codes)
 
     def _result(
         self, panel: Panel, s: _Sample, plan: Any, att: np.ndarray, psi: np.ndarray,
@@ -240,7 +241,7 @@ class CallawaySantAnna:
         cells["pg"] = pg_group[cells["gi"].to_numpy()]
         unit_group = _group_index(uc, s.groups)
         inf = InfluenceData(psi, s.cluster, unit_group, s.unit_w, self.bootstrap,
-                            self.random_state, self.multiplier)
+                            self.random_state, self.multiplier, s.unit_codes)
         index = {"group": [panel.periods[g] for g in plan.g],
                  "time": [panel.periods[t] for t in plan.t]}
         est_ok = np.where(plan.reference, np.nan, att)

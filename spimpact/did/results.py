@@ -57,6 +57,9 @@ class InfluenceData:
     bootstrap: int | None
     random_state: Any
     multiplier: str = "mammen"
+    #: position of each sampling unit among ``panel.units`` (rows for repeated
+    #: cross-sections); ``None`` means all units, in order.
+    unit_codes: np.ndarray | None = None
 
     @property
     def n(self) -> int:

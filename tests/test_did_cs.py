@@ -1,0 +1,182 @@
+"""Callaway-Sant'Anna beyond the R reference values: bootstrap, unbalanced
+panels, subgroups, bad inputs. Each check is against an independent
+computation or a known answer, at a stated tolerance."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spimpact import EstimationError, OptionError, Panel, StatisticalWarning
+from spimpact.did import CallawaySantAnna
+
+REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "did"
+DATA = Path(__file__).parent / "data"
+ROLES = dict(outcome="lemp", unit="countyreal", time="year", cohort="first.treat",
+             never_treated=0)
+
+
+@pytest.fixture(scope="module")
+def mpdta() -> pd.DataFrame:
+    path = REF / "mpdta_extra.csv"
+    if not path.exists():
+        path = DATA / "mpdta_extra.csv"
+    return pd.read_csv(path)
+
+
+def quiet_fit(est, panel, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return est.fit(panel, **kw)
+
+
+def test_bootstrap_se_agrees_with_analytic(mpdta):
+    """Multiplier-bootstrap SEs estimate the analytic SEs: with B=4000 the IQR-based
+    SE has a Monte Carlo relative error of about 1.7/sqrt(B) ~ 3%; allow 10%."""
+    panel = Panel(mpdta, **ROLES)
+    ana = CallawaySantAnna().fit(panel).aggregate("event")
+    boot = CallawaySantAnna(bootstrap=4000, random_state=7).fit(panel).aggregate("event")
+    ratio = boot.estimates["std_error"] / ana.estimates["std_error"]
+    assert np.all(np.abs(ratio - 1) < 0.10)
+    np.testing.assert_allclose(boot.estimates["estimate"], ana.estimates["estimate"])
+    # the simultaneous band is wider than the pointwise one
+    band = boot.uniform_band
+    assert boot.crit_uniform > 1.96
+    assert np.all(band["ci_upper"] - band["ci_lower"] > boot.estimates["ci_upper"]
+                  - boot.estimates["ci_lower"])
+
+
+def test_bootstrap_is_reproducible(mpdta):
+    panel = Panel(mpdta, **ROLES)
+    a = CallawaySantAnna(bootstrap=199, random_state=11).fit(panel).aggregate("event")
+    b = CallawaySantAnna(bootstrap=199, random_state=11).fit(panel).aggregate("event")
+    c = CallawaySantAnna(bootstrap=199, random_state=12).fit(panel).aggregate("event")
+    pd.testing.assert_frame_equal(a.estimates, b.estimates)
+    assert not np.allclose(a.estimates["std_error"], c.estimates["std_error"])
+
+
+def _slow_rc_att(df: pd.DataFrame, g: int, t: int, base: int) -> float:
+    """Transparent 2x2 DiD in means on whatever rows are observed (never-treated
+    comparisons), the estimand of the unbalanced-panel path without covariates."""
+    def mean(cond, period):
+        return df.loc[cond & (df["year"] == period), "lemp"].mean()
+    tr, co = df["first.treat"] == g, df["first.treat"] == 0
+    return (mean(tr, t) - mean(tr, base)) - (mean(co, t) - mean(co, base))
+
+
+def test_unbalanced_panel_keeps_every_unit(mpdta):
+    rng = np.random.default_rng(3)
+    drop = rng.random(len(mpdta)) < 0.1
+    df = mpdta.loc[~drop].reset_index(drop=True)
+    panel = Panel(df, **ROLES)
+    assert not panel.is_balanced
+    res = quiet_fit(CallawaySantAnna(method="reg"), panel)
+    assert res.n_units == panel.n_units  # nobody thrown away
+    assert any("unbalanced" in w for w in res.warnings)
+    est = res.estimates
+    for _, row in est.iterrows():
+        g, t = int(row["group"]), int(row["time"])
+        base = g - 1 if t >= g else t - 1
+        assert row["estimate"] == pytest.approx(_slow_rc_att(df, g, t, base), abs=1e-10)
+
+
+def test_subgroup_differences_use_joint_variance(mpdta):
+    df = mpdta.assign(big=(mpdta["lpop"] > mpdta["lpop"].median()).astype(int))
+    panel = Panel(df, covariates=["big"], **ROLES)
+    res = quiet_fit(CallawaySantAnna(covariates=()), panel, by="big")
+    # each subgroup equals a fit on that subgroup alone
+    alone = quiet_fit(CallawaySantAnna(covariates=()),
+                      Panel(df[df["big"] == 1], **ROLES)).overall
+    row = res.estimates.set_index("subgroup").loc[1]
+    assert row["estimate"] == pytest.approx(alone.estimate, abs=1e-12)
+    assert row["std_error"] == pytest.approx(alone.std_error, rel=1e-12)
+    # units are the clusters and subgroups are disjoint: SE of the difference is
+    # the root sum of squares (independent computation), to rounding
+    se = res.estimates["std_error"].to_numpy()
+    diff = res.differences.iloc[0]
+    assert diff["std_error"] == pytest.approx(np.sqrt((se**2).sum()), rel=1e-10)
+    assert res.equality_test.df == 1
+    ev = res.aggregate("event").estimates
+    assert set(ev["subgroup"]) == {0, 1}
+
+
+def test_fit_leaves_inputs_unchanged(mpdta):
+    before = mpdta.copy(deep=True)
+    panel = Panel(mpdta, **ROLES)
+    est = CallawaySantAnna(bootstrap=99, random_state=1)
+    settings = dict(vars(est))
+    est.fit(panel)
+    pd.testing.assert_frame_equal(mpdta, before)
+    assert vars(est) == settings
+    with pytest.raises(AttributeError):
+        est.fit(panel).overall = None  # results are immutable
+
+
+def test_options_are_validated():
+    for kw in (dict(control_group="nevertreated"), dict(method="ols"), dict(anticipation=-1),
+               dict(base_period="fixed"), dict(bootstrap=1)):
+        with pytest.raises(OptionError, match=next(iter(kw))):
+            CallawaySantAnna(**kw)._validate()
+
+
+def test_panel_without_cohorts_is_an_error(mpdta):
+    panel = Panel(mpdta, outcome="lemp", unit="countyreal", time="year")
+    with pytest.raises(EstimationError, match="cohort="):
+        CallawaySantAnna().fit(panel)
+
+
+def test_no_never_treated_units_is_an_error(mpdta):
+    df = mpdta[mpdta["first.treat"] > 0]
+    with pytest.raises(EstimationError, match="not_yet_treated"):
+        CallawaySantAnna().fit(Panel(df, **ROLES))
+    # the not-yet-treated design still works, and cells without comparisons are
+    # reported on the result rather than silently missing
+    res = quiet_fit(CallawaySantAnna(control_group="not_yet_treated"), Panel(df, **ROLES))
+    assert res.estimates["estimate"].isna().any()
+    assert any("not estimated" in w for w in res.warnings)
+
+
+def test_collinear_covariates_are_flagged(mpdta):
+    df = mpdta.assign(lpop2=2 * mpdta["lpop"])
+    panel = Panel(df, covariates=["lpop", "lpop2"], **ROLES)
+    with pytest.warns(StatisticalWarning, match="collinear"):
+        res = CallawaySantAnna(method="reg").fit(panel)
+    assert res.estimates["estimate"].isna().all()
+
+
+def test_too_few_pre_periods_for_the_pretest(mpdta):
+    df = mpdta[mpdta["year"] >= 2005]
+    df = df[df["first.treat"].isin([0, 2006])]
+    res = quiet_fit(CallawaySantAnna(), Panel(df, **ROLES))
+    assert res.pretest is None
+    assert "no pre-treatment" in res.summary()
+
+
+def test_units_treated_before_the_panel_are_reported(mpdta):
+    df = mpdta.copy()
+    df.loc[df["countyreal"] == df["countyreal"].iloc[0], "first.treat"] = 2003
+    with pytest.warns(StatisticalWarning, match="already treated in the first period"):
+        CallawaySantAnna().fit(Panel(df, **ROLES))
+
+
+def test_result_protocol_and_labels(mpdta):
+    df = mpdta.assign(q=pd.PeriodIndex([f"{y}Q1" for y in mpdta["year"]], freq="Q"),
+                      c=pd.PeriodIndex([f"{y}Q1" if y else None for y in mpdta["first.treat"]],
+                                       freq="Q"))
+    panel = Panel(df, outcome="lemp", unit="countyreal", time="q", cohort="c")
+    res = CallawaySantAnna().fit(panel)
+    numeric = CallawaySantAnna().fit(Panel(mpdta, **ROLES))
+    assert list(res.estimates.columns) == ["group", "time", "estimate", "std_error", "ci_lower",
+                                           "ci_upper", "p_value"]
+    assert str(res.estimates["group"].iloc[0]) == "2004Q1"
+    np.testing.assert_allclose(res.estimates["estimate"], numeric.estimates["estimate"])
+    cal = res.aggregate("calendar").estimates
+    assert str(cal["time"].iloc[0]) == "2004Q1"
+    assert "Callaway" in res.summary()
+    assert "<table" in res._repr_html_()
+    ax = res.plot()
+    assert ax.get_xlabel()
