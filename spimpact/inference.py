@@ -124,21 +124,23 @@ MultiplierKind = Literal["mammen", "rademacher"]
 
 
 def multiplier_weights(
-    size: tuple[int, ...], kind: MultiplierKind, rng: np.random.Generator
+    size: tuple[int, ...], kind: MultiplierKind, rng: np.random.Generator,
+    dtype: type = np.float64,
 ) -> np.ndarray:
     """Mean-zero, unit-variance multipliers: Mammen's two-point or Rademacher."""
     if kind == "rademacher":
-        return rng.integers(0, 2, size=size).astype(float) * 2.0 - 1.0
+        return (rng.integers(0, 2, size=size, dtype=np.int8) * 2 - 1).astype(dtype)
     if kind == "mammen":
         s5 = np.sqrt(5.0)
         p = (s5 + 1) / (2 * s5)
         lo, hi = (1 - s5) / 2, (1 + s5) / 2
-        return np.where(rng.random(size) < p, lo, hi)
+        u = rng.random(size, dtype=np.float32 if dtype == np.float32 else np.float64)
+        return np.where(u < p, dtype(lo), dtype(hi))
     raise OptionError(f"multiplier kind must be 'mammen' or 'rademacher', not {kind!r}.")
 
 
 def multiplier_bootstrap(
-    psi: np.ndarray,
+    psi: np.ndarray | Sequence[np.ndarray],
     n_boot: int = 999,
     *,
     cluster: np.ndarray | None = None,
@@ -146,29 +148,41 @@ def multiplier_bootstrap(
     random_state: RandomState = None,
     n: int | None = None,
     chunk: int = 128,
-) -> np.ndarray:
+    single_precision: bool = False,
+) -> np.ndarray | list[np.ndarray]:
     """Draws of ``theta* - theta_hat`` from the multiplier bootstrap.
 
     Each draw multiplies every unit's (or, clustered, every cluster's summed)
     influence function by an independent multiplier ``v`` and averages:
     ``(1/n) sum_c v_c S_c``. Draws are generated in chunks to bound memory.
+    Given a sequence of matrices (same rows), the same multipliers apply to
+    all of them and a list of draw matrices is returned: because the
+    bootstrap is linear in ``psi``, draws of any linear combination of the
+    columns are the same combination of these draws.
+    ``single_precision`` does the products in float32 (rounding ~1e-7,
+    far below the Monte Carlo error), twice as fast on large panels.
 
     Returns
     -------
-    ndarray, shape (n_boot, k)
+    ndarray, shape (n_boot, k), or a list of them
     """
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
         raise OptionError(f"the number of bootstrap draws must be an integer >= 2, not {n_boot!r}.")
-    psi = np.atleast_2d(np.asarray(psi, dtype=float).T).T
-    n = psi.shape[0] if n is None else n
-    s = cluster_sums(psi, cluster)
+    many = isinstance(psi, (list, tuple))
+    mats = [np.atleast_2d(np.asarray(m, dtype=float).T).T for m in (psi if many else [psi])]
+    n = mats[0].shape[0] if n is None else n
+    dtype = np.float32 if single_precision else np.float64
+    sums = [cluster_sums(m, cluster).astype(dtype, copy=False) for m in mats]
     rng = as_generator(random_state)
-    out = np.empty((n_boot, s.shape[1]))
+    outs = [np.empty((n_boot, s.shape[1])) for s in sums]
+    n_rows = sums[0].shape[0]
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
-        v = multiplier_weights((b, s.shape[0]), kind, rng)
-        out[start : start + b] = v @ s
-    return out / n
+        v = multiplier_weights((b, n_rows), kind, rng, dtype)
+        for s, out in zip(sums, outs, strict=True):
+            out[start : start + b] = v @ s
+    outs = [o / n for o in outs]
+    return outs if many else outs[0]
 
 
 @dataclass(frozen=True)
@@ -203,13 +217,13 @@ def bootstrap_summary(draws: np.ndarray, confidence: float = 0.95) -> BootstrapS
     >>> bool(np.allclose(s.std_error, 1, atol=0.03)), 2.2 < s.crit_uniform < 2.5
     (True, True)
     """
-    from scipy import stats
+    from scipy.special import ndtri
 
     draws = np.atleast_2d(np.asarray(draws, dtype=float).T).T
     q75, q25 = np.quantile(draws, [0.75, 0.25], axis=0)
-    se = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+    se = (q75 - q25) / (ndtri(0.75) - ndtri(0.25))
     crit = sup_t_critical_value(draws, se, confidence)
-    return BootstrapSummary(se, float(stats.norm.ppf(0.5 + confidence / 2)), crit, draws)
+    return BootstrapSummary(se, float(ndtri(0.5 + confidence / 2)), crit, draws)
 
 
 def sup_t_critical_value(draws: np.ndarray, se: np.ndarray, confidence: float = 0.95) -> float:
@@ -249,7 +263,7 @@ def wald_test(estimate: np.ndarray, vcov: np.ndarray) -> tuple[float, int, float
     Uses a pseudo-inverse restricted to the parameters with positive variance,
     so degenerate cells do not break the test; ``df`` counts those parameters.
     """
-    from scipy import stats
+    from scipy.special import chdtrc
 
     est = np.asarray(estimate, dtype=float).ravel()
     v = np.asarray(vcov, dtype=float)
@@ -259,7 +273,7 @@ def wald_test(estimate: np.ndarray, vcov: np.ndarray) -> tuple[float, int, float
         return float("nan"), 0, float("nan")
     stat = float(est @ np.linalg.pinv(v) @ est)
     df = int(np.linalg.matrix_rank(v))
-    return stat, df, float(stats.chi2.sf(stat, df))
+    return stat, df, float(chdtrc(df, stat))
 
 
 def few_clusters_message(n_clusters: int | None, minimum: int = MIN_CLUSTERS) -> str | None:

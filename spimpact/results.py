@@ -56,16 +56,20 @@ def estimate_table(
     >>> round(float(t["ci_lower"][0]), 4), round(float(t["p_value"][0]), 4)
     (0.02, 0.0455)
     """
-    from scipy import stats
+    from scipy import special  # lighter than scipy.stats
 
     confidence = _check_confidence(confidence)
     est = np.asarray(estimate, dtype=float).reshape(-1)
     se = np.asarray(std_error, dtype=float).reshape(-1)
-    dist = stats.norm if df is None else stats.t(df)
-    q = dist.ppf(0.5 + confidence / 2) if crit is None else np.asarray(crit, dtype=float)
+    level = 0.5 + confidence / 2
+    if crit is not None:
+        q = np.asarray(crit, dtype=float)
+    else:
+        q = special.ndtri(level) if df is None else special.stdtrit(df, level)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
-        p = np.where(se > 0, 2 * dist.sf(np.abs(z)), np.nan)
+        z = np.abs(est / se)
+        tail = special.ndtr(-z) if df is None else special.stdtr(df, -z)
+        p = np.where(se > 0, 2 * tail, np.nan)
     out = pd.DataFrame(index, copy=True) if index is not None else pd.DataFrame()
     out = out.reset_index(drop=True)
     out["estimate"], out["std_error"] = est, se

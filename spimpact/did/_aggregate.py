@@ -23,7 +23,10 @@ import pandas as pd
 
 from ..errors import EstimationError, OptionError
 
-__all__ = ["AggregationKind", "Aggregation", "aggregation_weights", "apply_aggregation"]
+__all__ = [
+    "AggregationKind", "Aggregation", "aggregation_weights", "apply_aggregation", "UnitBasis",
+    "DrawBasis",
+]
 
 AggregationKind = Literal["simple", "group", "event", "calendar"]
 KINDS = ("simple", "group", "event", "calendar")
@@ -152,25 +155,54 @@ def aggregation_weights(
                        np.full(len(sets), 1.0 / len(sets)), False)
 
 
+@dataclass(frozen=True)
+class UnitBasis:
+    """Expands share-influence coefficients over sampling units.
+
+    ``unit_group`` is each unit's cohort index (-1: none), ``unit_w`` its weight.
+    """
+
+    unit_group: np.ndarray
+    unit_w: np.ndarray
+    n_groups: int
+
+    def expand(self, B: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """``z_i' B - c`` for every unit ``i`` (``z_i`` its weighted cohort indicator)."""
+        ug = np.where(self.unit_group >= 0, self.unit_group, self.n_groups)
+        return self.unit_w[:, None] * B[ug] - c[None, :]
+
+
+@dataclass(frozen=True)
+class DrawBasis:
+    """The same expansion for multiplier-bootstrap draws: ``group_draws`` are
+    the draws of the weighted cohort indicators ``(n_boot, n_groups)`` and
+    ``one_draws`` those of the constant ``(n_boot,)``. The bootstrap is linear,
+    so draws of every aggregation follow from the draws of the cells."""
+
+    group_draws: np.ndarray
+    one_draws: np.ndarray
+    n_groups: int
+
+    def expand(self, B: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return self.group_draws @ B[: self.n_groups] - self.one_draws[:, None] * c[None, :]
+
+
 def _share_influence(
     att: np.ndarray,
     W: np.ndarray,
     shares: np.ndarray,
     pg: np.ndarray,
     cell_group: np.ndarray,
-    unit_group: np.ndarray,
-    unit_w: np.ndarray,
+    basis: UnitBasis | DrawBasis,
 ) -> np.ndarray:
-    """Influence of the estimated cohort shares on each row: ``(n_units, m)``."""
+    """Influence of the estimated cohort shares on each row: ``(n, m)``."""
     theta = W @ att
     with np.errstate(divide="ignore", invalid="ignore"):
         A = np.where(W.T > 0, W.T * (att[:, None] - theta[None, :]) / pg[:, None], 0.0)
     A[:, ~shares] = 0.0
-    n_groups = int(max(cell_group.max(), unit_group.max())) + 1 if len(cell_group) else 0
-    B = np.zeros((n_groups + 1, W.shape[0]))
+    B = np.zeros((basis.n_groups + 1, W.shape[0]))
     np.add.at(B, cell_group, A)
-    ug = np.where(unit_group >= 0, unit_group, n_groups)  # units in no cohort: last row (zeros)
-    return unit_w[:, None] * B[ug] - (pg @ A)[None, :]
+    return basis.expand(B, pg @ A)
 
 
 def apply_aggregation(
@@ -179,16 +211,17 @@ def apply_aggregation(
     psi: np.ndarray,
     pg: np.ndarray,
     cell_group: np.ndarray,
-    unit_group: np.ndarray,
-    unit_w: np.ndarray,
+    basis: UnitBasis | DrawBasis,
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     """Estimates and influence functions of the rows and of the overall summary.
 
     Parameters
     ----------
-    att, psi : the cells' estimates ``(k,)`` and influence functions ``(n, k)``.
+    att : ``(k,)`` the cells' estimates.
+    psi : ``(n, k)`` their influence functions (or ``(n_boot, k)`` bootstrap
+        draws, with a :class:`DrawBasis`).
     pg : ``(k,)`` each cell's cohort share; ``cell_group`` ``(k,)`` its cohort index.
-    unit_group : ``(n,)`` each unit's cohort index (-1 for none); ``unit_w`` its weight.
+    basis : how the estimated shares' influence expands over the rows of ``psi``.
 
     Returns
     -------
@@ -197,14 +230,12 @@ def apply_aggregation(
     est = agg.weights @ att
     psi_rows = psi @ agg.weights.T
     if agg.shares.any():
-        psi_rows = psi_rows + _share_influence(att, agg.weights, agg.shares, pg, cell_group,
-                                               unit_group, unit_w)
+        psi_rows = psi_rows + _share_influence(att, agg.weights, agg.shares, pg, cell_group, basis)
     overall = float(agg.overall @ est)
     psi_overall = psi_rows @ agg.overall
     if agg.overall_shares:
-        row_group = np.array([cell_group[np.flatnonzero(r > 0)[0]] for r in agg.weights])
-        row_pg = np.array([pg[np.flatnonzero(r > 0)[0]] for r in agg.weights])
+        first = [int(np.flatnonzero(r > 0)[0]) for r in agg.weights]
         psi_overall = psi_overall + _share_influence(
-            est, agg.overall[None, :], np.array([True]), row_pg, row_group, unit_group, unit_w
+            est, agg.overall[None, :], np.array([True]), pg[first], cell_group[first], basis
         )[:, 0]
     return est, psi_rows, overall, psi_overall

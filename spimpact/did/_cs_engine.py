@@ -51,7 +51,7 @@ class CellEstimates:
 
 def _wide(data: CellData, values: np.ndarray) -> np.ndarray:
     n_u = int(data.sample_unit.max()) + 1
-    out = np.full((n_u, data.n_periods), np.nan)
+    out = np.full((n_u, data.n_periods), np.nan, order="F")  # columns = periods
     out[data.sample_unit, data.time] = values
     return out
 
@@ -99,7 +99,7 @@ def estimate_cells(
     n = len(data.unit_cohort)
     k = len(plan)
     att = np.full(k, np.nan)
-    psi = np.zeros((n, k))
+    psi = np.zeros((n, k), order="F")  # filled column by column
     msgs: list[str] = []
     if data.balanced_panel:
         Yw, Rw = _wide(data, data.y), _row_index(data)
@@ -112,8 +112,9 @@ def estimate_cells(
             data.unit_cohort, g, t, b, control_group, anticipation)
         try:
             if data.balanced_panel:
-                att[j], psi[:, j] = _panel_cell(data, Yw, Rw, units, g, t, b, n, method,
-                                                anticipation)
+                att[j], idx, values = _panel_cell(data, Yw, Rw, units, g, t, b, n, method,
+                                                  anticipation)
+                psi[idx, j] = values
             else:
                 att[j], psi[:, j] = _rc_cell(data, units, g, t, b, n, method)
         except _Skip as why:
@@ -141,9 +142,7 @@ def _panel_cell(data, Yw, Rw, units, g, t, b, n, method, anticipation):
     if why:
         raise _Skip(why)
     fit = did_panel(dy, d, X, w, method)
-    col = np.zeros(n)
-    col[idx] = fit.psi * (n / len(idx))
-    return fit.att, col
+    return fit.att, idx, fit.psi * (n / len(idx))
 
 
 def _rc_cell(data, units, g, t, b, n, method):

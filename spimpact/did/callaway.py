@@ -246,7 +246,7 @@ class CallawaySantAnna:
                  "time": [panel.periods[t] for t in plan.t]}
         est_ok = np.where(plan.reference, np.nan, att)
         table, band, crit = _inference_table(np.nan_to_num(est_ok), psi, inf, self.confidence,
-                                             index)
+                                             index, None if inf.draws is None else inf.draws.cells)
         table.loc[~np.isfinite(est_ok), ["estimate", "std_error", "ci_lower", "ci_upper",
                                          "p_value"]] = np.nan
         table.loc[plan.reference, "estimate"] = 0.0

@@ -9,7 +9,7 @@ aggregates, summarises and plots the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,12 +24,12 @@ from ..inference import (
 )
 from ..plotting import event_study_plot
 from ..results import Estimate, Result, estimate_table
-from ._aggregate import KINDS, aggregation_weights, apply_aggregation
+from ._aggregate import KINDS, DrawBasis, UnitBasis, aggregation_weights, apply_aggregation
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["InfluenceData", "GroupTimeResult", "AggregateResult", "PreTest"]
+__all__ = ["InfluenceData", "BootDraws", "GroupTimeResult", "AggregateResult", "PreTest"]
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,22 @@ class PreTest:
 
 
 @dataclass(frozen=True)
+class BootDraws:
+    """Multiplier-bootstrap draws of the cells ``(n_boot, k)``, of the weighted
+    cohort indicators ``(n_boot, n_groups)`` and of the constant ``(n_boot,)``,
+    all with the same multipliers: every aggregation's draws follow linearly."""
+
+    cells: np.ndarray
+    groups: np.ndarray
+    ones: np.ndarray
+
+
+@dataclass(frozen=True)
 class InfluenceData:
     """What inference needs beyond the estimates: the influence functions of the
     estimated cells ``(n, k)`` and, for each sampling unit, its cluster, cohort
-    index and weight; ``n`` is the number of sampling units."""
+    index and weight; ``n`` is the number of sampling units. With ``bootstrap``
+    draws, the multiplier bootstrap is run once, here."""
 
     psi: np.ndarray
     cluster: np.ndarray | None
@@ -60,28 +72,46 @@ class InfluenceData:
     #: position of each sampling unit among ``panel.units`` (rows for repeated
     #: cross-sections); ``None`` means all units, in order.
     unit_codes: np.ndarray | None = None
+    #: whether aggregations add the influence of estimated cohort shares
+    share_influence: bool = True
+
+    def __post_init__(self) -> None:
+        n_groups = int(self.unit_group.max()) + 1 if len(self.unit_group) else 0
+        object.__setattr__(self, "n_groups", max(n_groups, 0))
+        draws = None
+        if self.bootstrap is not None:
+            z = np.zeros((self.n, self.n_groups))
+            has = self.unit_group >= 0
+            z[np.flatnonzero(has), self.unit_group[has]] = self.unit_w[has]
+            cells, groups, ones = multiplier_bootstrap(
+                [np.nan_to_num(self.psi), z, np.ones((self.n, 1))], self.bootstrap,
+                cluster=self.cluster, kind=self.multiplier, random_state=self.random_state,
+                single_precision=self.n * self.psi.shape[1] > 2_000_000,
+            )
+            draws = BootDraws(cells, groups, ones[:, 0])
+        object.__setattr__(self, "draws", draws)
 
     @property
     def n(self) -> int:
         return self.psi.shape[0]
 
-    def standard_errors(self, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, Any]:
-        """SEs of the columns of ``psi`` (analytic or bootstrap) and, when
-        bootstrapped, the sup-t critical value and the summary."""
-        if self.bootstrap is None:
-            return influence_se(psi, self.cluster), None, None
-        draws = multiplier_bootstrap(psi, self.bootstrap, cluster=self.cluster,
-                                     kind=self.multiplier, random_state=self.random_state)
-        return None, None, draws  # summarised by the caller at its confidence level
+    def unit_basis(self) -> UnitBasis:
+        return UnitBasis(self.unit_group, self.unit_w, self.n_groups)
+
+    def draw_basis(self) -> DrawBasis:
+        assert self.draws is not None
+        return DrawBasis(self.draws.groups, self.draws.ones, self.n_groups)
 
 
 def _inference_table(
-    est: np.ndarray, psi: np.ndarray, inf: InfluenceData, confidence: float, index: dict
+    est: np.ndarray, psi: np.ndarray, inf: InfluenceData, confidence: float, index: dict,
+    draws: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray] | None, float | None]:
-    """Tidy table (pointwise intervals) plus the uniform band when bootstrapped."""
-    se, _, draws = inf.standard_errors(psi)
+    """Tidy table (pointwise intervals) plus the uniform band when bootstrapped
+    (``draws``: the bootstrap draws of these estimates)."""
     if draws is None:
-        return estimate_table(est, se, confidence, index=index), None, None
+        return estimate_table(est, influence_se(psi, inf.cluster), confidence, index=index), \
+            None, None
     summ = bootstrap_summary(draws, confidence)
     se = np.where(np.isfinite(summ.std_error) & (summ.std_error > 0), summ.std_error, np.nan)
     table = estimate_table(est, se, confidence, index=index)
@@ -228,15 +258,23 @@ class GroupTimeResult(Result):
         att, psi = self._att[ok], self._inf.psi[:, ok]
         agg = aggregation_weights(cells, kind, min_event=min_event, max_event=max_event,
                                   balance_event=balance_event, n_periods=len(self._periods))
+        if not self._inf.share_influence:
+            agg = replace(agg, shares=np.zeros_like(agg.shares), overall_shares=False)
+        pg, gi = cells["pg"].to_numpy(), cells["gi"].to_numpy()
         est, psi_rows, overall, psi_overall = apply_aggregation(
-            agg, att, psi, cells["pg"].to_numpy(), cells["gi"].to_numpy(),
-            self._inf.unit_group, self._inf.unit_w)
+            agg, att, psi, pg, gi, self._inf.unit_basis())
+        d_rows = d_overall = None
+        if self._inf.draws is not None:
+            _, d_rows, _, d_overall = apply_aggregation(
+                agg, att, self._inf.draws.cells[:, ok], pg, gi, self._inf.draw_basis())
+            d_overall = d_overall[:, None]
         index = self._labels(agg.labels)
-        table, band, crit = _inference_table(est, psi_rows, self._inf, self.confidence, index)
+        table, band, crit = _inference_table(est, psi_rows, self._inf, self.confidence, index,
+                                             d_rows)
         if kind == "simple":
             table, band = table.iloc[:0], None
         o_tab, _, _ = _inference_table(np.array([overall]), psi_overall[:, None], self._inf,
-                                       self.confidence, {})
+                                       self.confidence, {}, d_overall)
         over = Estimate.from_row(o_tab.iloc[0], self.confidence, label=f"overall ({kind})")
         return AggregateResult(
             kind=kind, psi=psi_rows, uniform_band=band, crit_uniform=crit,
