@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from .._formula import design_matrix
-from ..errors import EstimationError, OptionError
+from ..errors import EstimationError, OptionError, StatisticalWarning
 from ..inference import RandomState, few_clusters_message, validate_choice
 from ..panel import Panel
 from ..results import Estimate
@@ -250,23 +251,31 @@ class CallawaySantAnna:
         table.loc[~np.isfinite(est_ok), ["estimate", "std_error", "ci_lower", "ci_upper",
                                          "p_value"]] = np.nan
         table.loc[plan.reference, "estimate"] = 0.0
-        pre = ~plan.post & ~plan.reference
-        pretest = pretest_from(np.where(plan.reference, np.nan, att), psi, pre, None)
         method = (f"Callaway-Sant'Anna ({self.method}, {self.control_group.replace('_', ' ')} "
                   f"controls, {self.base_period} base period"
                   + (f", anticipation {self.anticipation}" if self.anticipation else "") + ")")
         result = GroupTimeResult(
-            table, cells=cells, att=att, influence=inf, periods=panel.periods, pretest=pretest,
+            table, cells=cells, att=att, influence=inf, periods=panel.periods, pretest=None,
             base_method=method, method=method, confidence=self.confidence, n_obs=len(s.data.y),
             n_units=n, n_clusters=s.n_clusters, warnings=notes,
-            info={"pre-test": str(pretest) if pretest else "no pre-treatment cells",
-                  "bootstrap": self.bootstrap or "none (analytic SEs)"},
+            info={"bootstrap": self.bootstrap or "none (analytic SEs)"},
         )
         try:
             simple = result.aggregate("simple")
             overall: Estimate | None = simple.overall
         except EstimationError:
             overall = None
+        pre = ~plan.post & ~plan.reference
+        pretest, note = pretest_from(np.where(plan.reference, np.nan, att), psi, pre, s.cluster,
+                                     fallback=lambda: result.aggregate("event"))
+        if note:
+            notes.append(note)
+        info = dict(result._info.extra, **{"pre-test": str(pretest) if pretest else "none"})
+        object.__setattr__(result, "_pretest", pretest)
+        object.__setattr__(result, "_info", replace(result._info, extra=info))
+        object.__setattr__(result, "_warnings", tuple(dict.fromkeys(notes)))
+        if note:
+            warnings.warn(note, StatisticalWarning, stacklevel=3)
         object.__setattr__(result, "_overall", overall)
         object.__setattr__(result, "_band", band)
         object.__setattr__(result, "_crit", crit)

@@ -39,9 +39,14 @@ class PreTest:
     statistic: float
     df: int
     p_value: float
+    #: which hypothesis: the pre-treatment "group-time" cells are zero (R's
+    #: pre-test), the pre-treatment "event-time" aggregates are zero, or (for
+    #: subgroups) all subgroup effects are "equality"
+    kind: str = "group-time"
 
     def __str__(self) -> str:
-        return f"W = {self.statistic:.4g} on {self.df} df, p = {self.p_value:.4g}"
+        what = "test of equal effects" if self.kind == "equality" else f"{self.kind} pre-test"
+        return f"W = {self.statistic:.4g} on {self.df} df, p = {self.p_value:.4g} ({what})"
 
 
 @dataclass(frozen=True)
@@ -296,12 +301,50 @@ class GroupTimeResult(Result):
         return self.aggregate("event").plot(ax=ax, **kwargs)
 
 
-def pretest_from(att: np.ndarray, psi: np.ndarray, pre: np.ndarray, cluster: Any) -> PreTest | None:
-    """Wald pre-test on the pre-treatment cells (those with a finite estimate)."""
-    sel = pre & np.isfinite(att)
-    if not sel.any():
-        return None
+#: The group-time Wald pre-test is used while its variance matrix is this well
+#: conditioned and it has at most one cell per this many clusters (or units);
+#: otherwise the pre-treatment event-time estimates are tested instead.
+PRETEST_MIN_RCOND = 1e-8
+PRETEST_UNITS_PER_CELL = 10
+
+
+def pretest_from(
+    att: np.ndarray, psi: np.ndarray, pre: np.ndarray, cluster: Any,
+    fallback: Any = None,
+) -> tuple[PreTest | None, str | None]:
+    """Wald pre-test that every pre-treatment ATT(g,t) is zero.
+
+    With many pre-treatment cells relative to the number of clusters, their
+    estimated variance matrix is near-singular and the test is meaningless
+    (its statistic explodes); then ``fallback`` (a callable returning the
+    event-time aggregation) supplies the pre-treatment event-time estimates,
+    which are tested instead, and a note says so.
+    """
     from ..inference import influence_vcov
 
-    stat, df, p = wald_test(att[sel], influence_vcov(psi[:, sel], cluster))
-    return PreTest(stat, df, p)
+    sel = pre & np.isfinite(att)
+    if not sel.any():
+        return None, ("no pre-treatment periods: the parallel-trends pre-test cannot be "
+                      "computed (add earlier periods to test it).")
+    V = influence_vcov(psi[:, sel], cluster)
+    n_indep = psi.shape[0] if cluster is None else int(np.max(cluster)) + 1
+    ok_diag = np.diag(V) > 0
+    Vs = V[np.ix_(ok_diag, ok_diag)]
+    rcond = 1.0 / np.linalg.cond(Vs) if Vs.size else 0.0
+    if (rcond >= PRETEST_MIN_RCOND and sel.sum() * PRETEST_UNITS_PER_CELL <= n_indep) or (
+        fallback is None
+    ):
+        stat, df, p = wald_test(att[sel], V)
+        return PreTest(stat, df, p), None
+    ev = fallback()
+    tab = ev.estimates
+    pre_e = (tab["event_time"] < 0).to_numpy() & tab["std_error"].notna().to_numpy()
+    if not pre_e.any():
+        return None, "no pre-treatment event times to test."
+    stat, df, p = wald_test(tab["estimate"].to_numpy()[pre_e],
+                            influence_vcov(ev.influence[:, pre_e], cluster))
+    note = (f"{int(sel.sum())} pre-treatment ATT(g,t) cells are too many for "
+            f"{n_indep} {'clusters' if cluster is not None else 'units'} (their variance "
+            f"matrix is near-singular): the pre-test uses the pre-treatment event-time "
+            f"estimates instead.")
+    return PreTest(stat, df, p, kind="event-time"), note

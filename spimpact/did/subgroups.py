@@ -173,4 +173,4 @@ def _compare(
     diffs = estimate_table(C @ est, np.sqrt(np.diag(dv)), confidence,
                            index={"subgroup": levels[1:], "versus": [levels[0]] * (m - 1)})
     stat, df, p = wald_test(C @ est, dv)
-    return diffs, PreTest(stat, df, p), notes
+    return diffs, PreTest(stat, df, p, kind="equality"), notes
