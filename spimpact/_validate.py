@@ -104,13 +104,26 @@ def numeric_column(
 def constant_within(
     codes: np.ndarray, values: np.ndarray, labels: pd.Index, col: str, what: str, fix: str
 ) -> None:
-    """Raise if ``values`` varies within any group of integer ``codes``."""
-    n = int(codes.max()) + 1 if len(codes) else 0
-    v = pd.Series(values)
-    nun = v.groupby(codes, sort=False).nunique(dropna=False)
-    bad = nun.index[nun.to_numpy() > 1]
+    """Raise if ``values`` varies within any group of integer ``codes``.
+
+    Compares neighbours after a stable sort by code (no sort when the codes are
+    already grouped), so it is linear on sorted panels.
+    """
+    codes = np.asarray(codes)
+    values = np.asarray(values)
+    if len(codes) < 2:
+        return
+    if not np.all(codes[1:] >= codes[:-1]):
+        order = np.argsort(codes, kind="stable")
+        codes, values = codes[order], values[order]
+    same = codes[1:] == codes[:-1]
+    a, b = values[1:], values[:-1]
+    differ = a != b
+    if values.dtype.kind == "f":
+        differ &= ~(np.isnan(a) & np.isnan(b))
+    bad = np.unique(codes[1:][same & differ])
     if len(bad):
-        names = labels[np.asarray(bad, dtype=np.intp)] if n else bad
+        names = labels[bad.astype(np.intp)] if len(labels) else pd.Index(bad)
         raise PanelError(
             f"{col!r} varies within {what} for {len(bad)} of them "
             f"(e.g. {row_examples(pd.Index(names))}); {fix}"

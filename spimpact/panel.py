@@ -226,8 +226,10 @@ class Panel:
         if self._kind == "series":
             ucode = np.zeros(n, dtype=np.intp)
             self._units = pd.Index(["series"], name="unit")
-        order = np.lexsort((tcode, ucode))
-        df, ucode, tcode = df.iloc[order], ucode[order], tcode[order]
+        key = ucode.astype(np.int64) * len(self._periods) + tcode
+        if not np.all(key[1:] >= key[:-1]):  # most extracts arrive sorted already
+            order = np.argsort(key, kind="stable")
+            df, ucode, tcode = df.iloc[order], ucode[order], tcode[order]
         self._df = df
         self._ucode, self._tcode = _readonly(ucode), _readonly(tcode)
         self._y = _readonly(df[self.outcome].to_numpy(dtype=float))
@@ -255,14 +257,18 @@ class Panel:
             return "cross_section"
         if self.unit is None:
             return "series" if not pd.Series(tcode).duplicated().any() else "repeated_cross_section"
-        key = pd.DataFrame({"u": ucode, "t": tcode})
-        dup = key.duplicated(keep=False).to_numpy()
+        key = ucode.astype(np.int64) * len(self._periods) + tcode
+        if int(key.max()) < 8 * len(key) + 1024:
+            dup = np.bincount(key)[key] > 1
+        else:
+            _, inv, cnt = np.unique(key, return_inverse=True, return_counts=True)
+            dup = cnt[inv] > 1
         if dup.any():
             first = df.index[dup][0]
             raise PanelError(
                 f"{int(dup.sum())} rows share a ({self.unit!r}, {self.time!r}) pair with another "
-                f"row, e.g. row {first!r} ({self.unit}={df.at[first, self.unit]!r}, "
-                f"{self.time}={df.at[first, self.time]!r}); keep one row per unit and period "
+                f"row, e.g. row {first!r} ({self.unit}={df.at[first, self.unit]}, "
+                f"{self.time}={df.at[first, self.time]}); keep one row per unit and period "
                 f"(aggregate duplicates first), or drop unit= for repeated cross-sections."
             )
         return "panel"

@@ -12,7 +12,10 @@ from ..errors import EstimationError
 from ._cells import CellPlan, control_mask
 from ._drdid import did_panel, did_rc
 
-__all__ = ["CellData", "CellEstimates", "estimate_cells"]
+__all__ = [
+    "CellData", "CellEstimates", "estimate_cells", "estimate_cells_closed_form",
+    "fast_path_applies",
+]
 
 #: R's did flags overlap problems when a preliminary propensity score reaches this.
 OVERLAP_LIMIT = 0.999
@@ -96,6 +99,8 @@ def estimate_cells(
     labels: list[str],
 ) -> CellEstimates:
     """Estimate every cell of ``plan``; ``labels`` name the cells in messages."""
+    if fast_path_applies(data):
+        return estimate_cells_closed_form(data, plan, control_group, anticipation, labels)
     n = len(data.unit_cohort)
     k = len(plan)
     att = np.full(k, np.nan)
@@ -162,3 +167,76 @@ def _rc_cell(data, units, g, t, b, n, method):
     fit = did_rc(data.y[rows], post, d, X, data.w[rows], method)
     col = np.bincount(data.sample_unit[rows], weights=fit.psi * (n / len(rows)), minlength=n)
     return fit.att, col
+
+
+def fast_path_applies(data: CellData) -> bool:
+    """The closed-form path: balanced panel, no covariates, weights fixed per unit."""
+    if not data.balanced_panel or data.X.shape[1] != 1:
+        return False
+    w = _wide(data, data.w)
+    return bool(np.all(w == w[:, :1]))
+
+
+def estimate_cells_closed_form(
+    data: CellData, plan: CellPlan, control_group: str, anticipation: int, labels: list[str],
+) -> CellEstimates:
+    """Every cell at once when there are no covariates.
+
+    Without covariates the DR, IPW and outcome-regression estimators coincide:
+    ATT(g,t) is the weighted mean change of cohort ``g`` minus that of its
+    comparison cohorts, and a unit's influence is
+    ``n w_i (dy_i - mean) / W`` (positive for the treated cohort, negative for
+    comparisons; ``W`` the total weight of its side). Cohort sums of the
+    outcome per period give every mean in one pass over the data, and the
+    influence matrix is filled one cohort block at a time.
+    """
+    Yw = _wide(data, data.y)
+    n, T = Yw.shape
+    uc = data.unit_cohort
+    w = np.zeros(n)
+    w[data.sample_unit] = data.w
+    groups = np.unique(uc[np.isfinite(uc)]).astype(int)
+    G = len(groups)
+    gidx = np.full(n, G, dtype=np.intp)  # never treated (in the window) -> G
+    fin = np.isfinite(uc)
+    gidx[fin] = np.searchsorted(groups, uc[fin].astype(int))
+    S = np.column_stack([np.bincount(gidx, weights=w * Yw[:, t], minlength=G + 1)
+                         for t in range(T)])
+    Wg = np.bincount(gidx, weights=w, minlength=G + 1)
+    coh = np.r_[groups.astype(float), np.inf]  # cohort position of each index
+    k = len(plan)
+    att = np.full(k, np.nan)
+    mu_t, mu_c, W_c = np.zeros(k), np.zeros(k), np.zeros(k)
+    ctrl = np.zeros((G + 1, k), dtype=bool)
+    msgs: list[str] = []
+    for j in range(k):
+        g, t, b = int(plan.g[j]), int(plan.t[j]), int(plan.base[j])
+        if plan.reference[j]:
+            att[j] = 0.0
+            continue
+        ctrl[:, j] = control_mask(coh, g, t, b, control_group, anticipation)
+        gi = int(np.searchsorted(groups, g))
+        W_c[j] = Wg[ctrl[:, j]].sum()
+        if Wg[gi] <= 0 or W_c[j] <= 0:
+            msgs.append(f"ATT for {labels[j]} not estimated: no treated or no comparison units.")
+            ctrl[:, j] = False
+            continue
+        mu_t[j] = (S[gi, t] - S[gi, b]) / Wg[gi]
+        mu_c[j] = (S[ctrl[:, j], t] - S[ctrl[:, j], b]).sum() / W_c[j]
+        att[j] = mu_t[j] - mu_c[j]
+    psi = np.zeros((n, k), order="F")
+    ok = np.isfinite(att) & ~plan.reference
+    for h in range(G + 1):
+        idx = np.flatnonzero(gidx == h)
+        if len(idx) == 0:
+            continue
+        own = np.flatnonzero(ok & (plan.g == coh[h])) if h < G else np.array([], dtype=int)
+        cmp = np.flatnonzero(ok & ctrl[h])
+        for cells, centre, scale in ((own, mu_t, Wg[h]), (cmp, mu_c, None)):
+            if len(cells) == 0:
+                continue
+            Yh = Yw[idx]
+            dy = Yh[:, plan.t[cells]] - Yh[:, plan.base[cells]] - centre[cells]
+            denom = scale if scale is not None else -W_c[cells]
+            psi[np.ix_(idx, cells)] = (n * w[idx])[:, None] * dy / denom
+    return CellEstimates(att, psi, msgs)

@@ -184,8 +184,11 @@ class CallawaySantAnna:
             )
         keep = ~early
         rcs = panel.kind == "repeated_cross_section"
-        sample_unit = (np.arange(panel.n_obs) if rcs else panel.unit_codes)[keep]
-        unit_codes, sample_unit = np.unique(sample_unit, return_inverse=True)
+        sample_unit = (np.arange(panel.n_obs) if rcs else np.asarray(panel.unit_codes))[keep]
+        if keep.all():  # codes are already 0..n-1
+            unit_codes = np.arange(panel.n_obs if rcs else panel.n_units)
+        else:
+            unit_codes, sample_unit = np.unique(sample_unit, return_inverse=True)
         row_cohort = row_cohort[keep]
         time = panel.time_codes[keep]
         n_u = int(sample_unit.max()) + 1
@@ -197,8 +200,12 @@ class CallawaySantAnna:
                 "use control_group='not_yet_treated'."
             )
         groups = np.unique(unit_cohort[np.isfinite(unit_cohort)]).astype(int)
-        X, _ = design_matrix(panel.frame.loc[keep] if not keep.all() else panel.frame,
-                             self._covariate_spec(panel))
+        spec = self._covariate_spec(panel)
+        if spec is None or (not isinstance(spec, str) and len(spec) == 0):
+            X = np.ones((int(keep.sum()), 1))
+        else:
+            frame = panel.frame
+            X, _ = design_matrix(frame.loc[keep] if not keep.all() else frame, spec)
         counts = np.bincount(sample_unit, minlength=n_u)
         balanced = (not rcs) and bool((counts == T).all())
         if not rcs and not balanced and self.weights_at != "varying":

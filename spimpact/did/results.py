@@ -259,19 +259,23 @@ class GroupTimeResult(Result):
         if kind not in KINDS:
             raise OptionError(f"kind must be one of {list(KINDS)}, not {kind!r}.")
         ok = np.isfinite(self._att) & ~self._cells["reference"].to_numpy()
-        cells = self._cells.loc[ok].reset_index(drop=True)
-        att, psi = self._att[ok], self._inf.psi[:, ok]
-        agg = aggregation_weights(cells, kind, min_event=min_event, max_event=max_event,
+        agg = aggregation_weights(self._cells.loc[ok].reset_index(drop=True), kind,
+                                  min_event=min_event, max_event=max_event,
                                   balance_event=balance_event, n_periods=len(self._periods))
+        # weights over every cell (zero where not estimated): no copy of psi
+        W = np.zeros((agg.weights.shape[0], len(ok)))
+        W[:, ok] = agg.weights
+        agg = replace(agg, weights=W)
         if not self._inf.share_influence:
             agg = replace(agg, shares=np.zeros_like(agg.shares), overall_shares=False)
-        pg, gi = cells["pg"].to_numpy(), cells["gi"].to_numpy()
+        att = np.where(ok, self._att, 0.0)
+        pg, gi = self._cells["pg"].to_numpy(), self._cells["gi"].to_numpy()
         est, psi_rows, overall, psi_overall = apply_aggregation(
-            agg, att, psi, pg, gi, self._inf.unit_basis())
+            agg, att, self._inf.psi, pg, gi, self._inf.unit_basis())
         d_rows = d_overall = None
         if self._inf.draws is not None:
             _, d_rows, _, d_overall = apply_aggregation(
-                agg, att, self._inf.draws.cells[:, ok], pg, gi, self._inf.draw_basis())
+                agg, att, self._inf.draws.cells, pg, gi, self._inf.draw_basis())
             d_overall = d_overall[:, None]
         index = self._labels(agg.labels)
         table, band, crit = _inference_table(est, psi_rows, self._inf, self.confidence, index,
