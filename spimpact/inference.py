@@ -17,13 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from .errors import OptionError
 
 __all__ = [
+    "FactoredInfluence",
+    "select_columns",
     "RandomState",
     "as_generator",
     "cluster_sums",
@@ -55,6 +57,103 @@ def as_generator(random_state: RandomState) -> np.random.Generator:
     raise OptionError(
         f"random_state must be an int, a numpy Generator or None, not {type(random_state).__name__}."
     )
+
+
+class FactoredInfluence:
+    """Influence functions stored as ``basis @ coef`` with a block basis.
+
+    Row ``i`` of the basis is ``values[i]`` (width ``w``) placed in the columns
+    of block ``blocks[i]``: a ``(n, n_blocks * w)`` matrix with one dense block
+    per row. Estimators whose influence functions are linear in a few per-unit
+    quantities (DiD without covariates: a unit's weighted outcomes by period,
+    block = its cohort) store them this way and ``n x k`` is never formed.
+    ``psi @ M`` is ``basis @ (coef @ M)``; ``psi' psi`` is
+    ``coef' (basis' basis) coef`` with a block-diagonal Gram matrix.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = FactoredInfluence(np.array([0, 1, 1]), np.ones((3, 1)), 2, np.array([[1.0], [2.0]]))
+    >>> f.dense().ravel().tolist(), f.shape
+    ([1.0, 2.0, 2.0], (3, 1))
+    """
+
+    def __init__(self, blocks: np.ndarray, values: np.ndarray, n_blocks: int,
+                 coef: np.ndarray) -> None:
+        self.blocks = np.asarray(blocks, dtype=np.intp)
+        self.values = np.asarray(values, dtype=float)
+        self.n_blocks = int(n_blocks)
+        self.coef = np.asarray(coef, dtype=float)
+        self._rows = [np.flatnonzero(self.blocks == h) for h in range(self.n_blocks)]
+
+    @property
+    def width(self) -> int:
+        return self.values.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.values.shape[0], self.coef.shape[1])
+
+    def _block(self, mat: np.ndarray, h: int) -> np.ndarray:
+        return mat[h * self.width : (h + 1) * self.width]
+
+    def __matmul__(self, other: np.ndarray) -> np.ndarray:
+        cm = self.coef @ np.asarray(other, dtype=float)
+        out = np.empty((self.shape[0],) + cm.shape[1:])
+        for h, rows in enumerate(self._rows):
+            if len(rows):
+                out[rows] = self.values[rows] @ self._block(cm, h)
+        return out
+
+    def dense(self, cols: np.ndarray | None = None) -> np.ndarray:
+        """The ``(n, k)`` matrix (or some of its columns)."""
+        return self @ np.eye(self.coef.shape[1])[:, slice(None) if cols is None else cols]
+
+    def with_columns(self, cols: np.ndarray) -> FactoredInfluence:
+        """The same basis with a subset of the columns."""
+        out = object.__new__(FactoredInfluence)
+        out.blocks, out.values, out.n_blocks = self.blocks, self.values, self.n_blocks
+        out.coef, out._rows = self.coef[:, cols], self._rows
+        return out
+
+    def cluster_basis(self, cluster: np.ndarray) -> np.ndarray:
+        """The basis summed within clusters, dense ``(n_clusters, n_blocks * w)``."""
+        n_cl = int(np.max(cluster)) + 1
+        key = np.asarray(cluster, dtype=np.intp) * self.n_blocks + self.blocks
+        out = np.column_stack([
+            np.bincount(key, weights=self.values[:, c], minlength=n_cl * self.n_blocks)
+            for c in range(self.width)
+        ])  # (n_cl * n_blocks, w)
+        return out.reshape(n_cl, self.n_blocks * self.width)
+
+    def gram(self, cluster: np.ndarray | None = None) -> np.ndarray:
+        """``S' S`` of the (cluster-summed) basis: ``(q, q)``."""
+        if cluster is not None:
+            S = self.cluster_basis(cluster)
+            return S.T @ S
+        q = self.n_blocks * self.width
+        out = np.zeros((q, q))
+        for h, rows in enumerate(self._rows):
+            v = self.values[rows]
+            sl = slice(h * self.width, (h + 1) * self.width)
+            out[sl, sl] = v.T @ v
+        return out
+
+    def left_multiply(self, v: np.ndarray) -> np.ndarray:
+        """``v @ basis`` for multipliers ``v`` of shape ``(b, n)``: ``(b, q)``."""
+        out = np.zeros((v.shape[0], self.n_blocks * self.width), dtype=v.dtype)
+        vals = self.values.astype(v.dtype, copy=False)
+        for h, rows in enumerate(self._rows):
+            if len(rows):
+                out[:, h * self.width : (h + 1) * self.width] = v[:, rows] @ vals[rows]
+        return out
+
+
+def select_columns(psi: Any, cols: np.ndarray) -> Any:
+    """Columns of a dense or factored influence matrix (same kind back)."""
+    if isinstance(psi, FactoredInfluence):
+        return psi.with_columns(cols)
+    return np.asarray(psi)[:, cols]
 
 
 def cluster_sums(psi: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
@@ -103,6 +202,9 @@ def influence_vcov(
     >>> float(influence_vcov(psi)[0, 0]) == float(np.var(x) / 4)
     True
     """
+    if isinstance(psi, FactoredInfluence):
+        n = psi.shape[0] if n is None else n
+        return psi.coef.T @ psi.gram(cluster) @ psi.coef / n**2
     psi = np.atleast_2d(np.asarray(psi, dtype=float).T).T
     n = psi.shape[0] if n is None else n
     s = cluster_sums(psi, cluster)
@@ -114,6 +216,10 @@ def influence_se(
 ) -> np.ndarray:
     """Standard errors: square roots of the diagonal of :func:`influence_vcov`,
     computed column by column without forming the full matrix."""
+    if isinstance(psi, FactoredInfluence):
+        g = psi.gram(cluster)
+        n = psi.shape[0] if n is None else n
+        return np.sqrt(np.maximum(np.einsum("ij,ij->j", psi.coef, g @ psi.coef), 0)) / n
     psi = np.atleast_2d(np.asarray(psi, dtype=float).T).T
     n = psi.shape[0] if n is None else n
     s = cluster_sums(psi, cluster)
@@ -169,19 +275,30 @@ def multiplier_bootstrap(
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
         raise OptionError(f"the number of bootstrap draws must be an integer >= 2, not {n_boot!r}.")
     many = isinstance(psi, (list, tuple))
-    mats = [np.atleast_2d(np.asarray(m, dtype=float).T).T for m in (psi if many else [psi])]
-    n = mats[0].shape[0] if n is None else n
+    items = list(psi) if many else [psi]
     dtype = np.float32 if single_precision else np.float64
-    sums = [cluster_sums(m, cluster).astype(dtype, copy=False) for m in mats]
+    n = items[0].shape[0] if n is None else n
+    prepared: list[tuple[Any, np.ndarray | None]] = []
+    for m in items:
+        if isinstance(m, FactoredInfluence):
+            if cluster is None:
+                prepared.append((m, m.coef))  # multiplied block by block
+            else:
+                prepared.append((m.cluster_basis(cluster).astype(dtype), m.coef))
+        else:
+            arr = np.atleast_2d(np.asarray(m, dtype=float).T).T
+            prepared.append((cluster_sums(arr, cluster).astype(dtype, copy=False), None))
+    n_rows = n if cluster is None else int(np.max(cluster)) + 1
     rng = as_generator(random_state)
-    outs = [np.empty((n_boot, s.shape[1])) for s in sums]
-    n_rows = sums[0].shape[0]
+    outs = [np.empty((n_boot, (c.shape[0] if c is not None else s.shape[1])))
+            for s, c in prepared]
     for start in range(0, n_boot, chunk):
         b = min(chunk, n_boot - start)
         v = multiplier_weights((b, n_rows), kind, rng, dtype)
-        for s, out in zip(sums, outs, strict=True):
-            out[start : start + b] = v @ s
-    outs = [o / n for o in outs]
+        for (s, _), out in zip(prepared, outs, strict=True):
+            out[start : start + b] = (s.left_multiply(v) if isinstance(s, FactoredInfluence)
+                                      else v @ s)
+    outs = [(o if c is None else o @ c) / n for o, (_, c) in zip(outs, prepared, strict=True)]
     return outs if many else outs[0]
 
 

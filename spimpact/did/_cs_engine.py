@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import EstimationError
+from ..inference import FactoredInfluence
 from ._cells import CellPlan, control_mask
 from ._drdid import did_panel, did_rc
 
@@ -96,10 +97,13 @@ def _weight_column(data: CellData, g: int, t: int, base: int, anticipation: int)
 
 def estimate_cells(
     data: CellData, plan: CellPlan, control_group: str, method: str, anticipation: int,
-    labels: list[str],
+    labels: list[str], *, closed_form: bool = True,
 ) -> CellEstimates:
-    """Estimate every cell of ``plan``; ``labels`` name the cells in messages."""
-    if fast_path_applies(data):
+    """Estimate every cell of ``plan``; ``labels`` name the cells in messages.
+
+    ``closed_form=False`` forces the cell-by-cell path (used to test the
+    closed form against it)."""
+    if closed_form and fast_path_applies(data):
         return estimate_cells_closed_form(data, plan, control_group, anticipation, labels)
     n = len(data.unit_cohort)
     k = len(plan)
@@ -224,19 +228,39 @@ def estimate_cells_closed_form(
         mu_t[j] = (S[gi, t] - S[gi, b]) / Wg[gi]
         mu_c[j] = (S[ctrl[:, j], t] - S[ctrl[:, j], b]).sum() / W_c[j]
         att[j] = mu_t[j] - mu_c[j]
-    psi = np.zeros((n, k), order="F")
     ok = np.isfinite(att) & ~plan.reference
-    for h in range(G + 1):
-        idx = np.flatnonzero(gidx == h)
-        if len(idx) == 0:
-            continue
-        own = np.flatnonzero(ok & (plan.g == coh[h])) if h < G else np.array([], dtype=int)
-        cmp = np.flatnonzero(ok & ctrl[h])
-        for cells, centre, scale in ((own, mu_t, Wg[h]), (cmp, mu_c, None)):
-            if len(cells) == 0:
-                continue
-            Yh = Yw[idx]
-            dy = Yh[:, plan.t[cells]] - Yh[:, plan.base[cells]] - centre[cells]
-            denom = scale if scale is not None else -W_c[cells]
-            psi[np.ix_(idx, cells)] = (n * w[idx])[:, None] * dy / denom
+    psi = _closed_form_influence(Yw, w, gidx, plan, ok, ctrl, mu_t, mu_c, Wg, W_c, G, coh)
     return CellEstimates(att, psi, msgs)
+
+
+def _closed_form_influence(
+    Yw: np.ndarray, w: np.ndarray, gidx: np.ndarray, plan: CellPlan, ok: np.ndarray,
+    ctrl: np.ndarray, mu_t: np.ndarray, mu_c: np.ndarray, Wg: np.ndarray, W_c: np.ndarray,
+    G: int, coh: np.ndarray,
+) -> FactoredInfluence:
+    """Influence functions as ``basis @ coef``.
+
+    Unit ``i`` of cohort ``h`` has basis entries ``n w_i Y_it`` in columns
+    ``(h, t)`` and ``n w_i`` in column ``(h, T)``; a cell's influence is then a
+    combination of its cohorts' columns (treated side ``+1/W_g``, comparison
+    side ``-1/W_C``, centred by the side's mean).
+    """
+    n, T = Yw.shape
+    width = T + 1
+    vals = np.empty((n, width))
+    vals[:, :T] = Yw
+    vals[:, T] = 1.0
+    vals *= (n * w)[:, None]
+    k = len(plan)
+    coef = np.zeros(((G + 1) * width, k))
+    for j in np.flatnonzero(ok):
+        t, b = int(plan.t[j]), int(plan.base[j])
+        h = int(np.searchsorted(coh, plan.g[j]))
+        coef[h * width + t, j] += 1 / Wg[h]
+        coef[h * width + b, j] -= 1 / Wg[h]
+        coef[h * width + T, j] -= mu_t[j] / Wg[h]
+        for c in np.flatnonzero(ctrl[:, j]):
+            coef[c * width + t, j] -= 1 / W_c[j]
+            coef[c * width + b, j] += 1 / W_c[j]
+            coef[c * width + T, j] += mu_c[j] / W_c[j]
+    return FactoredInfluence(gidx, vals, G + 1, coef)

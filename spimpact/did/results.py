@@ -17,7 +17,9 @@ import pandas as pd
 
 from ..errors import OptionError
 from ..inference import (
+    FactoredInfluence,
     bootstrap_summary,
+    select_columns,
     influence_se,
     multiplier_bootstrap,
     wald_test,
@@ -89,7 +91,8 @@ class InfluenceData:
             has = self.unit_group >= 0
             z[np.flatnonzero(has), self.unit_group[has]] = self.unit_w[has]
             cells, groups, ones = multiplier_bootstrap(
-                [np.nan_to_num(self.psi), z, np.ones((self.n, 1))], self.bootstrap,
+                [self.psi if isinstance(self.psi, FactoredInfluence) else np.nan_to_num(self.psi),
+                 z, np.ones((self.n, 1))], self.bootstrap,
                 cluster=self.cluster, kind=self.multiplier, random_state=self.random_state,
                 single_precision=self.n * self.psi.shape[1] > 2_000_000,
             )
@@ -230,7 +233,8 @@ class GroupTimeResult(Result):
     @property
     def influence(self) -> np.ndarray:
         """Influence functions of the estimated cells (``(n_units, k)``)."""
-        return self._inf.psi.copy()
+        psi = self._inf.psi
+        return psi.dense() if isinstance(psi, FactoredInfluence) else psi.copy()
 
     def aggregate(
         self,
@@ -330,7 +334,7 @@ def pretest_from(
     if not sel.any():
         return None, ("no pre-treatment periods: the parallel-trends pre-test cannot be "
                       "computed (add earlier periods to test it).")
-    V = influence_vcov(psi[:, sel], cluster)
+    V = influence_vcov(select_columns(psi, sel), cluster)
     n_indep = psi.shape[0] if cluster is None else int(np.max(cluster)) + 1
     ok_diag = np.diag(V) > 0
     Vs = V[np.ix_(ok_diag, ok_diag)]
