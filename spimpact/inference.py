@@ -84,7 +84,11 @@ class FactoredInfluence:
         self.values = np.asarray(values, dtype=float)
         self.n_blocks = int(n_blocks)
         self.coef = np.asarray(coef, dtype=float)
-        self._rows = [np.flatnonzero(self.blocks == h) for h in range(self.n_blocks)]
+        self._order = np.argsort(self.blocks, kind="stable")
+        self._bounds = np.searchsorted(self.blocks[self._order], np.arange(self.n_blocks + 1))
+        self._rows = [self._order[self._bounds[h] : self._bounds[h + 1]]
+                      for h in range(self.n_blocks)]
+        self._sorted_values = self.values[self._order]
 
     @property
     def width(self) -> int:
@@ -112,8 +116,8 @@ class FactoredInfluence:
     def with_columns(self, cols: np.ndarray) -> FactoredInfluence:
         """The same basis with a subset of the columns."""
         out = object.__new__(FactoredInfluence)
-        out.blocks, out.values, out.n_blocks = self.blocks, self.values, self.n_blocks
-        out.coef, out._rows = self.coef[:, cols], self._rows
+        out.__dict__.update(self.__dict__)
+        out.coef = self.coef[:, cols]
         return out
 
     def cluster_basis(self, cluster: np.ndarray) -> np.ndarray:
@@ -133,19 +137,22 @@ class FactoredInfluence:
             return S.T @ S
         q = self.n_blocks * self.width
         out = np.zeros((q, q))
-        for h, rows in enumerate(self._rows):
-            v = self.values[rows]
+        for h in range(self.n_blocks):
+            v = self._sorted_values[self._bounds[h] : self._bounds[h + 1]]
             sl = slice(h * self.width, (h + 1) * self.width)
-            out[sl, sl] = v.T @ v
+            vt = np.ascontiguousarray(v.T)
+            out[sl, sl] = vt @ vt.T
         return out
 
     def left_multiply(self, v: np.ndarray) -> np.ndarray:
         """``v @ basis`` for multipliers ``v`` of shape ``(b, n)``: ``(b, q)``."""
         out = np.zeros((v.shape[0], self.n_blocks * self.width), dtype=v.dtype)
-        vals = self.values.astype(v.dtype, copy=False)
-        for h, rows in enumerate(self._rows):
-            if len(rows):
-                out[:, h * self.width : (h + 1) * self.width] = v[:, rows] @ vals[rows]
+        vals = self._sorted_values.astype(v.dtype, copy=False)
+        vs = v[:, self._order]  # one gather; then every block is a contiguous slice
+        for h in range(self.n_blocks):
+            lo, hi = self._bounds[h], self._bounds[h + 1]
+            if hi > lo:
+                out[:, h * self.width : (h + 1) * self.width] = vs[:, lo:hi] @ vals[lo:hi]
         return out
 
 
@@ -233,15 +240,25 @@ def multiplier_weights(
     size: tuple[int, ...], kind: MultiplierKind, rng: np.random.Generator,
     dtype: type = np.float64,
 ) -> np.ndarray:
-    """Mean-zero, unit-variance multipliers: Mammen's two-point or Rademacher."""
+    """Mean-zero, unit-variance multipliers: Rademacher (+1/-1 with equal
+    probability, as R's ``did``) or Mammen's two-point distribution.
+
+    Rademacher signs come from packed random bits (8 multipliers per random
+    byte); Mammen's probability is applied to 32-bit integers (exact to 2^-32).
+    """
+    count = int(np.prod(size))
     if kind == "rademacher":
-        return (rng.integers(0, 2, size=size, dtype=np.int8) * 2 - 1).astype(dtype)
+        bits = np.unpackbits(rng.integers(0, 256, size=(count + 7) // 8, dtype=np.uint8))
+        out = bits[:count].reshape(size).astype(dtype)
+        out *= 2
+        out -= 1
+        return out
     if kind == "mammen":
         s5 = np.sqrt(5.0)
         p = (s5 + 1) / (2 * s5)
         lo, hi = (1 - s5) / 2, (1 + s5) / 2
-        u = rng.random(size, dtype=np.float32 if dtype == np.float32 else np.float64)
-        return np.where(u < p, dtype(lo), dtype(hi))
+        u = rng.integers(0, 2**32, size=size, dtype=np.uint32)
+        return np.where(u < np.uint32(round(p * 2**32)), dtype(lo), dtype(hi))
     raise OptionError(f"multiplier kind must be 'mammen' or 'rademacher', not {kind!r}.")
 
 
@@ -250,7 +267,7 @@ def multiplier_bootstrap(
     n_boot: int = 999,
     *,
     cluster: np.ndarray | None = None,
-    kind: MultiplierKind = "mammen",
+    kind: MultiplierKind = "rademacher",
     random_state: RandomState = None,
     n: int | None = None,
     chunk: int = 128,

@@ -95,7 +95,7 @@ class CallawaySantAnna:
         confidence: float = 0.95,
         random_state: RandomState = None,
         weights_at: WeightsAt = "pair_start",
-        multiplier: str = "mammen",
+        multiplier: str = "rademacher",
     ) -> None:
         self.control_group = control_group
         self.method = method

@@ -75,7 +75,7 @@ class InfluenceData:
     unit_w: np.ndarray
     bootstrap: int | None
     random_state: Any
-    multiplier: str = "mammen"
+    multiplier: str = "rademacher"
     #: position of each sampling unit among ``panel.units`` (rows for repeated
     #: cross-sections); ``None`` means all units, in order.
     unit_codes: np.ndarray | None = None
