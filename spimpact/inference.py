@@ -135,13 +135,17 @@ class FactoredInfluence:
         if cluster is not None:
             S = self.cluster_basis(cluster)
             return S.T @ S
+        from threadpoolctl import threadpool_limits
+
         q = self.n_blocks * self.width
         out = np.zeros((q, q))
-        for h in range(self.n_blocks):
-            v = self._sorted_values[self._bounds[h] : self._bounds[h + 1]]
-            sl = slice(h * self.width, (h + 1) * self.width)
-            vt = np.ascontiguousarray(v.T)
-            out[sl, sl] = vt @ vt.T
+        # tall-and-narrow products: one BLAS thread avoids a threading
+        # pathology that makes them slower on two threads than on one
+        with threadpool_limits(1, user_api="blas"):
+            for h in range(self.n_blocks):
+                v = self._sorted_values[self._bounds[h] : self._bounds[h + 1]]
+                sl = slice(h * self.width, (h + 1) * self.width)
+                out[sl, sl] = v.T @ v
         return out
 
     def left_multiply(self, v: np.ndarray) -> np.ndarray:

@@ -258,6 +258,8 @@ class Panel:
         if self.unit is None:
             return "series" if not pd.Series(tcode).duplicated().any() else "repeated_cross_section"
         key = ucode.astype(np.int64) * len(self._periods) + tcode
+        if np.all(key[1:] > key[:-1]):  # sorted and distinct: the usual extract
+            return "panel"
         if int(key.max()) < 8 * len(key) + 1024:
             dup = np.bincount(key)[key] > 1
         else:

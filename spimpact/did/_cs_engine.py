@@ -41,6 +41,8 @@ class CellData:
     n_periods: int
     balanced_panel: bool
     weights_at: str = "pair_start"
+    #: all weights are one (no weights column)
+    constant_weights: bool = False
 
 
 @dataclass
@@ -177,6 +179,8 @@ def fast_path_applies(data: CellData) -> bool:
     """The closed-form path: balanced panel, no covariates, weights fixed per unit."""
     if not data.balanced_panel or data.X.shape[1] != 1:
         return False
+    if data.constant_weights:
+        return True
     w = _wide(data, data.w)
     return bool(np.all(w == w[:, :1]))
 

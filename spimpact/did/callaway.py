@@ -183,14 +183,19 @@ class CallawaySantAnna:
                 f"({panel.periods[0]}) were left out: they have no untreated period."
             )
         keep = ~early
+        everyone = bool(keep.all())
+
+        def kept(a: np.ndarray) -> np.ndarray:  # no copies when nothing is left out
+            return np.asarray(a) if everyone else np.asarray(a)[keep]
+
         rcs = panel.kind == "repeated_cross_section"
-        sample_unit = (np.arange(panel.n_obs) if rcs else np.asarray(panel.unit_codes))[keep]
-        if keep.all():  # codes are already 0..n-1
+        sample_unit = kept(np.arange(panel.n_obs) if rcs else panel.unit_codes)
+        if everyone:  # codes are already 0..n-1
             unit_codes = np.arange(panel.n_obs if rcs else panel.n_units)
         else:
             unit_codes, sample_unit = np.unique(sample_unit, return_inverse=True)
-        row_cohort = row_cohort[keep]
-        time = panel.time_codes[keep]
+        row_cohort = kept(row_cohort)
+        time = kept(panel.time_codes)
         n_u = int(sample_unit.max()) + 1
         unit_cohort = np.full(n_u, np.inf)
         unit_cohort[sample_unit] = row_cohort
@@ -202,10 +207,10 @@ class CallawaySantAnna:
         groups = np.unique(unit_cohort[np.isfinite(unit_cohort)]).astype(int)
         spec = self._covariate_spec(panel)
         if spec is None or (not isinstance(spec, str) and len(spec) == 0):
-            X = np.ones((int(keep.sum()), 1))
+            X = np.broadcast_to(1.0, (int(keep.sum()), 1))  # intercept only, no memory
         else:
             frame = panel.frame
-            X, _ = design_matrix(frame.loc[keep] if not keep.all() else frame, spec)
+            X, _ = design_matrix(frame if everyone else frame.loc[keep], spec)
         counts = np.bincount(sample_unit, minlength=n_u)
         balanced = (not rcs) and bool((counts == T).all())
         if not rcs and not balanced and self.weights_at != "varying":
@@ -214,17 +219,17 @@ class CallawaySantAnna:
                 "periods it compares (repeated cross-section estimators, unit-level inference)."
             )
         data = CellData(
-            y=np.asarray(panel.y)[keep], time=time, sample_unit=sample_unit,
-            unit_cohort=unit_cohort, row_cohort=row_cohort, X=X, w=np.asarray(panel.w)[keep],
+            y=kept(panel.y), time=time, sample_unit=sample_unit,
+            unit_cohort=unit_cohort, row_cohort=row_cohort, X=X, w=kept(panel.w),
             n_periods=T, balanced_panel=balanced and self.weights_at != "varying",
-            weights_at=self.weights_at,
+            weights_at=self.weights_at, constant_weights=panel.weights is None,
         )
         first = np.r_[True, sample_unit[1:] != sample_unit[:-1]]
         unit_w = np.zeros(n_u)
         unit_w[sample_unit[first]] = data.w[first]
         cluster, n_cl = None, None
         if panel.cluster_codes is not None:
-            cl = np.asarray(panel.cluster_codes)[keep]
+            cl = kept(panel.cluster_codes)
             cluster = np.zeros(n_u, dtype=np.intp)
             cluster[sample_unit] = cl
             _, cluster = np.unique(cluster, return_inverse=True)
