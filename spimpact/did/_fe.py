@@ -44,7 +44,9 @@ __all__ = [
 COLLINEAR_RCOND = 1e-11
 
 
-def unit_indicator(unit: np.ndarray, n_units: int, values: np.ndarray | None = None) -> sparse.csr_matrix:
+def unit_indicator(
+    unit: np.ndarray, n_units: int, values: np.ndarray | None = None,
+) -> sparse.csr_matrix:
     """Sparse ``(n_units, m)`` matrix with ``values`` (default 1) at ``(unit[r], r)``."""
     m = len(unit)
     data = np.ones(m) if values is None else np.asarray(values, dtype=float)
@@ -61,7 +63,7 @@ def dummies(codes: np.ndarray, levels: np.ndarray | int) -> sparse.csr_matrix:
     >>> dummies(np.array([0, 2, 1, 2]), np.array([1, 2])).toarray().tolist()
     [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]]
     """
-    levels = np.arange(levels) if np.isscalar(levels) else np.asarray(levels)
+    levels = np.arange(levels) if isinstance(levels, (int, np.integer)) else np.asarray(levels)
     codes = np.asarray(codes)
     col = np.full(codes.shape, -1, dtype=np.intp)
     if len(levels):
@@ -121,15 +123,20 @@ def _solve_checked(M: np.ndarray, names: Sequence[str], what: str) -> np.ndarray
             f"{what}: regressor(s) {bad} have no variation once unit effects are removed "
             f"(absorbed or never observed); drop them or check the panel's coverage."
         )
+    from scipy.linalg import lapack
+
     Ms = M / np.outer(d, d)
-    ev = np.linalg.eigvalsh(Ms)
-    if ev[0] <= COLLINEAR_RCOND * ev[-1]:
+    chol, info = lapack.dpotrf(Ms, lower=0)
+    rcond = lapack.dpocon(chol, np.abs(Ms).sum(axis=0).max())[0] if info == 0 else 0.0
+    if info != 0 or rcond <= COLLINEAR_RCOND:
         raise EstimationError(
             f"{what}: the regressors are collinear given the unit and period effects "
             f"(e.g. a period observed only for treated units, or covariates that are "
             f"combinations of one another); drop covariates or narrow the window."
         )
-    return np.linalg.inv(Ms) / np.outer(d, d)
+    inv = lapack.dpotri(chol, lower=0)[0]
+    inv = np.triu(inv) + np.triu(inv, 1).T
+    return inv / np.outer(d, d)
 
 
 def within_ols(
@@ -155,7 +162,7 @@ def within_ols(
     --------
     >>> import numpy as np
     >>> unit = np.repeat(np.arange(3), 2); x = np.array([0., 1., 0., 2., 1., 1.5])
-    >>> y = np.array([1., 2., 3., 5., 0., 0.5]) + 0.0
+    >>> y = np.array([1., 2., 3., 5., 0., 0.5])  # unit effect + 1 * x
     >>> fit = within_ols(y, x[:, None], unit, np.ones(6), 3)
     >>> round(float(fit.coef[0]), 6)
     1.0
@@ -293,8 +300,10 @@ def fe_sample(
         )
     keep = ~early
     if not keep.any():
-        raise EstimationError(f"{name}: every unit is treated from the first period; nothing "
-                              f"to compare.")
+        raise EstimationError(
+            f"{name}: no untreated observations: every unit is treated from the first period "
+            f"{panel.periods[0]!s}; add never-treated units or periods before the rollout."
+        )
     unit_codes, unit = np.unique(panel.unit_codes[keep], return_inverse=True)
     n = len(unit_codes)
     w = np.asarray(panel.w, dtype=float)[keep]
@@ -336,7 +345,7 @@ class InferenceOptions:
 
 def group_time_result(
     panel: Panel, s: FESample, cells: pd.DataFrame, att: np.ndarray, psi: np.ndarray,
-    opts: InferenceOptions, *, method: str, notes: list[str], n_obs: int,
+    opts: InferenceOptions, *, method: str, n_obs: int,
     result_cls: type = GroupTimeResult, info: dict | None = None, **extra: Any,
 ) -> GroupTimeResult:
     """A :class:`GroupTimeResult` (or subclass) from estimated cells.
@@ -360,9 +369,10 @@ def group_time_result(
     index = {"group": [panel.periods[g] for g in cells["g"]],
              "time": [panel.periods[t] for t in cells["t"]]}
     est = np.where(ref, np.nan, att)
+    draws = getattr(inf, "draws", None)  # set by InfluenceData.__post_init__
     table, band, crit = _inference_table(np.nan_to_num(est), np.nan_to_num(psi), inf,
                                          opts.confidence, index,
-                                         None if inf.draws is None else inf.draws.cells)
+                                         None if draws is None else draws.cells)
     table.loc[~np.isfinite(est), ["estimate", "std_error", "ci_lower", "ci_upper",
                                   "p_value"]] = np.nan
     table.loc[ref, "estimate"] = 0.0
@@ -384,7 +394,9 @@ def group_time_result(
     return result
 
 
-def finish(result: GroupTimeResult, notes: list[str], pretest: Any, pretest_text: str) -> GroupTimeResult:
+def finish(
+    result: GroupTimeResult, notes: list[str], pretest: Any, pretest_text: str,
+) -> GroupTimeResult:
     """Attach the pre-test and the notes (emitted once as warnings)."""
     import warnings as _w
     from dataclasses import replace

@@ -213,14 +213,14 @@ class ImputationResult(GroupTimeResult):
         return None if self._pretrends is None else self._pretrends.copy()
 
     def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
-        """Event study: the event-time effects, with the BJS pre-trend
-        coefficients as the pre-treatment points."""
+        """Event study: the event-time effects (from ``-anticipation`` on), with
+        the BJS pre-trend coefficients as the earlier points."""
         from ..plotting import event_study_plot
 
         ev = self.aggregate("event")
         tab = ev.estimates
         if self._pretrends is not None:
-            tab = pd.concat([self._pretrends, tab[tab["event_time"] >= 0]], ignore_index=True)
+            tab = pd.concat([self._pretrends, tab], ignore_index=True)  # leads < anticipation
         kwargs.setdefault("title", self.method)
         return event_study_plot(tab, ax=ax, **kwargs)
 
@@ -231,7 +231,7 @@ def fit_imputation(est: Any, panel: Panel, name: str) -> tuple[FESample, Imputed
     if not np.isfinite(s.unit_cohort).any():
         raise EstimationError(f"{name}: no unit is treated within the panel's periods.")
     cells = imputation_cells(s, est.anticipation, panel.periods)
-    return s, cells, [*panel.notes, *s.notes, *cells.notes]
+    return s, cells, [*s.notes, *cells.notes]
 
 
 def validate_common(est: Any) -> None:
@@ -294,7 +294,7 @@ class Imputation:
         bootstrap: int | None = None,
         confidence: float = 0.95,
         random_state: RandomState = None,
-        multiplier: str = "mammen",
+        multiplier: str = "rademacher",
     ) -> None:
         self.anticipation = anticipation
         self.covariates = covariates
@@ -333,7 +333,7 @@ class Imputation:
         method = ("Imputation (Borusyak-Jaravel-Spiess"
                   + (f", anticipation {self.anticipation}" if self.anticipation else "") + ")")
         result = group_time_result(
-            panel, s, cells.cells, cells.att, cells.psi, opts, method=method, notes=notes,
+            panel, s, cells.cells, cells.att, cells.psi, opts, method=method,
             n_obs=len(s.y), result_cls=ImputationResult, pretrends=pre_tab,
             info={"imputed treated rows": len(cells.rows)},
         )

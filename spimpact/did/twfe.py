@@ -1,0 +1,181 @@
+"""Two-way fixed-effects regressions (static and event study), via linearmodels.
+
+The conventional specifications, kept as the benchmark the modern estimators
+improve on: with staggered adoption and effects that vary over time or across
+cohorts they are weighted averages with possibly negative weights (see
+:func:`spimpact.did.bacon_decomposition`).
+
+* static: ``Y_it = a_i + l_t + beta D_it + X_it' g + e_it``;
+* event study: ``D_it`` replaced by event-time dummies ``1{t - G_i = e}`` for
+  every ``e`` but the reference ``-1``, distant ones optionally binned.
+
+Standard errors are cluster-robust (the panel's cluster, else the unit)
+without small-sample factors, like every other spimpact estimator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import EstimationError, OptionError
+from ..panel import Panel
+from ..results import Estimate, Result, estimate_table
+from ._fe import FESample, fe_sample
+from .results import AggregateResult
+
+__all__ = ["TWFE", "twfe_fit"]
+
+#: The omitted event time of the event-study specification.
+REFERENCE_EVENT = -1
+
+
+def twfe_fit(s: FESample, exog: pd.DataFrame, what: str) -> Any:
+    """Fit ``y ~ exog + unit + period effects`` with linearmodels' ``PanelOLS``
+    (cluster-robust covariance, no small-sample factors); returns its results."""
+    from linearmodels import PanelOLS
+    from linearmodels.panel.utility import AbsorbingEffectError
+
+    index = pd.MultiIndex.from_arrays([s.unit, s.time], names=["unit", "period"])
+    exog = exog.set_axis(index)
+    X = pd.DataFrame(s.X, index=index, columns=s.x_names)
+    exog = pd.concat([exog, X], axis=1)
+    weights = None if np.all(s.w == s.w[0]) else pd.Series(s.w, index=index)
+    clusters = pd.Series(s.row_cluster, index=index, name="cluster")
+    try:
+        model = PanelOLS(pd.Series(s.y, index=index, name="y"), exog, weights=weights,
+                         entity_effects=True, time_effects=True)
+        return model.fit(cov_type="clustered", clusters=clusters, debiased=False,
+                         auto_df=False, count_effects=False)
+    except (AbsorbingEffectError, ValueError) as err:
+        if not isinstance(err, AbsorbingEffectError) and "rank" not in str(err):
+            raise
+        raise EstimationError(
+            f"{what}: the regressors are collinear with the unit and period effects "
+            f"({str(err).strip().splitlines()[0]}). With no never-treated units a fully "
+            f"dynamic TWFE is not identified: bin distant event times with window=(lo, hi) "
+            f"or add never-treated units."
+        ) from err
+
+
+def _event_times(s: FESample, window: tuple[int, int] | None) -> np.ndarray:
+    """Event time of each row (``NaN`` for units never treated in the window), binned."""
+    e = np.where(np.isfinite(s.row_cohort), s.time - s.row_cohort, np.nan)
+    if window is not None:
+        e = np.clip(e, window[0], window[1])
+    return e
+
+
+class TWFE:
+    """Two-way fixed-effects DiD: static or event study (linearmodels ``PanelOLS``).
+
+    Parameters
+    ----------
+    event_study : bool
+        ``False``: one coefficient on the treatment indicator, returned as a
+        :class:`~spimpact.results.Result` with the row ``term="treated"``.
+        ``True``: event-time coefficients (reference ``-1`` omitted), returned
+        as an :class:`~spimpact.did.AggregateResult` indexed by ``event_time``
+        whose ``.overall`` is the mean of the post-treatment coefficients.
+    window : (int, int), optional
+        Event study only: event times below ``window[0]`` are binned into it,
+        those above ``window[1]`` into ``window[1]`` (``window[0] <= -1 <= window[1]``).
+    covariates : sequence of str or str
+        Time-varying covariates (unit-constant ones are absorbed and left out
+        with a note). Default: none.
+    confidence : float
+
+    Examples
+    --------
+    >>> from spimpact.simulate import pcn_rollout
+    >>> from spimpact.did import TWFE
+    >>> panel = pcn_rollout(n_pcns=60, covid=False, random_state=3).panel("wellbeing")
+    >>> TWFE().fit(panel).estimates["term"].tolist()
+    ['treated']
+    """
+
+    def __init__(
+        self,
+        event_study: bool = False,
+        window: tuple[int, int] | None = None,
+        covariates: Sequence[str] | str = (),
+        confidence: float = 0.95,
+    ) -> None:
+        self.event_study = event_study
+        self.window = window
+        self.covariates = covariates
+        self.confidence = confidence
+
+    def __repr__(self) -> str:
+        return f"TWFE(event_study={self.event_study}, window={self.window!r})"
+
+    def _validate(self) -> None:
+        if not isinstance(self.event_study, (bool, np.bool_)):
+            raise OptionError(f"event_study must be True or False, not {self.event_study!r}.")
+        w = self.window
+        if w is None:
+            return
+        if not self.event_study:
+            raise OptionError("window= bins event times and needs event_study=True.")
+        ok = (isinstance(w, (tuple, list)) and len(w) == 2
+              and all(isinstance(v, (int, np.integer)) for v in w))
+        if not ok or not w[0] <= REFERENCE_EVENT <= w[1]:
+            raise OptionError(
+                f"window must be a pair of integers (lo, hi) with lo <= -1 <= hi, e.g. (-4, 8); "
+                f"got {w!r}."
+            )
+
+    def fit(self, panel: Panel, *, by: str | None = None) -> Result:
+        """Fit the regression (optionally by a unit-level subgroup, see
+        :func:`spimpact.did.by_subgroup`)."""
+        if by is not None:
+            from .subgroups import by_subgroup
+
+            return by_subgroup(self, panel, by)
+        self._validate()
+        s = fe_sample(panel, self.covariates, "TWFE", keep_always_treated=not self.event_study)
+        if not np.isfinite(s.unit_cohort).any():
+            raise EstimationError("TWFE: no unit is treated within the panel's periods.")
+        notes = list(s.notes)
+        common = dict(confidence=self.confidence, n_obs=len(s.y), n_units=s.n_units,
+                      n_clusters=s.n_clusters, warnings=notes)
+        if not self.event_study:
+            return self._static(s, common)
+        return self._dynamic(s, common)
+
+    def _static(self, s: FESample, common: dict) -> Result:
+        d = (s.time >= s.row_cohort).astype(float)
+        if d.min() == d.max():
+            raise EstimationError("TWFE: the treatment indicator never varies in the panel.")
+        res = twfe_fit(s, pd.DataFrame({"treated": d}), "TWFE")
+        b, se = float(res.params["treated"]), float(res.std_errors["treated"])
+        table = estimate_table([b], [se], self.confidence, index={"term": ["treated"]})
+        overall = Estimate.from_se(b, se, self.confidence, label="TWFE coefficient")
+        return Result(table, overall=overall, method="TWFE (static, unit and period effects)",
+                      info={"covariates": ", ".join(s.x_names) or "none"}, **common)
+
+    def _dynamic(self, s: FESample, common: dict) -> AggregateResult:
+        e = _event_times(s, self.window)
+        events = np.unique(e[np.isfinite(e)]).astype(int)
+        events = events[events != REFERENCE_EVENT]
+        if not (events >= 0).any():
+            raise EstimationError("TWFE: no post-treatment event times in the panel.")
+        cols = {f"e{v}": (e == v).astype(float) for v in events}
+        res = twfe_fit(s, pd.DataFrame(cols), "TWFE event study")
+        names = list(cols)
+        b = res.params[names].to_numpy()
+        V = res.cov.loc[names, names].to_numpy()
+        table = estimate_table(b, np.sqrt(np.diag(V)), self.confidence,
+                               index={"event_time": events.tolist()})
+        post = (events >= 0).astype(float) / (events >= 0).sum()
+        overall = Estimate.from_se(float(post @ b), float(np.sqrt(post @ V @ post)),
+                                   self.confidence, label="mean of post-treatment coefficients")
+        binned = "" if self.window is None else f", event times binned to {tuple(self.window)}"
+        return AggregateResult(
+            table, kind="event", overall=overall,
+            method=f"TWFE event study (reference -1{binned})",
+            info={"covariates": ", ".join(s.x_names) or "none"}, **common,
+        )
