@@ -104,6 +104,38 @@ for kind in ("group", "calendar"):
     print(kind, att_gt.aggregate(kind).overall)
 
 # %% [markdown]
+# ## Other estimators, and why TWFE goes wrong
+#
+# Sun & Abraham, the imputation estimator of Borusyak, Jaravel & Spiess and
+# Gardner's two-stage DiD return the same kind of result, so they aggregate and
+# plot the same way. A static two-way fixed-effects regression is a weighted
+# average of 2x2 comparisons, some of which use already-treated PCNs as
+# controls; the Goodman-Bacon decomposition shows them.
+
+# %%
+from spimpact.did import TWFE, Imputation, SunAbraham, TwoStage, bacon_decomposition
+
+simple = sim.panel("wellbeing", covariates=())
+rows = []
+for name, est in {"Callaway-Sant'Anna": CallawaySantAnna(control_group="not_yet_treated"),
+                  "Sun-Abraham": SunAbraham(), "Imputation": Imputation(),
+                  "Two-stage": TwoStage(), "TWFE (static)": TWFE()}.items():
+    o = est.fit(simple).overall
+    rows.append({"estimator": name, "estimate": o.estimate, "ci_lower": o.ci_lower,
+                 "ci_upper": o.ci_upper})
+comparison = pd.DataFrame(rows).assign(truth=overall_truth)
+comparison
+
+# %%
+bacon = bacon_decomposition(simple)
+print("TWFE coefficient:", round(bacon.overall.estimate, 4))
+bacon.by_type
+
+# %%
+bacon.plot()
+plt.show()
+
+# %% [markdown]
 # ## Effects by deprivation quintile
 #
 # `by=` fits within each quintile and stacks the influence functions, so the

@@ -30,6 +30,7 @@ def estimators(random_state: int) -> dict[str, Any]:
         ("Imputation (BJS)", "Imputation", {}),
         ("Two-stage (Gardner)", "TwoStage", {}),
         ("TWFE event study", "TWFE", {"event_study": True}),
+        ("TWFE (static)", "TWFE", {}),
     ):
         cls = getattr(did, name, None)
         if cls is not None:
