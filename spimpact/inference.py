@@ -150,7 +150,7 @@ class FactoredInfluence:
 
     def left_multiply(self, v: np.ndarray) -> np.ndarray:
         """``v @ basis`` for multipliers ``v`` of shape ``(b, n)``: ``(b, q)``."""
-        out = np.zeros((v.shape[0], self.n_blocks * self.width), dtype=v.dtype)
+        out: np.ndarray = np.zeros((v.shape[0], self.n_blocks * self.width), dtype=v.dtype)
         vals = self._sorted_values.astype(v.dtype, copy=False)
         vs = v[:, self._order]  # one gather; then every block is a contiguous slice
         for h in range(self.n_blocks):
@@ -253,7 +253,7 @@ def multiplier_weights(
     count = int(np.prod(size))
     if kind == "rademacher":
         bits = np.unpackbits(rng.integers(0, 256, size=(count + 7) // 8, dtype=np.uint8))
-        out = bits[:count].reshape(size).astype(dtype)
+        out: np.ndarray = bits[:count].reshape(size).astype(dtype)
         out *= 2
         out -= 1
         return out
@@ -298,7 +298,7 @@ def multiplier_bootstrap(
     many = isinstance(psi, (list, tuple))
     items = list(psi) if many else [psi]
     dtype = np.float32 if single_precision else np.float64
-    n = items[0].shape[0] if n is None else n
+    n = int(np.shape(items[0])[0]) if n is None else n
     prepared: list[tuple[Any, np.ndarray | None]] = []
     for m in items:
         if isinstance(m, FactoredInfluence):

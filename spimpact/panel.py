@@ -201,9 +201,9 @@ class Panel:
                 raise PanelError(f"weights column {self.weights!r} is zero in every row.")
         if self.exposure is not None:
             numeric_column(df, self.exposure, "exposure", min_value=0.0, strict_min=True)
-        for col, role in ((self.unit, "unit"), (self.cluster, "cluster")):
-            if col is not None:
-                no_missing(df, col, role)
+        for maybe, role in ((self.unit, "unit"), (self.cluster, "cluster")):
+            if maybe is not None:
+                no_missing(df, maybe, role)
         for col in self.levels:
             no_missing(df, col, "levels")
         if len(self.levels) > 1:
@@ -310,7 +310,7 @@ class Panel:
     def _cohort_from_treatment(
         self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray
     ) -> np.ndarray:
-        col = self.treatment
+        col = str(self.treatment)
         d = numeric_column(df, col, "treatment")
         bad = ~np.isin(d, (0.0, 1.0))
         if bad.any():

@@ -109,12 +109,13 @@ class Estimate:
     ) -> Estimate:
         """Normal (or Student t) interval and p-value from an estimate and its SE."""
         row = estimate_table([estimate], [std_error], confidence, df=df).iloc[0]
-        return cls(*(float(row[c]) for c in ESTIMATE_COLUMNS), confidence=confidence, label=label)
+        return cls.from_row(row, confidence, label)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], confidence: float, label: str = "") -> Estimate:
         """An Estimate from one row of an ``.estimates`` table."""
-        return cls(*(float(row[c]) for c in ESTIMATE_COLUMNS), confidence=confidence, label=label)
+        return cls(float(row["estimate"]), float(row["std_error"]), float(row["ci_lower"]),
+                   float(row["ci_upper"]), float(row["p_value"]), confidence, label)
 
     def exp(self) -> Estimate:
         """The estimate on the exponentiated scale (e.g. a log rate ratio to a rate

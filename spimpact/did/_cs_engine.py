@@ -51,7 +51,7 @@ class CellEstimates:
     and the messages of cells that could not be estimated."""
 
     att: np.ndarray
-    psi: np.ndarray
+    psi: np.ndarray | FactoredInfluence
     messages: list[str] = field(default_factory=list)
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -240,7 +240,7 @@ class CallawaySantAnna:
         return _Sample(data, groups, unit_w, cluster, n_cl, notes, unit_codes)
 
     def _result(
-        self, panel: Panel, s: _Sample, plan: Any, att: np.ndarray, psi: np.ndarray,
+        self, panel: Panel, s: _Sample, plan: Any, att: np.ndarray, psi: Any,
         notes: list[str],
     ) -> GroupTimeResult:
         n = psi.shape[0]

@@ -128,4 +128,4 @@ def _subgroups(sec: Section, sim: Any, random_state: int) -> None:
         tv = {s.split("=")[-1]: v for s, v in zip(truth["subgroup"], truth["value"], strict=True)}
         tab["truth"] = [tv.get(str(q), np.nan) for q in tab["subgroup"]]
     sec.table(tab, f"Overall ATT by deprivation quintile (5 = most deprived); test of equal "
-                   f"effects: {res.equality_test}.")
+                   f"effects: {getattr(res, 'equality_test', None)}.")

@@ -9,8 +9,8 @@ aggregates, summarises and plots the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -18,15 +18,23 @@ import pandas as pd
 from ..errors import OptionError
 from ..inference import (
     FactoredInfluence,
+    MultiplierKind,
     bootstrap_summary,
-    select_columns,
     influence_se,
     multiplier_bootstrap,
+    select_columns,
     wald_test,
 )
 from ..plotting import event_study_plot
 from ..results import Estimate, Result, estimate_table
-from ._aggregate import KINDS, DrawBasis, UnitBasis, aggregation_weights, apply_aggregation
+from ._aggregate import (
+    KINDS,
+    AggregationKind,
+    DrawBasis,
+    UnitBasis,
+    aggregation_weights,
+    apply_aggregation,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -81,6 +89,9 @@ class InfluenceData:
     unit_codes: np.ndarray | None = None
     #: whether aggregations add the influence of estimated cohort shares
     share_influence: bool = True
+    #: set on creation: number of cohorts, and the bootstrap draws (if any)
+    n_groups: int = field(init=False, default=0)
+    draws: BootDraws | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         n_groups = int(self.unit_group.max()) + 1 if len(self.unit_group) else 0
@@ -93,7 +104,8 @@ class InfluenceData:
             cells, groups, ones = multiplier_bootstrap(
                 [self.psi if isinstance(self.psi, FactoredInfluence) else np.nan_to_num(self.psi),
                  z, np.ones((self.n, 1))], self.bootstrap,
-                cluster=self.cluster, kind=self.multiplier, random_state=self.random_state,
+                cluster=self.cluster, kind=cast(MultiplierKind, self.multiplier),
+                random_state=self.random_state,
                 single_precision=self.n * self.psi.shape[1] > 2_000_000,
             )
             draws = BootDraws(cells, groups, ones[:, 0])
@@ -263,7 +275,8 @@ class GroupTimeResult(Result):
         if kind not in KINDS:
             raise OptionError(f"kind must be one of {list(KINDS)}, not {kind!r}.")
         ok = np.isfinite(self._att) & ~self._cells["reference"].to_numpy()
-        agg = aggregation_weights(self._cells.loc[ok].reset_index(drop=True), kind,
+        agg = aggregation_weights(self._cells.loc[ok].reset_index(drop=True),
+                                  cast(AggregationKind, kind),
                                   min_event=min_event, max_event=max_event,
                                   balance_event=balance_event, n_periods=len(self._periods))
         # weights over every cell (zero where not estimated): no copy of psi

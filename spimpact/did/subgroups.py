@@ -118,7 +118,9 @@ def by_subgroup(estimator: Any, panel: Panel, by: str) -> SubgroupResult:
     levels = sorted(pd.unique(frame[by]), key=lambda v: (str(type(v)), v))
     if len(levels) < 2:
         raise OptionError(f"by={by!r} has a single value ({levels[0]!r}); nothing to compare.")
-    results, rows, infl = {}, [], []
+    results: dict[Any, Any] = {}
+    rows: list[Any] = []
+    infl: list[np.ndarray] | None = []
     n_full = panel.n_units
     for level in levels:
         sub = panel._derive(frame.loc[frame[by] == level])
