@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -124,8 +125,9 @@ def available(python: str, module: str) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10x smaller panels")
-    ap.add_argument("--peer-python", default=sys.executable,
-                    help="interpreter with csdid / moderndid installed")
+    ap.add_argument("--peer-python", default=os.environ.get("SPIMPACT_PEER_PYTHON", sys.executable),
+                    help="interpreter with csdid / moderndid installed (default: "
+                         "$SPIMPACT_PEER_PYTHON, set by `make bench`)")
     args = ap.parse_args()
     scale = 10 if args.quick else 1
     results: dict[str, dict] = {}

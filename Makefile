@@ -1,0 +1,56 @@
+# spimpact: the two commands are `make demo` and `make test`.
+# Each creates .venv when missing and installs the package with every extra.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# pytest workers: two cores in CI
+WORKERS ?= 2
+
+.PHONY: demo test bench docs lint clean help
+
+help:
+	@echo "make demo   - set up .venv and run the England-like demo (writes spimpact-demo/report.html)"
+	@echo "make test   - set up .venv and run the default test suite"
+	@echo "make bench  - slow simulation tests, standard benchmark suites and speed benchmarks"
+	@echo "make docs   - build the documentation site into docs/_build/html"
+	@echo "make lint   - ruff and mypy"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/spimpact demo --out spimpact-demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(WORKERS) --durations=15
+
+PEERS := .venv-peers
+PEERS_STAMP := $(PEERS)/.installed
+
+$(PEERS_STAMP): benchmarks/peers.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet -r benchmarks/peers.txt
+	touch $(PEERS_STAMP)
+
+bench: $(STAMP) $(PEERS_STAMP)
+	$(BIN)/python -m pytest -n $(WORKERS) -m slow
+	$(BIN)/python -m spimpact.bench.suites --all --out benchmarks/results
+	SPIMPACT_PEER_PYTHON=$(abspath $(PEERS))/bin/python $(BIN)/python benchmarks/run_all.py
+
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+lint: $(STAMP)
+	$(BIN)/ruff check spimpact tests benchmarks vignettes
+	$(BIN)/ruff format --check spimpact
+	$(BIN)/mypy spimpact
+
+clean:
+	rm -rf $(VENV) $(PEERS) docs/_build spimpact-demo .pytest_cache
