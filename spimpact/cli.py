@@ -63,7 +63,8 @@ class _Group(click.Group):
             import importlib
 
             module, attr = self.lazy[cmd_name]
-            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            return command
         return super().get_command(ctx, cmd_name)
 
 

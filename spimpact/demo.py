@@ -12,6 +12,7 @@ import importlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -54,7 +55,7 @@ def panel_section(random_state: int = 2019, quick: bool = False) -> Section:
     from .simulate import pcn_rollout
 
     sec = Section("The simulated rollout as a Panel")
-    options = {"n_pcns": 250, "n_icbs": 10} if quick else {}
+    options: dict[str, Any] = {"n_pcns": 250, "n_icbs": 10} if quick else {}
     sim = pcn_rollout(random_state=random_state, **options)
     panel = sim.panel("ae_attendances")
     sec.text(
