@@ -8,6 +8,8 @@ period is an integer code ``0..T-1`` in time order; outputs use the labels.
 
 from __future__ import annotations
 
+import datetime
+
 import numpy as np
 import pandas as pd
 
@@ -42,11 +44,16 @@ def _as_orderable(values: pd.Series, column: str, role: str) -> pd.Series:
                 f"{values[bad].iloc[0]!r} in row {values.index[bad][0]!r}); periods must be finite."
             )
         return values
-    # strings or mixed objects: try to read them as pandas Periods
+    # strings or mixed objects: dates, pandas Periods, or numbers stored as text
     uniques = pd.unique(values.dropna())
+    if len(uniques) and all(isinstance(u, (datetime.date, np.datetime64)) for u in uniques):
+        return pd.Series(pd.to_datetime(values), index=values.index)  # datetime.date objects
     try:
         parsed = {u: pd.Period(u) for u in uniques}
     except (ValueError, TypeError) as exc:
+        numbers = pd.to_numeric(values, errors="coerce")
+        if len(uniques) and numbers.notna().all():
+            return numbers  # e.g. "1", "2", "10": ordered as numbers, not as text
         example = next((u for u in uniques if not _parses(u)), uniques[0] if len(uniques) else None)
         raise PanelError(
             f"{role} column {column!r} holds values that cannot be ordered as periods "
@@ -64,7 +71,7 @@ def _as_orderable(values: pd.Series, column: str, role: str) -> pd.Series:
 
 def _parses(value: object) -> bool:
     try:
-        pd.Period(value)  # type: ignore[arg-type]
+        pd.Period(value)
     except (ValueError, TypeError):
         return False
     return True
@@ -126,20 +133,24 @@ def to_period_scale(values: pd.Series, labels: pd.Index, column: str) -> pd.Seri
                 f"({labels.dtype}); give it the same type as the time column."
             ) from exc
     if pd.api.types.is_datetime64_any_dtype(labels.dtype):
-        try:
-            return pd.to_datetime(values)
-        except (ValueError, TypeError) as exc:
-            raise PanelError(
-                f"cohort column {column!r} cannot be read as dates like the time column; "
-                f"give it the same type as the time column."
-            ) from exc
+        return _to_dates(values, labels, column)
     if isinstance(labels.dtype, pd.CategoricalDtype):
+        unknown = values.notna() & ~values.isin(labels.dtype.categories)
+        if unknown.any():
+            raise PanelError(
+                f"cohort column {column!r} holds {values[unknown].iloc[0]!r}, which is not a "
+                f"category of the time column; use one of its categories or mark "
+                f"never-treated units."
+            )
         return pd.Series(
             pd.Categorical(values, categories=labels.dtype.categories, ordered=True),
             index=values.index,
         )
     if pd.api.types.is_numeric_dtype(labels.dtype):
         if not pd.api.types.is_numeric_dtype(values.dtype):
+            numbers = pd.to_numeric(values, errors="coerce")
+            if not (numbers.isna() & values.notna()).any():
+                return numbers  # numbers stored as objects or text
             raise PanelError(
                 f"cohort column {column!r} has dtype {values.dtype} but the time column is "
                 f"numeric; give the cohort as the (numeric) period of first treatment."
@@ -148,9 +159,35 @@ def to_period_scale(values: pd.Series, labels: pd.Index, column: str) -> pd.Seri
     return values
 
 
+def _to_dates(values: pd.Series, labels: pd.Index, column: str) -> pd.Series:
+    """Cohort values as dates comparable with datetime period labels (same time zone).
+
+    pandas Periods become their start time (a cohort ``2019-07`` starts on 1 July).
+    """
+    try:
+        if isinstance(values.dtype, pd.PeriodDtype):
+            out = values.dt.start_time
+        else:
+            out = pd.to_datetime(values)
+    except (ValueError, TypeError) as exc:
+        raise PanelError(
+            f"cohort column {column!r} cannot be read as dates like the time column; "
+            f"give it the same type as the time column."
+        ) from exc
+    tz = getattr(labels.dtype, "tz", None)
+    have = getattr(out.dtype, "tz", None)
+    if tz is not None and have is None:
+        out = out.dt.tz_localize(tz)
+    elif tz is None and have is not None:
+        out = out.dt.tz_localize(None)
+    elif tz is not None and have is not None and str(tz) != str(have):
+        out = out.dt.tz_convert(tz)
+    return out.astype(labels.dtype)
+
+
 def encode_cohorts(
     cohort: pd.Series, labels: pd.Index, never: np.ndarray, column: str
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Position of each row's cohort on the period axis.
 
     A cohort maps to the first observed period on or after it (its first
@@ -160,25 +197,35 @@ def encode_cohorts(
 
     Returns
     -------
-    numpy.ndarray of float, shape (n_rows,)
+    positions : numpy.ndarray of float, shape (n_rows,)
+    between : numpy.ndarray of bool, shape (n_rows,)
+        Rows whose cohort falls strictly between two observed periods (placed on
+        the later one), so that the shown cohort label differs from the data's.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> pos, between = encode_cohorts(pd.Series([2005, 2004, 2010, 2001]),
+    ...                               pd.Index([2003, 2004, 2006]), np.zeros(4, bool), "g")
+    >>> pos.tolist(), between.tolist()
+    ([2.0, 1.0, 3.0, -1.0], [True, False, False, False])
     """
     pos = np.full(len(cohort), np.inf)
+    between = np.zeros(len(cohort), dtype=bool)
     if (~never).any():
         vals = to_period_scale(cohort[~never], labels, column)
         if isinstance(labels.dtype, pd.CategoricalDtype):
-            codes = vals.cat.codes.to_numpy()
-            if (codes < 0).any():
-                bad = cohort[~never][codes < 0].iloc[0]
-                raise PanelError(
-                    f"cohort column {column!r} holds {bad!r}, which is not a category of the "
-                    f"time column; use one of its categories or mark never-treated units."
-                )
-            p = codes.astype(float)
+            p = vals.cat.codes.to_numpy().astype(float)  # categories checked above
         else:
-            arr = labels.to_numpy() if not isinstance(labels.dtype, pd.PeriodDtype) else labels
-            p = np.asarray(labels.searchsorted(vals.to_numpy()), dtype=float)
-            first = arr[0]
-            before = np.asarray(vals.to_numpy() < first)
-            p[before] = -1.0
+            # Periods stay a PeriodArray (boxing each to an object is ~100x slower)
+            extension = isinstance(vals.dtype, (pd.PeriodDtype, pd.DatetimeTZDtype))
+            raw = vals.array if extension else vals.to_numpy()
+            idx = labels.searchsorted(raw)
+            p = np.asarray(idx, dtype=float)
+            p[np.asarray(raw < labels[0])] = -1.0
+            inside = (p >= 0) & (p < len(labels))
+            hit = np.zeros(len(p), dtype=bool)
+            hit[inside] = np.asarray(labels[idx[inside]] == raw[inside])
+            between[~never] = inside & ~hit
         pos[~never] = p
-    return pos
+    return pos, between

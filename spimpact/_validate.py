@@ -7,6 +7,7 @@ offending value or rows, and what to do about it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,12 +16,26 @@ from .errors import PanelError
 
 __all__ = [
     "require_columns",
+    "column_names",
+    "check_roles",
     "numeric_column",
     "no_missing",
     "row_examples",
     "check_nested",
     "constant_within",
+    "first_treated",
+    "show",
 ]
+
+
+def show(value: object) -> str:
+    """A value for messages: ``repr``, but numpy scalars as plain numbers and
+    periods and dates as their text (``2019Q3``)."""
+    if isinstance(value, (pd.Period, pd.Timestamp)):
+        return str(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
 
 
 def row_examples(index: pd.Index, k: int = 3) -> str:
@@ -29,8 +44,72 @@ def row_examples(index: pd.Index, k: int = 3) -> str:
     return shown + (", ..." if len(index) > k else "")
 
 
-def require_columns(data: pd.DataFrame, columns: dict[str, Sequence[str]]) -> None:
-    """Raise if a named role points at a column that is not in ``data``."""
+def _is_name(value: object) -> bool:
+    return isinstance(value, (str, int, np.integer)) and not isinstance(value, bool) and value != ""
+
+
+def column_names(value: Any, role: str) -> tuple[Any, ...]:
+    """A role that takes several columns (``covariates``, ``levels``) as a tuple of names.
+
+    ``None`` means none; one name may be given on its own.
+    """
+    if value is None:
+        return ()
+    if _is_name(value):
+        return (value,)
+    try:
+        names: tuple[Any, ...] = tuple(value)
+    except TypeError:
+        names = (value,)
+    bad = [v for v in names if not _is_name(v)]
+    if bad:
+        raise PanelError(
+            f"{role}= takes column names (e.g. {role}=['imd_score', 'rural']), but holds "
+            f"{bad[0]!r}."
+        )
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise PanelError(f"{role}= lists the column {twice!r} twice: {list(names)}.")
+    return names
+
+
+def check_roles(single: dict[str, object], covariates: Sequence[object],
+                levels: Sequence[object]) -> None:
+    """Raise if a role is not one column name, or one column plays roles that exclude
+    each other: the outcome, the time, the cohort or the treatment as anything
+    else, or the unit as anything but the cluster or a level.
+    """
+    for role, col in single.items():
+        if col is not None and not _is_name(col):
+            raise PanelError(
+                f"{role}= must be one column name, not {col!r}"
+                + (" (covariates= and levels= take several)." if role != "outcome" else ".")
+            )
+    uses: dict[object, list[str]] = {}
+    for role, col in single.items():
+        if col is not None:
+            uses.setdefault(col, []).append(role)
+    for col in covariates:
+        uses.setdefault(col, []).append("covariates")
+    for col in levels:
+        uses.setdefault(col, []).append("levels")
+    for col, roles in uses.items():
+        kinds = set(roles)
+        clash = len(roles) > 1 and (
+            bool(kinds & {"outcome", "time", "cohort", "treatment"})
+            or ("unit" in kinds and not kinds <= {"unit", "cluster", "levels"})
+        )
+        if clash:
+            raise PanelError(
+                f"column {col!r} is given as {' and '.join(f'{r}=' for r in roles)}; one "
+                f"column cannot play these roles together: name a different column for one "
+                f"of them."
+            )
+
+
+def require_columns(data: pd.DataFrame, columns: dict[str, Sequence[object]]) -> None:
+    """Raise if a named role points at a column that is not in ``data``, or at a
+    column name the data holds more than once."""
     available = list(map(str, data.columns))
     for role, cols in columns.items():
         for col in cols:
@@ -40,6 +119,11 @@ def require_columns(data: pd.DataFrame, columns: dict[str, Sequence[str]]) -> No
                 raise PanelError(
                     f"{role}={col!r} is not a column of the data (columns: "
                     f"{', '.join(available[:12])}{', ...' if len(available) > 12 else ''}).{hint}"
+                )
+            if int((data.columns == col).sum()) > 1:
+                raise PanelError(
+                    f"the data has {int((data.columns == col).sum())} columns named {col!r} "
+                    f"({role}=); rename or drop the duplicates so each name is unique."
                 )
 
 
@@ -69,11 +153,16 @@ def numeric_column(
     if not pd.api.types.is_numeric_dtype(s.dtype):
         coerced = pd.to_numeric(s, errors="coerce")
         bad = coerced.isna() & s.notna()
+        if not bad.any():
+            raise PanelError(
+                f"{role} column {col!r} holds numbers stored as dtype {s.dtype}; convert it "
+                f"with pd.to_numeric(data[{col!r}]) before building the Panel."
+            )
         raise PanelError(
-            f"{role} column {col!r} is not numeric (dtype {s.dtype}); e.g. "
-            f"{s[bad].iloc[0] if bad.any() else s.iloc[0]!r} in row "
-            f"{s.index[bad][0] if bad.any() else s.index[0]!r}. Convert it to numbers"
-            + (" or declare it categorical." if role == "covariate" else ".")
+            f"{role} column {col!r} is not numeric (dtype {s.dtype}): it holds "
+            f"{show(s[bad].iloc[0])} in row {show(s.index[bad][0])} ({int(bad.sum())} such rows). "
+            f"Convert it to numbers"
+            + (" or, for a categorical covariate, to strings." if role == "covariate" else ".")
         )
     values = s.to_numpy(dtype=float, na_value=np.nan)
     missing = np.isnan(values)
@@ -92,9 +181,9 @@ def numeric_column(
         low = (values <= min_value) if strict_min else (values < min_value)
         low &= ~missing
         if low.any():
-            word = "positive" if strict_min and min_value == 0 else f">= {min_value}"
+            word = "positive" if strict_min and min_value == 0 else f">= {min_value:g}"
             raise PanelError(
-                f"{role} column {col!r} must be {word}, but holds {values[low][0]!r} "
+                f"{role} column {col!r} must be {word}, but holds {show(values[low][0])} "
                 f"in {int(low.sum())} rows (rows {row_examples(s.index[low])}); "
                 f"correct or drop those rows."
             )
@@ -130,15 +219,89 @@ def constant_within(
         )
 
 
-def check_nested(data: pd.DataFrame, levels: Sequence[str]) -> None:
-    """Raise unless each level is nested in the next (e.g. practice in pcn in icb)."""
+def check_nested(data: pd.DataFrame, levels: Sequence[object]) -> None:
+    """Raise unless each level is nested in the next (e.g. practice in pcn in icb).
+
+    Works on integer codes: one factorisation per level, one stable sort per
+    pair, neighbours compared (linear on data sorted by the lower level).
+    """
+    codes = {lvl: pd.factorize(data[lvl])[0] for lvl in levels}
     for lower, upper in zip(levels[:-1], levels[1:], strict=True):
-        n_up = data.groupby(lower, sort=False, observed=True)[upper].nunique()
-        bad = n_up.index[n_up.to_numpy() > 1]
+        lo, up = codes[lower], codes[upper]
+        if not np.all(lo[1:] >= lo[:-1]):
+            order = np.argsort(lo, kind="stable")
+            lo, up = lo[order], up[order]
+        bad = np.unique(lo[1:][(lo[1:] == lo[:-1]) & (up[1:] != up[:-1])])
         if len(bad):
+            rows = codes[lower] == bad[0]
+            example = data[lower].to_numpy()[rows][0]
+            n_up = len(np.unique(codes[upper][rows]))
             raise PanelError(
-                f"levels are not nested: {lower!r} {bad[0]!r} belongs to "
-                f"{int(n_up.iloc[list(n_up.index).index(bad[0])])} different {upper!r} values "
-                f"({len(bad)} such {lower!r} values in all); levels must run from the lowest "
-                f"to the highest level, each {lower!r} inside exactly one {upper!r}."
+                f"levels are not nested: {lower!r} {show(example)} belongs to {n_up} different "
+                f"{upper!r} values ({len(bad)} such {lower!r} values in all); levels must run "
+                f"from the lowest to the highest level, each {lower!r} inside exactly one "
+                f"{upper!r}."
             )
+
+
+def first_treated(
+    units: np.ndarray, times: np.ndarray, d: np.ndarray, n_units: int, unit_labels: pd.Index,
+    col: str, unit_name: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First period code with ``d == 1`` in each unit (``-1``: never treated).
+
+    Rows with a missing ``d`` (NaN) are ignored. Raises when the indicator
+    switches back from 1 to 0 within a unit, naming the units.
+
+    Parameters
+    ----------
+    units, times : ndarray of int, shape (n,)
+        Unit and period codes of each row (any order).
+    d : ndarray of float, shape (n,)
+        The 0/1 indicator (NaN where unknown).
+    n_units : int
+    unit_labels : pandas.Index
+        Labels of the unit codes, for the message.
+    col, unit_name : str
+        The treatment and unit columns, for the message.
+
+    Returns
+    -------
+    first : ndarray of intp, shape (n_units,)
+    entered_treated : ndarray of bool, shape (n_units,)
+        Units already treated in their first observed period, when that is not
+        the first period of the data: their true start may be earlier.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> first, entered = first_treated(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]),
+    ...     np.array([0.0, 1.0, 0.0, 0.0]), 2, pd.Index(["a", "b"]), "d", "u")
+    >>> first.tolist(), entered.tolist()
+    ([1, -1], [False, False])
+    """
+    ok = ~np.isnan(d)
+    u, t, dv = (units, times, d) if ok.all() else (units[ok], times[ok], d[ok])
+    key = u.astype(np.int64) * (int(t.max(initial=0)) + 1) + t
+    if not np.all(key[1:] > key[:-1]):  # sorted panels (the usual case) skip the sort
+        order = np.lexsort((dv, t, u))  # by unit, then period; ties put 0 before 1
+        u, t, dv = u[order], t[order], dv[order]
+    same_unit = np.r_[False, u[1:] == u[:-1]]
+    off = same_unit & (np.r_[0.0, dv[:-1]] == 1) & (dv == 0)
+    if off.any():
+        bad = pd.Index(pd.unique(unit_labels[u[off]]))
+        raise PanelError(
+            f"treatment column {col!r} switches back from 1 to 0 for {len(bad)} units "
+            f"(e.g. {unit_name}={row_examples(bad)}); spimpact's designs need a treatment "
+            f"that stays on once started: fix the indicator, or give the first treated "
+            f"period with cohort=."
+        )
+    first = np.full(n_units, -1, dtype=np.intp)
+    on = np.flatnonzero(dv == 1)
+    units_on, at = np.unique(u[on], return_index=True)  # each unit's first 1 (rows sorted)
+    first[units_on] = t[on[at]]
+    seen = np.full(n_units, -1, dtype=np.intp)
+    starts = ~same_unit  # first row of each unit in the sorted order
+    seen[u[starts]] = t[starts]
+    entered = (first >= 0) & (first == seen) & (seen > 0)
+    return first, entered

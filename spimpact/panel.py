@@ -19,11 +19,15 @@ import pandas as pd
 from ._periods import encode_cohorts, encode_periods
 from ._validate import (
     check_nested,
+    check_roles,
+    column_names,
     constant_within,
+    first_treated,
     no_missing,
     numeric_column,
     require_columns,
     row_examples,
+    show,
 )
 from .errors import DataWarning, PanelError
 
@@ -47,8 +51,11 @@ def _to_pandas(data: Any) -> pd.DataFrame:
         if path.endswith((".csv", ".csv.gz", ".txt")):
             return pd.read_csv(path)
         raise PanelError(f"cannot read {path!r}: give a .csv or .parquet file, or a DataFrame.")
-    if type(data).__module__.split(".")[0] == "polars" and hasattr(data, "to_pandas"):
-        return data.to_pandas()
+    if type(data).__module__.split(".")[0] == "polars":
+        if hasattr(data, "collect") and not hasattr(data, "to_pandas"):
+            data = data.collect()  # a LazyFrame
+        if hasattr(data, "to_pandas"):
+            return data.to_pandas()
     raise PanelError(
         f"data must be a pandas or polars DataFrame (or a CSV/parquet path), "
         f"not {type(data).__name__}."
@@ -66,10 +73,10 @@ class Panel:
 
     Parameters
     ----------
-    data : pandas.DataFrame, polars.DataFrame or path
+    data : pandas.DataFrame, polars.DataFrame (or LazyFrame) or path
         Long data: one row per unit and period (panel), per individual
         (repeated cross-sections, one cross-section) or per period (one series).
-        It is copied, never modified.
+        It is copied, never modified; row order does not matter.
     outcome : str
         Outcome column (a count when ``exposure`` is given, otherwise a score).
     unit : str, optional
@@ -77,25 +84,32 @@ class Panel:
         period), repeated cross-sections (``time`` given, several rows per
         period) or one cross-section (no ``time``).
     time : str, optional
-        Period column: integers, dates, pandas Periods or strings such as
-        ``"2019Q3"``. Periods are ordered; outputs keep these labels.
+        Period column: integers, dates (``datetime64`` or ``datetime.date``),
+        pandas Periods, ordered categoricals, or strings such as ``"2019Q3"``
+        or ``"2019-07"``. Periods are ordered; outputs keep these labels.
     cohort : str, optional
-        The period a unit is first treated. Missing means never treated.
+        The period a unit is first treated, in the time column's type (a date
+        or pandas Period for date or Period time). Missing (or ``inf``) means
+        never treated. A cohort between two observed periods starts at the
+        next observed one; one before the first period means always treated.
     treatment : str, optional
-        A 0/1 indicator that, once 1, stays 1; the cohort is derived from it.
-        In a cross-section it marks the treated group.
+        A 0/1 indicator that, once 1, stays 1; the cohort is each unit's first
+        period with a 1 (a unit switching back to 0 is an error). In a
+        cross-section, or repeated cross-sections, it marks the treated rows.
     never_treated : scalar, optional
         Another code in ``cohort`` that means never treated (R's ``did`` uses 0).
     covariates : sequence of str
-        Numeric or categorical covariate columns.
+        Numeric or categorical covariate columns (one name or None also work).
     cluster : str, optional
         Cluster identifier for inference (constant within a unit).
     weights : str, optional
         Non-negative sampling weights.
     exposure : str, optional
-        Population at risk (e.g. practice list size), the offset in rate models.
+        Population at risk (e.g. practice list size), the offset in rate
+        models; positive. The outcome is then a count (non-negative).
     levels : sequence of str
-        Nesting columns from lowest to highest (e.g. ``["practice", "pcn", "icb"]``).
+        Nesting columns from lowest to highest (e.g. ``["practice", "pcn",
+        "icb"]``), checked to be nested (the unit in the lowest level too).
 
     Raises
     ------
@@ -106,7 +120,8 @@ class Panel:
     Warns
     -----
     DataWarning
-        When rows with a missing outcome are set aside (counted in ``notes``).
+        When rows with a missing outcome are set aside, or cohorts fall between
+        observed periods (both recorded in :attr:`notes`).
 
     Examples
     --------
@@ -131,62 +146,102 @@ class Panel:
         cohort: str | None = None,
         treatment: str | None = None,
         never_treated: Any = None,
-        covariates: Sequence[str] | str = (),
+        covariates: Sequence[str] | str | None = (),
         cluster: str | None = None,
         weights: str | None = None,
         exposure: str | None = None,
-        levels: Sequence[str] | str = (),
+        levels: Sequence[str] | str | None = (),
     ) -> None:
-        source = _to_pandas(data)
-        covariates = (covariates,) if isinstance(covariates, str) else tuple(covariates)
-        levels = (levels,) if isinstance(levels, str) else tuple(levels)
-        self.outcome, self.unit, self.time = outcome, unit, time
-        self.cohort, self.treatment, self.never_treated = cohort, treatment, never_treated
-        self.covariates, self.cluster, self.weights = covariates, cluster, weights
-        self.exposure, self.levels = exposure, levels
+        roles = {
+            "outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
+            "treatment": treatment, "never_treated": never_treated, "covariates": covariates,
+            "cluster": cluster, "weights": weights, "exposure": exposure, "levels": levels,
+        }
+        self._setup(_to_pandas(data), roles, internal=False, quiet=False)
+
+    def _setup(self, source: pd.DataFrame, roles: dict[str, Any], *, internal: bool,
+               quiet: bool) -> None:
+        self.outcome, self.unit, self.time = roles["outcome"], roles["unit"], roles["time"]
+        self.cohort, self.treatment = roles["cohort"], roles["treatment"]
+        self.never_treated = roles["never_treated"]
+        self.covariates = column_names(roles["covariates"], "covariates")
+        self.levels = column_names(roles["levels"], "levels")
+        self.cluster, self.weights, self.exposure = (
+            roles["cluster"], roles["weights"], roles["exposure"])
         self._notes: list[str] = []
+        # internal: ``source`` is an already validated frame whose index holds the
+        # row positions of the user's data; quiet: its set-aside rows were reported
+        self._internal, self._quiet = internal, quiet
         self._build(source)
         self._frozen = True
+
+    @classmethod
+    def _from_frame(cls, frame: pd.DataFrame, *, quiet: bool, **roles: Any) -> Panel:
+        """A Panel on a frame of an existing Panel, keeping its row numbers."""
+        new = cls.__new__(cls)
+        new._setup(frame, roles, internal=True, quiet=quiet)
+        return new
 
     # ------------------------------------------------------------------ build
     def _columns(self) -> list[str]:
         cols = [getattr(self, r) for r in _ROLE_NAMES if getattr(self, r) is not None]
         return list(dict.fromkeys([*cols, *self.covariates, *self.levels]))
 
+    def _roles(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome, "unit": self.unit, "time": self.time,
+            "cohort": self.cohort, "treatment": self.treatment,
+            "never_treated": self.never_treated, "covariates": self.covariates,
+            "cluster": self.cluster, "weights": self.weights, "exposure": self.exposure,
+            "levels": self.levels,
+        }
+
     def _build(self, source: pd.DataFrame) -> None:
-        if not isinstance(self.outcome, str) or not self.outcome:
+        if self.outcome is None or (isinstance(self.outcome, str) and not self.outcome):
             raise PanelError("outcome= must name the outcome column, e.g. outcome='ae_attendances'.")
         if self.cohort is not None and self.treatment is not None:
             raise PanelError(
                 f"give either cohort= ({self.cohort!r}) or treatment= ({self.treatment!r}), "
                 f"not both: the cohort is derived from the treatment indicator."
             )
-        if len(set(self.covariates)) != len(self.covariates):
-            raise PanelError(f"covariates= lists a column twice: {list(self.covariates)}.")
+        if self.never_treated is not None and self.cohort is None:
+            raise PanelError(
+                f"never_treated={self.never_treated!r} is a code of the cohort column, but no "
+                f"cohort= was given; drop never_treated= (with treatment=, units without a 1 "
+                f"are never treated)."
+            )
+        check_roles({r: getattr(self, r) for r in _ROLE_NAMES}, self.covariates, self.levels)
         roles = {r: [getattr(self, r)] for r in _ROLE_NAMES if getattr(self, r) is not None}
         require_columns(source, {**roles, "covariates": self.covariates, "levels": self.levels})
         if len(source) == 0:
             raise PanelError("data has no rows; a Panel needs at least one observation.")
         df = source.loc[:, self._columns()].copy()
-        df.index = pd.RangeIndex(len(df))  # row numbers of the user's data, for messages
-        df = self._drop_missing_outcome(df)
+        if not self._internal:
+            df.index = pd.RangeIndex(len(df))  # row numbers of the user's data, for messages
+        df, self._dropped = self._set_aside_missing_outcome(df)
         self._check_values(df)
         self._encode(df)
 
-    def _drop_missing_outcome(self, df: pd.DataFrame) -> pd.DataFrame:
+    def _set_aside_missing_outcome(self, df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Rows with an outcome, and the rows set aside (reported, never silent)."""
         y = numeric_column(df, self.outcome, "outcome", allow_missing=True)
         miss = np.isnan(y)
         if miss.all():
-            raise PanelError(f"outcome column {self.outcome!r} is missing in every row.")
-        if miss.any():
+            raise PanelError(
+                f"outcome column {self.outcome!r} is missing in every row ({len(df)} rows)."
+            )
+        if not miss.any():
+            return df, df.iloc[:0]
+        if not self._quiet:
             note = (
                 f"{int(miss.sum())} rows with a missing outcome {self.outcome!r} were set aside "
                 f"(rows {row_examples(df.index[miss])})."
             )
             self._notes.append(note)
-            warnings.warn(note, DataWarning, stacklevel=4)
-            df = df.loc[~miss]
-        return df
+            # stack: warn < this < _build < _setup < __init__ (or _from_frame < a
+            # method) < the caller
+            warnings.warn(note, DataWarning, stacklevel=6 if self._internal else 5)
+        return df.loc[~miss], df.loc[miss]
 
     def _check_values(self, df: pd.DataFrame) -> None:
         for col in self.covariates:
@@ -201,13 +256,19 @@ class Panel:
                 raise PanelError(f"weights column {self.weights!r} is zero in every row.")
         if self.exposure is not None:
             numeric_column(df, self.exposure, "exposure", min_value=0.0, strict_min=True)
+            # with an exposure the outcome is a count (summed by aggregate, a rate's numerator)
+            numeric_column(df, self.outcome, "outcome (a count, as exposure= is given)",
+                           min_value=0.0)
         for maybe, role in ((self.unit, "unit"), (self.cluster, "cluster")):
             if maybe is not None:
                 no_missing(df, maybe, role)
         for col in self.levels:
             no_missing(df, col, "levels")
-        if len(self.levels) > 1:
-            check_nested(df, self.levels)
+        chain = list(self.levels)
+        if chain and self.unit is not None and self.unit not in chain:
+            chain.insert(0, self.unit)  # each unit sits in one group of every level
+        if len(chain) > 1:
+            check_nested(df, chain)
 
     def _encode(self, df: pd.DataFrame) -> None:
         n = len(df)
@@ -276,65 +337,128 @@ class Panel:
         return "panel"
 
     def _encode_cohort(self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray) -> np.ndarray:
-        n = len(df)
         if self.cohort is not None:
-            if self.time is None:
-                raise PanelError(
-                    f"cohort={self.cohort!r} needs time= (the period column it refers to); "
-                    f"for a cross-section use treatment= instead."
+            pos, between = self._cohort_positions(df, ucode)
+        elif self.treatment is not None:
+            pos, between = self._cohort_from_treatment(df, ucode, tcode)
+        else:
+            return np.full(len(df), np.inf)
+        if between.any():
+            units = np.unique(ucode[between])
+            row = int(np.flatnonzero(between)[0])
+            shown = show(self.cohort_label(pos[row]))
+            if self.cohort is not None:
+                note = (
+                    f"{len(units)} units have a cohort ({self.cohort!r}) that is not an observed "
+                    f"period (e.g. {show(df[self.cohort].iloc[row])} in row "
+                    f"{df.index[row]!r}); each starts at the next observed period "
+                    f"(here {shown})."
                 )
-            c = df[self.cohort]
-            never = c.isna().to_numpy().copy()
-            if self.never_treated is not None:
-                never |= (c == self.never_treated).to_numpy()
-            elif pd.api.types.is_numeric_dtype(c.dtype) and pd.api.types.is_numeric_dtype(
-                self._periods.dtype
-            ):
-                zero = (c == 0).to_numpy() & (self._periods[0] > 0)
+            else:
+                note = (
+                    f"{len(units)} units are first treated ({self.treatment!r}) in a period "
+                    f"whose outcomes are all missing; each starts at the next observed period "
+                    f"(e.g. {shown})."
+                )
+            self._notes.append(note)
+            warnings.warn(note, DataWarning, stacklevel=7 if self._internal else 6)
+        return pos
+
+    def _cohort_positions(self, df: pd.DataFrame, ucode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cohort positions from the cohort column (checked constant within units)."""
+        if self.time is None:
+            raise PanelError(
+                f"cohort={self.cohort!r} needs time= (the period column it refers to); "
+                f"for a cross-section use treatment= instead."
+            )
+        c = df[self.cohort]
+        never = c.isna().to_numpy().copy()
+        if self.never_treated is not None:
+            never |= (c == self.never_treated).to_numpy(dtype=bool, na_value=False)
+        if pd.api.types.is_numeric_dtype(c.dtype) and not pd.api.types.is_bool_dtype(c.dtype):
+            never |= np.isposinf(c.to_numpy(dtype=float, na_value=np.nan))  # Inf: never
+            if self.never_treated is None and pd.api.types.is_numeric_dtype(self._periods.dtype):
+                zero = (c == 0).to_numpy(dtype=bool, na_value=False) & (self._periods[0] > 0)
                 if zero.any():
                     raise PanelError(
-                        f"cohort column {self.cohort!r} holds 0 in {int(zero.sum())} rows, before "
-                        f"the first period {self._periods[0]}; if 0 marks never-treated units "
-                        f"(as in R's did), pass never_treated=0."
+                        f"cohort column {self.cohort!r} holds 0 in {int(zero.sum())} rows, "
+                        f"before the first period {show(self._periods[0])}; if 0 marks "
+                        f"never-treated units (as in R's did), pass never_treated=0."
                     )
-            pos = encode_cohorts(c, self._periods, never, self.cohort)
-            if self._kind == "panel":
-                constant_within(ucode, pos, self._units, self.cohort, f"units ({self.unit!r})",
-                                "the cohort (first treated period) must be the same in every "
-                                "row of a unit.")
-            return pos
-        if self.treatment is not None:
-            return self._cohort_from_treatment(df, ucode, tcode)
-        return np.full(n, np.inf)
+        if self._kind in ("panel", "series"):
+            raw, _ = pd.factorize(c)
+            raw[never] = -1
+            what = f"units ({self.unit!r})" if self._kind == "panel" else "the series"
+            constant_within(ucode, raw, self._units, self.cohort, what,
+                            "the cohort (first treated period) must be the same in every "
+                            "row of a unit.")
+        return encode_cohorts(c, self._periods, never, self.cohort)
+
+    def _treatment_values(self, df: pd.DataFrame, *, allow_missing: bool) -> np.ndarray:
+        col = str(self.treatment)
+        d = numeric_column(df, self.treatment, "treatment", allow_missing=allow_missing)
+        bad = ~np.isin(d, (0.0, 1.0)) & ~np.isnan(d)
+        if bad.any():
+            raise PanelError(
+                f"treatment column {col!r} must be 0/1, but holds {show(d[bad][0])} in "
+                f"{int(bad.sum())} rows (rows {row_examples(df.index[bad])}); recode it to 0/1."
+            )
+        return d
 
     def _cohort_from_treatment(
         self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray
-    ) -> np.ndarray:
-        col = str(self.treatment)
-        d = numeric_column(df, col, "treatment")
-        bad = ~np.isin(d, (0.0, 1.0))
-        if bad.any():
-            raise PanelError(
-                f"treatment column {col!r} must be 0/1, but holds {d[bad][0]!r} in "
-                f"{int(bad.sum())} rows (rows {row_examples(df.index[bad])}); recode it to 0/1."
-            )
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Cohort positions from the 0/1 indicator: each unit's first period with a 1.
+
+        The first treated period is found on every row with a treatment value,
+        including rows set aside for a missing outcome, so a missing outcome in
+        the first treated period does not delay the cohort.
+        """
+        d = self._treatment_values(df, allow_missing=False)
         if self._kind in ("cross_section", "repeated_cross_section"):
-            # the indicator marks the treated group; no adoption date to derive
-            return np.where(d == 1, 0.0, np.inf)
-        # rows are sorted by unit then time: a switch-off is a 1 followed by a 0 in a unit
-        same_unit = np.r_[False, ucode[1:] == ucode[:-1]]
-        off = same_unit & (np.r_[0.0, d[:-1]] == 1) & (d == 0)
-        if off.any():
-            units = pd.Index(pd.unique(self._units[ucode[off]]))
-            raise PanelError(
-                f"treatment column {col!r} switches back from 1 to 0 for {len(units)} units "
-                f"(e.g. {self.unit or 'unit'}={row_examples(units)}); spimpact's designs need "
-                f"treatment that stays on once started: fix the indicator or use cohort=."
-            )
-        first = pd.Series(np.where(d == 1, tcode, np.iinfo(np.intp).max)).groupby(ucode).transform(
-            "min"
-        ).to_numpy()
-        return np.where(first == np.iinfo(np.intp).max, np.inf, first).astype(float)
+            # rows are individuals: the indicator marks the treated ones, no adoption date
+            return np.where(d == 1, 0.0, np.inf), np.zeros(len(d), dtype=bool)
+        unit_name = str(self.unit or "unit")
+        if len(self._dropped) == 0:
+            first, entered = first_treated(ucode, tcode, d, self.n_units, self._units,
+                                           str(self.treatment), unit_name)
+            self._note_entered_treated(entered, self._units)
+            row_first = first[ucode]
+            return np.where(row_first >= 0, row_first, np.inf), np.zeros(len(d), dtype=bool)
+        full = pd.concat([df, self._dropped])
+        d_full = self._treatment_values(full, allow_missing=True)
+        t_full, t_labels = encode_periods(full[self.time], self.time)
+        if self.unit is None:
+            u_full, u_labels = np.zeros(len(full), dtype=np.intp), pd.Index(["series"])
+        else:
+            codes, uniques = pd.factorize(full[self.unit], sort=True)
+            u_full, u_labels = codes.astype(np.intp), pd.Index(uniques)
+        first, entered = first_treated(u_full, t_full, d_full, len(u_labels), u_labels,
+                                       str(self.treatment), unit_name)
+        self._note_entered_treated(entered, u_labels)
+        # each period of the full data on the Panel's axis (first observed on or after it)
+        t_pos, t_between = encode_cohorts(pd.Series(t_labels), self._periods,
+                                          np.zeros(len(t_labels), dtype=bool), str(self.time))
+        unit_first = first[u_labels.get_indexer(self._units)] if self.unit else first
+        row_first = unit_first[ucode]
+        treated = row_first >= 0
+        safe = np.where(treated, row_first, 0)
+        return np.where(treated, t_pos[safe], np.inf), treated & t_between[safe]
+
+    def _note_entered_treated(self, entered: np.ndarray, labels: pd.Index) -> None:
+        if not entered.any():
+            return
+        note = (
+            f"{int(entered.sum())} units are already treated ({self.treatment!r} = 1) in their "
+            f"first observed period, after the data's first period (e.g. "
+            f"{self.unit or 'unit'}={row_examples(pd.Index(labels[entered]))}); their cohort is "
+            f"taken as that period, though treatment may have started earlier: give the start "
+            f"with cohort= if it is known."
+        )
+        self._notes.append(note)
+        # stack: warn < this < _cohort_from_treatment < _encode_cohort < _encode < _build
+        # < _setup < __init__ (or _from_frame < a method) < the caller
+        warnings.warn(note, DataWarning, stacklevel=9 if self._internal else 8)
 
     # ------------------------------------------------------------- immutability
     def __setattr__(self, name: str, value: Any) -> None:
@@ -347,29 +471,40 @@ class Panel:
     def replace(self, **roles: Any) -> Panel:
         """A new Panel on the same (already validated) columns with some roles changed.
 
+        Only the columns the panel already holds (its role columns) can be
+        named. Rows set aside for a missing outcome come back into play, so a
+        new outcome keeps every row where it is observed.
+
         Examples
         --------
         >>> import pandas as pd
         >>> df = pd.DataFrame({"y": [1.0, 2.0], "z": [3.0, 4.0], "d": [0, 1]})
-        >>> Panel(df, outcome="y", treatment="d").replace(outcome="z").outcome
+        >>> p = Panel(df, outcome="y", treatment="d", covariates=["z"])
+        >>> p.replace(outcome="z", covariates=()).outcome
         'z'
         """
-        args = {
-            "outcome": self.outcome, "unit": self.unit, "time": self.time,
-            "cohort": self.cohort, "treatment": self.treatment,
-            "never_treated": self.never_treated, "covariates": self.covariates,
-            "cluster": self.cluster, "weights": self.weights, "exposure": self.exposure,
-            "levels": self.levels,
-        }
+        args = self._roles()
         unknown = set(roles) - set(args)
         if unknown:
             raise PanelError(f"unknown Panel role(s) {sorted(unknown)}; roles are {sorted(args)}.")
+        held = list(self._df.columns)
+        for role, value in roles.items():
+            names = column_names(value, role) if role in ("covariates", "levels") else (
+                () if value is None or role == "never_treated" else (value,))
+            missing = [c for c in names if c not in held]
+            if missing:
+                raise PanelError(
+                    f"replace({role}={value!r}): {missing[0]!r} is not one of the panel's "
+                    f"columns ({', '.join(map(str, held))}); build a new Panel from the data "
+                    f"to use other columns."
+                )
         args.update(roles)
         if "treatment" in roles and roles["treatment"] is not None and "cohort" not in roles:
             args["cohort"] = None
         if "cohort" in roles and roles["cohort"] is not None and "treatment" not in roles:
             args["treatment"] = None
-        return Panel(self._df, **args)
+        frame = self._df if len(self._dropped) == 0 else pd.concat([self._df, self._dropped])
+        return Panel._from_frame(frame, quiet=False, **args)
 
     # --------------------------------------------------------------- accessors
     @property
@@ -379,8 +514,8 @@ class Panel:
 
     @property
     def frame(self) -> pd.DataFrame:
-        """A copy of the validated rows (sorted by unit, then period); the index
-        holds the row numbers of the data as given."""
+        """A copy of the validated rows (sorted by unit, then period) of the role
+        columns; the index holds each row's position (0-based) in the data as given."""
         return self._df.copy()
 
     @property
@@ -484,9 +619,12 @@ class Panel:
         return self.unit_values(self._cohort_pos)
 
     def cohort_label(self, pos: float) -> Any:
-        """The user's label for a cohort position (``None`` when never treated)."""
+        """The user's label for a cohort position (``None`` when never treated;
+        ``"treated"`` in a cross-section)."""
         if not np.isfinite(pos):
             return None
+        if self._kind == "cross_section":
+            return "treated"
         if 0 <= pos < self.n_periods:
             return self._periods[int(pos)]
         return "before first period" if pos < 0 else "after last period"
@@ -548,6 +686,7 @@ class Panel:
         if self.time is not None:
             info["first period"] = self._periods[0]
             info["last period"] = self._periods[-1]
+        if self._kind == "panel":
             info["balanced"] = self.is_balanced
         if self.has_cohorts:
             c = self.cohorts
@@ -579,16 +718,41 @@ class Panel:
         Units are sorted by cohort; never-treated units sit at the bottom and
         unobserved unit-periods are blank. With more than ``max_units`` units an
         evenly spaced subset is drawn.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"u": [1, 1, 2, 2], "t": [1, 2, 1, 2], "g": [2, 2, None, None],
+        ...                    "y": [1.0, 2.0, 3.0, 4.0]})
+        >>> ax = Panel(df, outcome="y", unit="u", time="t", cohort="g").plot_rollout()
+        >>> ax.get_title()
+        'Rollout'
         """
         from .plotting import rollout_heatmap
 
+        if not self.has_cohorts or self.time is None:
+            raise PanelError(
+                "plot_rollout() draws who is treated when, so it needs time= and cohort= "
+                "(or treatment=)."
+            )
         return rollout_heatmap(self, ax=ax, max_units=max_units)
 
     def balanced(self) -> Panel:
         """The sub-panel of units observed in every period.
 
         What was dropped is reported in the new panel's :attr:`notes` and in a
-        :class:`~spimpact.errors.DataWarning`.
+        :class:`~spimpact.errors.DataWarning`; a balanced panel is returned as is.
+
+        Examples
+        --------
+        >>> import warnings
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"u": [1, 1, 2], "t": [1, 2, 1], "y": [1.0, 2.0, 3.0]})
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     b = Panel(df, outcome="y", unit="u", time="t").balanced()
+        >>> b.n_units, b.notes
+        (1, ('balanced(): dropped 1 of 2 units (1 rows) not observed in all 2 periods.',))
         """
         if self._kind != "panel":
             raise PanelError(f"balanced() needs a panel (unit and time); this is a {self._kind}.")
@@ -608,15 +772,24 @@ class Panel:
             )
         warnings.warn(note, DataWarning, stacklevel=2)
         new = self._derive(self._df.loc[keep])
-        object.__setattr__(new, "_notes", [*self._notes, note])
+        object.__setattr__(new, "_notes", [*new._notes, note])
         return new
 
     def _derive(self, df: pd.DataFrame, **roles: Any) -> Panel:
-        args = {r: getattr(self, r) for r in _ROLE_NAMES}
-        args.update(never_treated=self.never_treated, covariates=self.covariates,
-                    levels=self.levels)
+        """A Panel on some rows of :attr:`frame` (same roles unless given), with
+        this panel's notes. The rows set aside for a missing outcome go with their
+        units, so a cohort derived from ``treatment`` stays the same."""
+        args = self._roles()
         args.update(roles)
-        return Panel(df, **args)
+        extra = self._dropped
+        if len(extra) and self.unit is not None:
+            extra = extra.loc[extra[self.unit].isin(df[self.unit])]
+        elif self._kind != "series":
+            extra = extra.iloc[:0]
+        frame = df if len(extra) == 0 else pd.concat([df, extra])
+        new = Panel._from_frame(frame, quiet=True, **args)
+        object.__setattr__(new, "_notes", list(dict.fromkeys([*self._notes, *new._notes])))
+        return new
 
     def aggregate(self, to: str) -> Panel:
         """Aggregate to a higher level (e.g. practices to PCNs).
@@ -643,42 +816,57 @@ class Panel:
         [30.0, 34.0, 5.0, 6.0]
         """
         if to not in self.levels:
-            raise PanelError(f"aggregate(to={to!r}): {to!r} is not one of levels={list(self.levels)}.")
+            raise PanelError(
+                f"aggregate(to={to!r}): {to!r} is not one of levels={list(self.levels)}; "
+                f"build the Panel with levels=[...] listing it."
+            )
         keys = [to] + ([self.time] if self.time is not None else [])
         df = self._df
         bw = self._exp if self._exp is not None else self._w
-        grouped = df.assign(_bw=bw).groupby(keys, sort=True, observed=True)
-        out = grouped[[]].size().rename("_n").to_frame()
-        sums = [self.outcome] if self._exp is not None else []
-        sums += [self.exposure] if self.exposure else []
-        sums += [self.weights] if self.weights and self.weights not in sums else []
+        grouped = df.groupby(keys, sort=True, observed=True)
+        out = grouped.size().rename("_n").to_frame()
+        sums = [c for c in (self.outcome if self._exp is not None else None, self.exposure,
+                            self.weights) if c is not None]
+        sums = list(dict.fromkeys(sums))
         for col in sums:
             out[col] = grouped[col].sum().astype(float)
-        means = [self.outcome] if self._exp is None else []
-        means += [c for c in self.covariates if pd.api.types.is_numeric_dtype(df[c].dtype)]
-        num = df.loc[:, means].mul(bw, axis=0).assign(_bw=bw).groupby(
+        means = [] if self._exp is not None else [self.outcome]
+        means += [c for c in self.covariates
+                  if pd.api.types.is_numeric_dtype(df[c].dtype) and c not in sums]
+        num = df.loc[:, means].astype(float).mul(bw, axis=0).assign(_bw=bw).groupby(
             [df[k] for k in keys], sort=True, observed=True).sum()
         for col in means:
             out[col] = num[col] / num["_bw"]
-        consts = [c for c in self.covariates if c not in means]
-        consts += [c for c in (self.cohort, self.treatment, self.cluster) if c is not None]
+        lower = {self.unit, *self.levels[: self.levels.index(to) + 1]}
+        cluster = self.cluster if self.cluster not in lower else None
         upper = list(self.levels[self.levels.index(to) + 1:])
-        consts += [c for c in upper if c not in consts]
+        consts = [c for c in self.covariates if c not in means and c not in sums]
+        consts += [c for c in (self.cohort, self.treatment, cluster, *upper) if c is not None]
         for col in dict.fromkeys(consts):
-            if col == to:
-                continue
             nun = grouped[col].nunique(dropna=False)
             if (nun > 1).any():
+                where = nun.index[nun.to_numpy() > 1][0]
+                where = dict(zip(keys, where if isinstance(where, tuple) else (where,),
+                                 strict=True))
                 raise PanelError(
-                    f"aggregate(to={to!r}): {col!r} varies within {to!r} "
-                    f"{nun.index[nun.to_numpy() > 1][0]!r}; only columns constant within each "
-                    f"{to!r} can be carried up (encode categorical covariates as numeric shares)."
+                    f"aggregate(to={to!r}): {col!r} varies within a {to!r} group "
+                    f"({', '.join(f'{k}={show(v)}' for k, v in where.items())}); only columns "
+                    f"constant within each {to!r} can be carried up (turn a categorical "
+                    f"covariate into numeric shares first)."
                 )
             out[col] = grouped[col].first()
-        out = out.drop(columns="_n").reset_index()
-        return Panel(
-            out, outcome=self.outcome, unit=to, time=self.time, cohort=self.cohort,
-            treatment=self.treatment, never_treated=self.never_treated,
-            covariates=self.covariates, cluster=self.cluster if self.cluster != to else None,
-            weights=self.weights, exposure=self.exposure, levels=[to, *upper],
+        per_group = df.groupby(to, observed=True)[self.unit].nunique() if self.unit else None
+        out = out.reset_index()
+        note = f"aggregated {self.n_obs} rows to {len(out)} rows of {to!r}"
+        if per_group is not None and self.time is not None:
+            short = int((out["_n"].to_numpy() < out[to].map(per_group).to_numpy()).sum())
+            note += (f"; {short} {to!r}-periods miss some of their {self.unit!r} units"
+                     if short else "")
+        new = Panel(
+            out.drop(columns="_n"), outcome=self.outcome, unit=to, time=self.time,
+            cohort=self.cohort, treatment=self.treatment, never_treated=self.never_treated,
+            covariates=self.covariates, cluster=cluster, weights=self.weights,
+            exposure=self.exposure, levels=[to, *upper],
         )
+        object.__setattr__(new, "_notes", [*self._notes, note + ".", *new._notes])
+        return new

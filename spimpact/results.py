@@ -199,9 +199,17 @@ class Result:
         info: Mapping[str, Any] | None = None,
         emit: bool = True,
     ) -> None:
+        if not isinstance(estimates, pd.DataFrame):
+            raise OptionError(
+                f"estimates must be a pandas DataFrame (see estimate_table), not "
+                f"{type(estimates).__name__}."
+            )
         missing = [c for c in ESTIMATE_COLUMNS if c not in estimates.columns]
         if missing:
-            raise ValueError(f"estimates table lacks columns {missing}")
+            raise OptionError(
+                f"the estimates table lacks the columns {missing}; build it with "
+                f"estimate_table(estimate, std_error, ...)."
+            )
         self._estimates = estimates.reset_index(drop=True).copy()
         self._overall = overall
         self._info = ResultInfo(method, _check_confidence(confidence), n_obs, n_units,
