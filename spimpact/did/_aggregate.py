@@ -169,7 +169,10 @@ class UnitBasis:
     def expand(self, B: np.ndarray, c: np.ndarray) -> np.ndarray:
         """``z_i' B - c`` for every unit ``i`` (``z_i`` its weighted cohort indicator)."""
         ug = np.where(self.unit_group >= 0, self.unit_group, self.n_groups)
-        return self.unit_w[:, None] * B[ug] - c[None, :]
+        out = np.take(B, ug, axis=0)  # one (n, m) allocation, updated in place
+        out *= self.unit_w[:, None]
+        out -= c[None, :]
+        return out
 
 
 @dataclass(frozen=True)
