@@ -15,7 +15,7 @@ import pandas as pd
 
 from .errors import PanelError
 
-__all__ = ["encode_periods", "encode_cohorts", "to_period_scale"]
+__all__ = ["encode_periods", "encode_cohorts", "encode_factorized_cohorts", "to_period_scale"]
 
 
 def _as_orderable(values: pd.Series, column: str, role: str) -> pd.Series:
@@ -159,6 +159,23 @@ def to_period_scale(values: pd.Series, labels: pd.Index, column: str) -> pd.Seri
     return values
 
 
+def _positions(vals: pd.Series, labels: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of cohort values (already on the period scale) and whether each
+    falls strictly between two observed periods."""
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        return vals.cat.codes.to_numpy().astype(float), np.zeros(len(vals), dtype=bool)
+    # Periods stay a PeriodArray (boxing each to an object is ~100x slower)
+    extension = isinstance(vals.dtype, (pd.PeriodDtype, pd.DatetimeTZDtype))
+    raw = vals.array if extension else vals.to_numpy()
+    idx = np.asarray(labels.searchsorted(raw))
+    p = idx.astype(float)
+    p[np.asarray(raw < labels[0])] = -1.0
+    inside = (p >= 0) & (p < len(labels))
+    hit = np.zeros(len(p), dtype=bool)
+    hit[inside] = np.asarray(labels[idx[inside]] == raw[inside])
+    return p, inside & ~hit
+
+
 def _to_dates(values: pd.Series, labels: pd.Index, column: str) -> pd.Series:
     """Cohort values as dates comparable with datetime period labels (same time zone).
 
@@ -210,22 +227,25 @@ def encode_cohorts(
     >>> pos.tolist(), between.tolist()
     ([2.0, 1.0, 3.0, -1.0], [True, False, False, False])
     """
-    pos = np.full(len(cohort), np.inf)
-    between = np.zeros(len(cohort), dtype=bool)
-    if (~never).any():
-        vals = to_period_scale(cohort[~never], labels, column)
-        if isinstance(labels.dtype, pd.CategoricalDtype):
-            p = vals.cat.codes.to_numpy().astype(float)  # categories checked above
-        else:
-            # Periods stay a PeriodArray (boxing each to an object is ~100x slower)
-            extension = isinstance(vals.dtype, (pd.PeriodDtype, pd.DatetimeTZDtype))
-            raw = vals.array if extension else vals.to_numpy()
-            idx = labels.searchsorted(raw)
-            p = np.asarray(idx, dtype=float)
-            p[np.asarray(raw < labels[0])] = -1.0
-            inside = (p >= 0) & (p < len(labels))
-            hit = np.zeros(len(p), dtype=bool)
-            hit[inside] = np.asarray(labels[idx[inside]] == raw[inside])
-            between[~never] = inside & ~hit
-        pos[~never] = p
-    return pos, between
+    codes, uniques = pd.factorize(cohort)
+    never_u = np.zeros(len(uniques), dtype=bool)
+    never_u[codes[never & (codes >= 0)]] = True  # never-treated codes are values
+    return encode_factorized_cohorts(codes, pd.Series(uniques), never_u, labels, column)
+
+
+def encode_factorized_cohorts(
+    codes: np.ndarray, uniques: pd.Series, never: np.ndarray, labels: pd.Index, column: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`encode_cohorts` on a factorized cohort column.
+
+    ``codes`` (rows, -1 for missing) index ``uniques``; ``never`` flags the
+    uniques that mean never treated. The work is on the few distinct cohorts;
+    the rows only gather the result.
+    """
+    keep = np.flatnonzero(~never)
+    pos_u = np.full(len(uniques) + 1, np.inf)  # the last slot: missing (code -1)
+    between_u = np.zeros(len(uniques) + 1, dtype=bool)
+    if len(keep):
+        vals = to_period_scale(uniques.iloc[keep].reset_index(drop=True), labels, column)
+        pos_u[keep], between_u[keep] = _positions(vals, labels)
+    return pos_u[codes], between_u[codes]
