@@ -29,7 +29,7 @@ demo: $(STAMP)
 	$(BIN)/spimpact demo --out spimpact-demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) --durations=15
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) --durations=15
 
 PEERS := .venv-peers
 PEERS_STAMP := $(PEERS)/.installed
@@ -40,7 +40,7 @@ $(PEERS_STAMP): benchmarks/peers.txt
 	touch $(PEERS_STAMP)
 
 bench: $(STAMP) $(PEERS_STAMP)
-	$(BIN)/python -m pytest -n $(WORKERS) -m slow
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) -m slow
 	$(BIN)/python -m spimpact.bench.suites --all --out benchmarks/results
 	SPIMPACT_PEER_PYTHON=$(abspath $(PEERS))/bin/python $(BIN)/python benchmarks/run_all.py
 
