@@ -1,0 +1,33 @@
+"""Propensity-matched cohorts and weighting estimators.
+
+* :class:`PropensityScoreMatching` -- nearest-neighbour matching on the
+  propensity score (caliper, 1:k, with or without replacement, exact and
+  Mahalanobis matching), with cobalt-style balance diagnostics.
+* :class:`InverseProbabilityWeighting` and :class:`AugmentedIPW` -- weighting
+  and doubly robust estimators of the ATE, ATT or ATC, with M-estimation
+  standard errors that account for the estimated propensity score.
+* :func:`match_cohort` -- matched difference-in-differences: match referred
+  patients to never-referred ones at each index month, then estimate an event
+  study with :mod:`spimpact.did`.
+"""
+
+from __future__ import annotations
+
+from .balance import balance_table, love_plot, overlap_plot
+from .did import MatchedCohort, match_cohort
+from .psm import PropensityScoreMatching
+from .results import MatchingResult, WeightingResult
+from .weighting import AugmentedIPW, InverseProbabilityWeighting
+
+__all__ = [
+    "PropensityScoreMatching",
+    "InverseProbabilityWeighting",
+    "AugmentedIPW",
+    "MatchingResult",
+    "WeightingResult",
+    "match_cohort",
+    "MatchedCohort",
+    "balance_table",
+    "love_plot",
+    "overlap_plot",
+]

@@ -1,0 +1,104 @@
+"""What the matching and weighting estimators share: the checks of the panel,
+the propensity model on a panel, and the balance table with its warning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import EstimationError
+from ..panel import Panel
+from .balance import SMD_THRESHOLD, balance_covariates, balance_table
+from .propensity import PropensityFit, fit_propensity, propensity_design
+
+__all__ = ["Sample", "treatment_sample", "panel_propensity", "balance_with_score",
+           "imbalance_message"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One row per unit: the data, treatment, outcome and sampling weights."""
+
+    frame: pd.DataFrame
+    d: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    cluster: np.ndarray | None
+
+
+def treatment_sample(panel: Panel, who: str) -> Sample:
+    """Check that ``panel`` has one row per unit and both treated and control
+    units; return its arrays.
+
+    Parameters
+    ----------
+    panel : Panel
+    who : str
+        The estimator's name, for messages.
+    """
+    if not isinstance(panel, Panel):
+        raise EstimationError(
+            f"{who}.fit() takes a spimpact.Panel, not {type(panel).__name__}; build one with "
+            f"Panel(data, outcome=..., treatment=..., covariates=[...])."
+        )
+    if not panel.has_cohorts:
+        raise EstimationError(
+            f"{who} needs to know who is treated: build the Panel with treatment= (a 0/1 "
+            f"column)."
+        )
+    if panel.n_obs != panel.n_units:
+        raise EstimationError(
+            f"{who} needs one row per unit (a cross-section, or each unit at its index date), "
+            f"but the panel has {panel.n_obs} rows for {panel.n_units} units. For a "
+            f"longitudinal patient panel use spimpact.matching.match_cohort(), which matches "
+            f"at the index date and returns the matched panel."
+        )
+    d = np.asarray(panel.treated, dtype=float)
+    n1 = int(d.sum())
+    if n1 == 0 or n1 == len(d):
+        group = "treated" if n1 == 0 else "control"
+        col = panel.treatment or panel.cohort
+        raise EstimationError(
+            f"no {group} units: every row of {col!r} is {'0' if n1 == 0 else '1'}, so there is "
+            f"nothing to compare. Check the treatment column and any filtering of the data."
+        )
+    return Sample(panel.frame, d, np.asarray(panel.y, dtype=float), np.asarray(panel.w, float),
+                  None if panel.cluster_codes is None else np.asarray(panel.cluster_codes))
+
+
+def panel_propensity(
+    panel: Panel, sample: Sample, ps_model: Any, ps_formula: str | None
+) -> PropensityFit:
+    """Fit the propensity model on the panel's covariates or ``ps_formula``."""
+    X, names = propensity_design(sample.frame, ps_formula, panel.covariates,
+                                 intercept=isinstance(ps_model, str))
+    return fit_propensity(X, sample.d, ps_model, w=sample.w, names=names)
+
+
+def balance_with_score(
+    panel: Panel, sample: Sample, score: np.ndarray, w_after: np.ndarray, estimand: str
+) -> pd.DataFrame:
+    """The balance table of the panel's covariates and the propensity score."""
+    X, names = balance_covariates(sample.frame, panel.covariates)
+    args = (sample.d, sample.w, w_after, estimand)
+    return pd.concat([balance_table(np.asarray(score)[:, None], ["propensity_score"], *args),
+                      balance_table(X, names, *args)], ignore_index=True)
+
+
+def imbalance_message(table: pd.DataFrame, what: str = "after adjustment") -> str | None:
+    """The warning text when a covariate keeps |SMD| above the threshold."""
+    rows = table.loc[table["covariate"] != "propensity_score"]
+    bad = rows.loc[rows["smd_after"].abs() > SMD_THRESHOLD]
+    if bad.empty:
+        return None
+    worst = bad.reindex(bad["smd_after"].abs().sort_values(ascending=False).index)
+    listed = ", ".join(f"{c} ({v:+.2f})" for c, v in
+                       zip(worst["covariate"][:4], worst["smd_after"][:4], strict=False))
+    return (
+        f"{len(bad)} covariate(s) remain imbalanced {what} (|SMD| > {SMD_THRESHOLD}): "
+        f"{listed}{', ...' if len(bad) > 4 else ''}. Refine the propensity model "
+        f"(interactions, splines), use exact matching, or adjust for them in the outcome model."
+    )
