@@ -49,7 +49,6 @@ docs: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check spimpact tests benchmarks vignettes
-	$(BIN)/ruff format --check spimpact
 	$(BIN)/mypy spimpact
 
 clean:
