@@ -155,11 +155,16 @@ class FactoredInfluence:
                 out[sl, sl] = v.T @ v
         return out
 
-    def left_multiply(self, v: np.ndarray) -> np.ndarray:
-        """``v @ basis`` for multipliers ``v`` of shape ``(b, n)``: ``(b, q)``."""
+    def left_multiply(self, v: np.ndarray, *, block_order: bool = False) -> np.ndarray:
+        """``v @ basis`` for multipliers ``v`` of shape ``(b, n)``: ``(b, q)``.
+
+        With ``block_order=True`` the columns of ``v`` are already in block order
+        (column ``j`` belongs to row ``order[j]`` of the basis), which saves the
+        gather of ``b x n`` multipliers.
+        """
         out: np.ndarray = np.zeros((v.shape[0], self.n_blocks * self.width), dtype=v.dtype)
         vals = self._sorted_values.astype(v.dtype, copy=False)
-        vs = v[:, self._order]  # one gather; then every block is a contiguous slice
+        vs = v if block_order else v[:, self._order]  # then every block is a contiguous slice
         for h in range(self.n_blocks):
             lo, hi = self._bounds[h], self._bounds[h + 1]
             if hi > lo:
@@ -362,6 +367,13 @@ def multiplier_bootstrap(
             arr = np.atleast_2d(np.asarray(m, dtype=float).T).T
             prepared.append((cluster_sums(arr, cluster).astype(dtype, copy=False), None))
     n_rows = n if cluster is None else int(np.max(cluster)) + 1
+    # Unclustered with a factored item: the multipliers are i.i.d., so column j
+    # is assigned to row order[j] of that item (its block order) and the other
+    # items' rows are permuted alike, instead of gathering b x n multipliers.
+    lead = next((s for s, _ in prepared if isinstance(s, FactoredInfluence)), None)
+    if lead is not None:
+        perm = lead._order
+        prepared = [(s if isinstance(s, FactoredInfluence) else s[perm], c) for s, c in prepared]
     rng = as_generator(random_state)
     outs = [np.empty((n_boot, (c.shape[0] if c is not None else s.shape[1])))
             for s, c in prepared]
@@ -369,8 +381,15 @@ def multiplier_bootstrap(
         b = min(chunk, n_boot - start)
         v = multiplier_weights((b, n_rows), kind, rng, dtype)
         for (s, _), out in zip(prepared, outs, strict=True):
-            out[start : start + b] = (s.left_multiply(v) if isinstance(s, FactoredInfluence)
-                                      else v @ s)
+            if isinstance(s, FactoredInfluence):
+                if s is lead:
+                    out[start : start + b] = s.left_multiply(v, block_order=True)
+                else:  # another factored item: multipliers back to row order first
+                    v_rows = np.empty_like(v)
+                    v_rows[:, perm] = v
+                    out[start : start + b] = s.left_multiply(v_rows)
+            else:
+                out[start : start + b] = v @ s
     outs = [(o if c is None else o @ c) / n for o, (_, c) in zip(outs, prepared, strict=True)]
     return outs if many else outs[0]
 

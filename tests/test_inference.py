@@ -132,8 +132,21 @@ def test_factored_bootstrap_equals_dense_bootstrap(clustered):
     f, dense, cluster = _factored()
     cl = cluster if clustered else None
     a = multiplier_bootstrap(f, 50, cluster=cl, random_state=4)
-    b = multiplier_bootstrap(dense, 50, cluster=cl, random_state=4)
+    # unclustered, the multipliers are assigned in the factored item's block
+    # order (no gather of b x n draws): the dense twin in that row order is exact
+    b = multiplier_bootstrap(dense if clustered else dense[f._order], 50, cluster=cl,
+                             random_state=4)
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_factored_bootstrap_keeps_items_on_the_same_multipliers():
+    """Dense items bootstrapped beside a factored one are permuted alike, so the
+    draws of a sum are the sum of the draws."""
+    f, dense, _ = _factored()
+    extra = np.random.default_rng(9).normal(size=(dense.shape[0], 2))
+    a, b = multiplier_bootstrap([f, extra], 40, random_state=5)
+    both = multiplier_bootstrap(np.hstack([dense, extra])[f._order], 40, random_state=5)
+    np.testing.assert_allclose(np.hstack([a, b]), both, rtol=1e-9, atol=1e-12)
 
 
 # ----------------------------------------------------------------- multipliers
