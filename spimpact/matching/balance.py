@@ -286,7 +286,7 @@ def love_plot(
         A :func:`balance_table`.
     stat : {"smd", "var_ratio", "ecdf"}
     threshold : float, optional
-        Dashed reference line(s) (0.1 for |SMD|; for variance ratios, e.g. 2,
+        Dashed reference line(s) (0.1 for the absolute SMD; for variance ratios, e.g. 2,
         drawn at ``threshold`` and ``1 / threshold``).
     absolute : bool
         Plot absolute SMDs.
