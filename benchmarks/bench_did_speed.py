@@ -22,16 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _harness import available, run  # noqa: E402
+
 T = 20
 
 SPIMPACT = """
@@ -102,24 +103,6 @@ def make_panel(n: int, path: Path, seed: int = 0) -> None:
     y = unit_fe + 0.05 * t + effect + rng.normal(size=n * T)
     pd.DataFrame({"id": np.repeat(np.arange(n, dtype=np.int64), T), "period": t, "G": G,
                   "y": y}).to_parquet(path)
-
-
-def run(python: str, code: str, *args: str, timeout: float = 3600) -> dict | None:
-    """Run ``code`` in a fresh interpreter; its JSON line plus whole-process time."""
-    t0 = time.perf_counter()
-    proc = subprocess.run([python, "-c", code, *args], capture_output=True, text=True,
-                          timeout=timeout)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        print(f"  failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else '?'}")
-        return None
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["process_s"] = wall
-    return out
-
-
-def available(python: str, module: str) -> bool:
-    return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
 
 
 def main() -> None:

@@ -28,16 +28,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _harness import available, run  # noqa: E402
+
 COVARIATES = [f"x{j}" for j in range(5)]
 
 SPIMPACT = """
@@ -111,28 +112,6 @@ def make_data(n_treated: int, n_controls: int, path: Path, seed: int = 0) -> Non
     df.to_parquet(path)
     if n < 100_000:  # the peers read CSV (no parquet engine needed in their environment)
         df.to_csv(path.with_suffix(".csv"), index=False)
-
-
-def run(python: str, code: str, *args: str, timeout: float = 1800) -> dict | None:
-    """Run ``code`` in a fresh interpreter; its JSON line plus whole-process time."""
-    t0 = time.perf_counter()
-    try:
-        proc = subprocess.run([python, "-c", code, *args], capture_output=True, text=True,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired:
-        print(f"  timed out after {timeout:.0f} s")
-        return None
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        print(f"  failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else '?'}")
-        return None
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["process_s"] = wall
-    return out
-
-
-def available(python: str, module: str) -> bool:
-    return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
 
 
 def main() -> None:
