@@ -1,0 +1,175 @@
+"""Results of the Bayesian DiD: ATT(g,t) draws and their aggregations.
+
+Aggregations use the frequentist DiD's weights engine
+(:func:`spimpact.did._aggregate.aggregation_weights`): the same weight matrix
+``W`` over the same cells, applied here to each posterior draw of ATT(g,t)
+instead of to estimates and influence functions. The cohort shares in the
+weights are the observed shares of units (fixed, as the estimand is the
+effect on this sample's treated units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from ..did._aggregate import KINDS, AggregationKind, aggregation_weights
+from ..did.results import AggregateResult
+from ..errors import OptionError
+from ..results import ESTIMATE_COLUMNS, Estimate
+from ._did_design import DiDDesign, cell_level_means, level_cell_shares
+from ._model import GroupVars, family_vars, var_name
+from ._sampling import DIAGNOSTIC_COLUMNS, summarise_draws
+from .results import BayesResult
+
+__all__ = ["MultilevelDiDResult", "PosteriorAggregate", "hyper_table"]
+
+
+def hyper_table(post: Any, groups: Sequence[GroupVars], family: str, confidence: float,
+                unit: str) -> pd.DataFrame:
+    """Posterior summaries of the variance parameters (and the family's own)."""
+    names, cols = [], []
+    for gv in groups:
+        if gv.sd is not None:
+            names.append(f"sd(Intercept | {gv.name})")
+            cols.append(np.asarray(post[gv.sd]))
+    names.append(f"sd(Intercept | {unit})")
+    cols.append(np.asarray(post[var_name("sd", unit)]))
+    for v in post.data_vars:
+        if str(v).endswith("__"):
+            continue
+        if v == "sd_cell" or str(v).startswith("sd_effect_"):
+            names.append("sd(effect | cohort-period)" if v == "sd_cell"
+                         else f"sd(effect | {str(v)[len('sd_effect_'):]})")
+            cols.append(np.asarray(post[v]))
+    for label, var in family_vars(family):
+        names.append(label)
+        cols.append(np.asarray(post[var]))
+    return summarise_draws(np.stack(cols, axis=-1), {"term": names}, confidence)
+
+
+def _estimate(draws: np.ndarray, confidence: float, label: str) -> Estimate:
+    row = summarise_draws(draws[..., None], {}, confidence).iloc[0]
+    return Estimate.from_row(row, confidence, label)
+
+
+class PosteriorAggregate(AggregateResult):
+    """An aggregation of posterior ATT(g,t) draws; ``.draws`` holds its draws
+    ``(chain, draw, rows)`` and ``.overall`` the overall summary."""
+
+    def __init__(self, *, draws: np.ndarray, **kwargs: Any) -> None:
+        self._draws = draws
+        super().__init__(**kwargs)
+
+    @property
+    def id_columns(self) -> list[str]:
+        skip = (*ESTIMATE_COLUMNS, *DIAGNOSTIC_COLUMNS)
+        return [c for c in self._estimates.columns if c not in skip]
+
+    @property
+    def draws(self) -> np.ndarray:
+        """Posterior draws of the rows of ``.estimates`` ``(chain, draw, rows)``."""
+        return self._draws.copy()
+
+
+class MultilevelDiDResult(BayesResult):
+    """ATT(g,t) of the Bayesian DiD with their posterior draws.
+
+    ``.estimates``: ``group, time`` and the posterior summary of each ATT(g,t)
+    (reference cells, period ``g - 1``, are 0). ``.overall``: the simple
+    aggregation. ``.parameters``: the variance parameters. ``.aggregate(kind)``
+    and ``.level_effects()`` summarise further.
+    """
+
+    def __init__(self, *, att: np.ndarray, design: DiDDesign, periods: pd.Index,
+                 delta: np.ndarray | None, hyper: pd.DataFrame, **kwargs: Any) -> None:
+        self._att = att
+        self._d = design
+        self._periods = periods
+        self._delta = delta
+        self._hyper = hyper
+        cells = design.cells
+        confidence = kwargs.get("confidence", 0.95)
+        index = {"group": [periods[g] for g in cells["g"]],
+                 "time": [periods[t] for t in cells["t"]]}
+        table = summarise_draws(att, index, confidence)
+        super().__init__(table, **kwargs)
+        try:
+            overall: Estimate | None = self.aggregate("simple").overall
+        except Exception:  # no post-treatment cell
+            overall = None
+        object.__setattr__(self, "_overall", overall)
+
+    @property
+    def parameters(self) -> pd.DataFrame:
+        """Posterior summaries of the SDs of unit, cell and level effects (and sigma/phi)."""
+        return self._hyper.copy()
+
+    @property
+    def att_draws(self) -> np.ndarray:
+        """Posterior draws of every ATT(g,t) ``(chain, draw, cells)``, rows as ``.estimates``."""
+        return self._att.copy()
+
+    def aggregate(self, kind: str = "event", *, min_event: int | None = None,
+                  max_event: int | None = None, balance_event: int | None = None
+                  ) -> PosteriorAggregate:
+        """Summarise ATT(g,t) by the DiD weights: ``"simple"``, ``"group"``,
+        ``"event"`` or ``"calendar"`` (as :meth:`spimpact.did.GroupTimeResult.aggregate`)."""
+        if kind == "dynamic":
+            kind = "event"
+        if kind not in KINDS:
+            raise OptionError(f"kind must be one of {list(KINDS)}, not {kind!r}.")
+        cells = self._d.cells
+        ok = ~cells["reference"].to_numpy()
+        agg = aggregation_weights(cells.loc[ok].reset_index(drop=True),
+                                  cast(AggregationKind, kind), min_event=min_event,
+                                  max_event=max_event, balance_event=balance_event,
+                                  n_periods=len(self._periods))
+        rows = self._att[..., ok] @ agg.weights.T
+        overall = rows @ agg.overall
+        table = summarise_draws(rows, self._labels(agg.labels), self.confidence)
+        if kind == "simple":
+            table = table.iloc[:0]
+        over = _estimate(overall, self.confidence, f"overall ({kind})")
+        return PosteriorAggregate(
+            draws=rows, kind=kind,
+            **self._replace(estimates=table, overall=over,
+                            method=f"{self.method}, {kind} aggregation"),
+        )
+
+    def _labels(self, labels: pd.DataFrame) -> dict[str, Any]:
+        if "g" in labels:
+            return {"group": [self._periods[int(g)] for g in labels["g"]]}
+        if "t" in labels:
+            return {"time": [self._periods[int(t)] for t in labels["t"]]}
+        if "event_time" in labels:
+            return {"event_time": labels["event_time"].astype(int).tolist()}
+        return {}
+
+    def level_effects(self) -> pd.DataFrame:
+        """Effect in each unit of ``effect_level`` (e.g. each PCN), partially pooled.
+
+        A level's effect is the mean over its treated rows of the cohort-period
+        effect plus its own deviation, i.e. its ATT over its treated periods
+        (same scale as ATT(g,t)). Levels without treated periods are left out.
+        """
+        if self._delta is None:
+            raise OptionError("level effects need MultilevelDiD(effect_level=...), e.g. "
+                              "effect_level='pcn'.")
+        name, _, labels = cast(tuple, self._d.effect_level)
+        A = level_cell_shares(self._d)
+        treated = A.sum(axis=1) > 0
+        tau = self._att[..., self._d.est_cells]
+        # tau already includes each cell's mean level deviation: remove it, add the level's own
+        base = tau - self._delta @ cell_level_means(self._d).T
+        draws = base @ A.T + self._delta
+        table = summarise_draws(draws[..., treated], {name: np.asarray(labels)[treated]},
+                                self.confidence)
+        return table.drop(columns="p_value")
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """The posterior event study (``.aggregate("event").plot()``)."""
+        return self.aggregate("event").plot(ax=ax, **kwargs)
