@@ -6,7 +6,7 @@ ATT(g,t) plus the event-study aggregation). Reported: wall time of the
 estimation inside the process, wall time of the whole process (imports and
 data loading included) and its peak resident memory.
 
-Targets (the DiD issue):
+Targets:
 - 100,000 units x 20 periods: at least 10x faster than the fastest of csdid
   and moderndid, timed in the same run;
 - 1,000,000 units x 20 periods: within 10x of one pandas group-by-mean pass

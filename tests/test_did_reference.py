@@ -21,7 +21,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "did"
 REF = SHARED if SHARED.exists() else Path(__file__).resolve().parent / "data" / "did"
 pytestmark = pytest.mark.skipif(not REF.exists(), reason="R reference data not present")
 
-#: Point estimates: the issue's tolerance; we agree to ~1e-10 in practice.
+#: Point estimates: the required agreement with R; in practice it is ~1e-10.
 ATT_TOL = 1e-6
 #: Standard errors, relative.
 SE_RTOL = 1e-4
