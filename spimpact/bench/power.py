@@ -24,6 +24,7 @@ from ..errors import OptionError
 from ._targets import parse_target
 from .engine import Engine, Job, _resolve, _validate_reps, execute, root_seed
 from .metrics import summarise
+from .result import _Frozen
 from .scenarios import Scenario, get_scenario
 
 if TYPE_CHECKING:
@@ -159,7 +160,7 @@ def power(
                        random_state=root.entropy, wall_seconds=time.perf_counter() - t0)
 
 
-class PowerResult:
+class PowerResult(_Frozen):
     """Rejection rates by effect size (and design), with the minimum detectable effect.
 
     Attributes
@@ -174,8 +175,6 @@ class PowerResult:
         ``level`` and a ``note`` when the curve does not cross ``level``.
     """
 
-    _frozen = False
-
     def __init__(self, table: pd.DataFrame, records: pd.DataFrame, *, scenario: Scenario,
                  estimator: str, target: str, level: float, design_columns: list[str],
                  random_state: Any, wall_seconds: float) -> None:
@@ -185,26 +184,6 @@ class PowerResult:
         self._level, self._design = level, list(design_columns)
         self._random_state, self._wall = random_state, wall_seconds
         self._frozen = True
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if self._frozen:
-            raise AttributeError("PowerResult is immutable.")
-        super().__setattr__(name, value)
-
-    @property
-    def table(self) -> pd.DataFrame:
-        """Rejection rates by design and effect (a copy)."""
-        return self._table.copy()
-
-    @property
-    def records(self) -> pd.DataFrame:
-        """Per-replication records (a copy); ``job`` indexes the rows of :attr:`table`."""
-        return self._records.copy()
-
-    @property
-    def scenario(self) -> Scenario:
-        """The scenario at its base parameters (before the design and effect changes)."""
-        return self._scenario
 
     @property
     def estimator(self) -> str:
@@ -220,11 +199,6 @@ class PowerResult:
     def level(self) -> float:
         """The power wanted."""
         return self._level
-
-    @property
-    def random_state(self) -> Any:
-        """Root entropy of the replication seeds."""
-        return self._random_state
 
     def _groups(self) -> list[tuple[dict[str, Any], pd.DataFrame]]:
         if not self._design:

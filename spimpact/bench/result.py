@@ -52,7 +52,43 @@ def checks(table: pd.DataFrame, k: float = CHECK_MCSE) -> pd.DataFrame:
     return out
 
 
-class BenchResult:
+class _Frozen:
+    """What a benchmark result and a power result share: immutable, holding a
+    table, the per-replication records, the scenario and the root seed."""
+
+    _frozen = False
+    _table: pd.DataFrame
+    _records: pd.DataFrame
+    _scenario: Scenario
+    _random_state: Any
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self._frozen:
+            raise AttributeError(f"{type(self).__name__} is immutable.")
+        super().__setattr__(name, value)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The table of measures (a copy)."""
+        return self._table.copy()
+
+    @property
+    def records(self) -> pd.DataFrame:
+        """Per-replication records (a copy)."""
+        return self._records.copy()
+
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario run (at its base parameters)."""
+        return self._scenario
+
+    @property
+    def random_state(self) -> Any:
+        """Root entropy of the replication seeds."""
+        return self._random_state
+
+
+class BenchResult(_Frozen):
     """Monte Carlo performance of estimators on one scenario.
 
     Attributes
@@ -76,8 +112,6 @@ class BenchResult:
     >>> float(res.table.loc[0, "truth"])
     0.0
     """
-
-    _frozen = False
 
     def __init__(
         self,
@@ -106,32 +140,6 @@ class BenchResult:
         table = summarise(records, estimators, targets)
         return cls(table, records, scenario=scenario, random_state=random_state, engine=engine,
                    wall_seconds=wall_seconds)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if self._frozen:
-            raise AttributeError("BenchResult is immutable.")
-        super().__setattr__(name, value)
-
-    # ------------------------------------------------------------------ fields
-    @property
-    def table(self) -> pd.DataFrame:
-        """The performance table (a copy)."""
-        return self._table.copy()
-
-    @property
-    def records(self) -> pd.DataFrame:
-        """Per-replication estimates, truths and errors (a copy)."""
-        return self._records.copy()
-
-    @property
-    def scenario(self) -> Scenario:
-        """The scenario run."""
-        return self._scenario
-
-    @property
-    def random_state(self) -> Any:
-        """Root entropy of the replication seeds."""
-        return self._random_state
 
     @property
     def reps(self) -> int:
