@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ..did._aggregate import KINDS, AggregationKind, aggregation_weights
+from ..did._aggregate import KINDS, AggregationKind, aggregation_weights, row_labels
 from ..did.results import AggregateResult
 from ..errors import OptionError
 from ..results import ESTIMATE_COLUMNS, Estimate
@@ -141,13 +141,7 @@ class MultilevelDiDResult(BayesResult):
         )
 
     def _labels(self, labels: pd.DataFrame) -> dict[str, Any]:
-        if "g" in labels:
-            return {"group": [self._periods[int(g)] for g in labels["g"]]}
-        if "t" in labels:
-            return {"time": [self._periods[int(t)] for t in labels["t"]]}
-        if "event_time" in labels:
-            return {"event_time": labels["event_time"].astype(int).tolist()}
-        return {}
+        return row_labels(labels, self._periods)
 
     def level_effects(self) -> pd.DataFrame:
         """Effect in each unit of ``effect_level`` (e.g. each PCN), partially pooled.

@@ -25,7 +25,7 @@ from ..errors import EstimationError, OptionError
 
 __all__ = [
     "AggregationKind", "Aggregation", "aggregation_weights", "apply_aggregation", "UnitBasis",
-    "DrawBasis",
+    "DrawBasis", "row_labels",
 ]
 
 AggregationKind = Literal["simple", "group", "event", "calendar"]
@@ -242,3 +242,15 @@ def apply_aggregation(
             est, agg.overall[None, :], np.array([True]), pg[first], cell_group[first], basis
         )[:, 0]
     return est, psi_rows, overall, psi_overall
+
+
+def row_labels(labels: pd.DataFrame, periods: pd.Index) -> dict[str, list]:
+    """An aggregation's row identifiers in the panel's own period labels:
+    ``group`` or ``time`` (period positions to labels) or ``event_time``."""
+    if "g" in labels:
+        return {"group": [periods[int(g)] for g in labels["g"]]}
+    if "t" in labels:
+        return {"time": [periods[int(t)] for t in labels["t"]]}
+    if "event_time" in labels:
+        return {"event_time": labels["event_time"].astype(int).tolist()}
+    return {}

@@ -34,6 +34,7 @@ from ._aggregate import (
     UnitBasis,
     aggregation_weights,
     apply_aggregation,
+    row_labels,
 )
 
 if TYPE_CHECKING:
@@ -309,13 +310,7 @@ class GroupTimeResult(Result):
         )
 
     def _labels(self, labels: pd.DataFrame) -> dict[str, Any]:
-        if "g" in labels:
-            return {"group": [self._periods[int(g)] for g in labels["g"]]}
-        if "t" in labels:
-            return {"time": [self._periods[int(t)] for t in labels["t"]]}
-        if "event_time" in labels:
-            return {"event_time": labels["event_time"].astype(int).tolist()}
-        return {}
+        return row_labels(labels, self._periods)
 
     def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """The event study (``.aggregate("event").plot()``)."""
