@@ -208,3 +208,30 @@ def test_closed_form_equals_cell_by_cell(mpdta, options):
     from spimpact.inference import influence_se
     np.testing.assert_allclose(influence_se(fast.psi, sample.cluster),
                                influence_se(slow.psi, sample.cluster), rtol=1e-10)
+
+
+def test_comparison_units_beyond_the_trim_level_get_no_weight(monkeypatch):
+    """R's DRDID (called by R's did) gives comparison units with a propensity
+    score >= 0.995 no weight: the IPW estimate must not move when such a unit's
+    outcome does, and must move once the trim is lifted (so the test can fail)."""
+    from spimpact.did import _drdid
+
+    rng = np.random.default_rng(3)
+    n = 400
+    x = rng.normal(size=n)
+    d = (x + rng.normal(scale=0.5, size=n) > 1.0).astype(float)
+    x[0], d[0] = 6.0, 0.0  # a comparison unit deep inside the treated region
+    X = np.column_stack([np.ones(n), x])
+    dy = 0.5 * d + 0.3 * x + rng.normal(size=n)
+    w = np.ones(n)
+    ps, _ = _drdid.logit_fit(d, X, w)
+    assert ps[0] >= _drdid.PS_TRIM
+    wild = dy.copy()
+    wild[0] += 1e4
+    a = _drdid.did_panel(dy, d, X, w, "ipw")
+    b = _drdid.did_panel(wild, d, X, w, "ipw")
+    assert a.att == pytest.approx(b.att, abs=1e-9)
+    np.testing.assert_allclose(a.psi, b.psi, atol=1e-9)
+    monkeypatch.setattr(_drdid, "PS_TRIM", 1.1)
+    lifted = _drdid.did_panel(wild, d, X, w, "ipw").att
+    assert abs(lifted - a.att) > 1.0

@@ -23,6 +23,10 @@ from ..errors import EstimationError
 __all__ = ["CellFit", "did_panel", "did_rc", "logit_fit", "wls_fit"]
 
 PS_CAP = 1 - 1e-6
+#: Comparison units with a propensity score at or above this level get no weight
+#: (the default ``trim.level`` of R's DRDID, which R's did uses): they have almost
+#: no treated counterpart, and their odds weights would dominate the estimate.
+PS_TRIM = 0.995
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ def did_panel(
         ps, hess = logit_fit(d, X, w)
         ps = np.minimum(ps, PS_CAP)
         lin_ps = (X * (w * (d - ps))[:, None]) @ hess
-        w_cont = w * ps * (1 - d) / (1 - ps)
+        w_cont = w * ps * (1 - d) / (1 - ps) * (ps < PS_TRIM)
     if method == "reg":
         eta_t = np.mean(w_treat * dy) / np.mean(w_treat)
         eta_c = np.mean(w_treat * out) / np.mean(w_treat)
@@ -195,8 +199,9 @@ def _ipw_rc(y, post, d, X, w) -> CellFit:
     ps = np.minimum(ps, PS_CAP)
     lin_ps = (X * (w * (d - ps))[:, None]) @ hess
     w_tpre, w_tpost = w * d * (1 - post), w * d * post
-    w_cpre = w * ps * (1 - d) * (1 - post) / (1 - ps)
-    w_cpost = w * ps * (1 - d) * post / (1 - ps)
+    keep = ps < PS_TRIM  # comparison units past the trimming level get no weight
+    w_cpre = w * ps * (1 - d) * (1 - post) / (1 - ps) * keep
+    w_cpost = w * ps * (1 - d) * post / (1 - ps) * keep
     parts = [_hajek(wt, y) for wt in (w_tpre, w_tpost, w_cpre, w_cpost)]
     (e_tpre, c_tpre), (e_tpost, c_tpost), (e_cpre, c_cpre), (e_cpost, c_cpost) = parts
     att = (e_tpost - e_tpre) - (e_cpost - e_cpre)
@@ -217,7 +222,7 @@ def _dr_rc(y, post, d, X, w) -> CellFit:
     mu_t1, lin_t1 = _ols_pieces(y, X, w * d * post)
     mu_c = post * mu_c1 + (1 - post) * mu_c0
     r = y - mu_c
-    odds = ps / (1 - ps)
+    odds = ps / (1 - ps) * (ps < PS_TRIM)  # trimmed comparison units get no weight
     wts = {
         "t0": w * d * (1 - post), "t1": w * d * post,
         "c0": w * odds * (1 - d) * (1 - post), "c1": w * odds * (1 - d) * post,
