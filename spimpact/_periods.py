@@ -36,6 +36,8 @@ def _as_orderable(values: pd.Series, column: str, role: str) -> pd.Series:
             f"{role} column {column!r} is boolean; periods must be integers, dates or "
             f"pandas Periods."
         )
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return values  # plain integers: always finite, never missing
     if pd.api.types.is_numeric_dtype(dtype):
         bad = ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan)) & values.notna()
         if bad.any():
@@ -113,7 +115,7 @@ def encode_periods(values: pd.Series, column: str) -> tuple[np.ndarray, pd.Index
             f"time column {column!r} mixes values of different types that cannot be "
             f"ordered; convert it to one type (integers, dates or pandas Periods)."
         ) from exc
-    return codes.astype(np.intp), pd.Index(labels, name=column)
+    return codes.astype(np.intp, copy=False), pd.Index(labels, name=column)
 
 
 def to_period_scale(values: pd.Series, labels: pd.Index, column: str) -> pd.Series:
