@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import EstimationError
+from ..errors import EstimationError, OptionError
 from ..inference import FactoredInfluence
 from ._cells import CellPlan, control_mask
 from ._drdid import did_panel, did_rc
@@ -82,7 +82,7 @@ def _problems(d: np.ndarray, X: np.ndarray, method: str) -> str | None:
 
         try:
             ps, _ = logit_fit(d, X, np.ones(len(d)))
-        except np.linalg.LinAlgError:
+        except (np.linalg.LinAlgError, OptionError):
             return "the propensity score model is singular"
         if ps.max() >= OVERLAP_LIMIT:
             return "overlap fails: some propensity scores reach 0.999"

@@ -45,29 +45,16 @@ def wls_fit(y: np.ndarray, X: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def logit_fit(d: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted logit by Newton-Raphson (the GLM's IRLS).
+    """Weighted logit (the package's one fit, :func:`spimpact._logit.newton_logit`).
 
     Returns the fitted probabilities and ``H = n * (X' diag(w p (1-p)) X)^{-1}``,
     the scaled inverse Hessian used in the influence function.
     """
+    from .._logit import expit, newton_logit
+
     n, k = X.shape
-    if k == 1 and np.allclose(X[:, 0], X[0, 0]):
-        p = float(np.sum(w * d) / np.sum(w))
-        ps = np.full(n, p)
-        info = X.T @ (X * (w * p * (1 - p))[:, None])
-        return ps, n * np.linalg.inv(info)
-    beta = np.zeros(k)
-    for _ in range(50):
-        eta = X @ beta
-        ps = 1.0 / (1.0 + np.exp(-eta))
-        wv = w * ps * (1 - ps)
-        info = X.T @ (X * wv[:, None])
-        step = np.linalg.solve(info, X.T @ (w * (d - ps)))
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10 * (1 + np.max(np.abs(beta))):
-            break
-    eta = X @ beta
-    ps = 1.0 / (1.0 + np.exp(-eta))
+    coef, _ = newton_logit(X, d, w, [f"covariate column {j}" for j in range(k)])
+    ps = expit(X @ coef)
     info = X.T @ (X * (w * ps * (1 - ps))[:, None])
     return ps, n * np.linalg.inv(info)
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._formula import design_matrix
+from .._logit import expit, newton_logit
 from ..errors import EstimationError, OptionError
 
 __all__ = ["PropensityFit", "fit_propensity", "propensity_design", "logit", "expit",
@@ -36,11 +37,6 @@ __all__ = ["PropensityFit", "fit_propensity", "propensity_design", "logit", "exp
 
 #: Scores closer than this to 0 or 1 count as "numerically 0 or 1".
 EXTREME_SCORE = 1e-8
-#: Share of a column's variation left after projecting out the earlier columns below
-#: which the design counts as collinear (an R-squared above 1 - 1e-10).
-_COLLINEAR = 1e-10
-#: Rows of the subsample that gives large logits their starting values.
-_SUBSAMPLE = 100_000
 #: Bound used only to turn 0/1 scores of a classifier into finite logits for distances.
 _LOGIT_CLIP = 1e-12
 
@@ -139,26 +135,6 @@ def _plain_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype)
 
 
-def _check_rank(gram: np.ndarray, names: list[str]) -> None:
-    """Raise if a design column is constant or a linear combination of the earlier
-    ones: a Cholesky pass over a (weighted) Gram matrix ``X' W X`` of the
-    columns, so the check sees every row at the cost of the ``p x p`` matrix
-    the logit computes anyway."""
-    G = np.asarray(gram, dtype=float)
-    p = G.shape[0]
-    L = np.zeros((p, p))
-    for j in range(p):  # p is the number of model terms: a short loop
-        rest = G[j, j] - L[j, :j] @ L[j, :j]
-        if rest <= _COLLINEAR * G[j, j]:
-            raise OptionError(
-                f"propensity-model column {names[j]!r} is constant or a linear combination of "
-                f"the columns before it (collinear design); drop it from the covariates or the "
-                f"ps_formula."
-            )
-        L[j, j] = np.sqrt(rest)
-        L[j + 1:, j] = (G[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
-
-
 def _separating_columns(X: np.ndarray, names: list[str], d: np.ndarray) -> list[str]:
     t, c = X[d == 1], X[d == 0]
     out = []
@@ -224,103 +200,6 @@ def overlap_messages(score: np.ndarray, d: np.ndarray, estimand: str) -> list[st
     return out
 
 
-def _newton_logit(
-    X: np.ndarray, d: np.ndarray, w: np.ndarray, names: list[str], *, max_iter: int = 100,
-    tol: float = 1e-6,
-) -> tuple[np.ndarray, bool]:
-    """Weighted maximum-likelihood logit by Newton-Raphson with step halving.
-
-    Columns are rescaled to unit root-mean-square internally (earnings in
-    dollars and their squares differ by nine orders of magnitude), and the
-    coefficients are returned on the original scale. Converged when the
-    largest Newton step (on the rescaled columns) falls below ``tol`` (the
-    step is applied: quadratic convergence leaves an error of order
-    ``tol**2``); under
-    quasi-separation the deviance stalls while some coefficients drift off,
-    and the iteration stops with ``converged=False``. The first information
-    matrix doubles as the collinearity check (:func:`_check_rank`).
-    """
-    scale = np.sqrt((X**2).mean(axis=0))
-    if (scale == 0).any():
-        j = int(np.flatnonzero(scale == 0)[0])
-        raise OptionError(f"propensity-model column {names[j]!r} is zero in every row; drop it.")
-    Xs = X / scale
-    beta = _start(Xs, d, w, names)
-
-    def deviance(eta: np.ndarray) -> float:  # -2 log-likelihood, overflow-free
-        return float(2 * np.sum(w * (np.logaddexp(0.0, eta) - d * eta)))
-
-    eta = Xs @ beta
-    dev = deviance(eta)
-    converged, stalled = False, 0
-    for it in range(max_iter):
-        p = expit(eta)
-        grad = Xs.T @ (w * (d - p))
-        root = Xs * np.sqrt(w * p * (1 - p))[:, None]
-        info = root.T @ root  # X' W X (a symmetric rank-k update)
-        if it == 0:
-            _check_rank(info, names)
-        try:
-            step = np.linalg.solve(info, grad)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(info, grad, rcond=None)[0]
-        t = 1.0
-        while True:
-            new_eta = Xs @ (beta + t * step)
-            new_dev = deviance(new_eta)
-            if new_dev <= dev + 1e-12 * abs(dev) or t < 1e-4:
-                break
-            t /= 2
-        beta, eta = beta + t * step, new_eta
-        change, size = dev - new_dev, float(np.max(np.abs(t * step)))
-        dev = new_dev
-        if size < tol:
-            # Newton converges quadratically: after a step of this size the
-            # coefficients are within about size**2 of the optimum
-            converged = True
-            break
-        # a deviance that no longer moves while the coefficients still do is
-        # quasi-separation (some coefficients head off to infinity): stop early
-        stalled = stalled + 1 if abs(change) < 1e-12 * (abs(dev) + 0.1) else 0
-        if stalled >= 5:
-            converged = size < 1e-6
-            break
-    coef = beta / scale
-    return coef, converged and bool(np.isfinite(coef).all())
-
-
-def _start(Xs: np.ndarray, d: np.ndarray, w: np.ndarray, names: list[str]) -> np.ndarray:
-    """Starting values: the marginal log-odds on the intercept; on large data,
-    the fit on an evenly spaced subsample of about 100,000 rows, so that the
-    full-data Newton iterations (each a pass over every row) start close to the
-    optimum and need two or three steps instead of five or six."""
-    beta = np.zeros(Xs.shape[1])
-    const = np.flatnonzero(np.all(Xs[:1000] == Xs[:1], axis=0))
-    const = const[np.all(Xs[:, const] == Xs[:1, const], axis=0)]
-    if len(const):
-        pbar = float(np.clip(np.sum(w * d) / np.sum(w), 1e-6, 1 - 1e-6))
-        beta[const[0]] = np.log(pbar / (1 - pbar)) / Xs[0, const[0]]
-    step = len(d) // _SUBSAMPLE
-    if step >= 2:
-        sub = slice(0, None, step)
-        d_sub = d[sub]
-        if 0 < d_sub.sum() < len(d_sub):
-            try:
-                b, ok = _newton_logit(Xs[sub], d_sub, w[sub], names)
-            except OptionError:  # collinear in the subsample only: start plainly
-                return beta
-            if ok:
-                return b  # Xs has unit-scale columns already, so b is on its scale
-    return beta
-
-
-def expit(x: np.ndarray) -> np.ndarray:
-    """``1 / (1 + exp(-x))``, overflow-free (scipy's ufunc)."""
-    from scipy.special import expit as _expit
-
-    return np.asarray(_expit(x), dtype=float)
-
-
 def _fit_classifier(model: Any, X: np.ndarray, d: np.ndarray, w: np.ndarray) -> np.ndarray:
     from sklearn.base import clone
 
@@ -383,7 +262,7 @@ def fit_propensity(
     w = np.ones(n) if w is None else np.asarray(w, dtype=float)
     names = names or [f"x{j}" for j in range(p)]
     if isinstance(model, str):
-        coef, converged = _newton_logit(X, d, w, names)
+        coef, converged = newton_logit(X, d, w, names)
         lin = X @ coef
         score = expit(lin)
         fit = PropensityFit(score, lin, X, names, coef, w, "logit")

@@ -10,6 +10,7 @@ diagnostics (effective sample sizes) and warnings on extreme weights.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -65,8 +66,9 @@ def weight_summary(weights: np.ndarray, d: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-class _Weighting:
-    """Shared settings, validation and result assembly."""
+class _Weighting(ABC):
+    """Shared settings, validation and result assembly; each estimator defines
+    its estimating equations in ``_moments``."""
 
     _name = "weighting"
 
@@ -114,9 +116,10 @@ class _Weighting:
         mom = self._moments(panel, sample, ps.score, X, keep)
         return self._result(panel, sample, ps, mom, keep, notes)
 
+    @abstractmethod
     def _moments(self, panel: Panel, sample: Sample, e: np.ndarray, X: np.ndarray | None,
                  keep: np.ndarray) -> Moments:
-        raise NotImplementedError  # pragma: no cover - defined by each estimator
+        """The estimating equations' stacked moments and their derivative."""
 
     def _trim(self, e: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, list[str]]:
         notes: list[str] = []
