@@ -707,33 +707,9 @@ class Panel:
         >>> int(p.describe()["rows"])
         3
         """
-        info: dict[str, Any] = {
-            "kind": self._kind,
-            "outcome": self.outcome,
-            "rows": self.n_obs,
-            "units": self.n_units,
-            "periods": self.n_periods,
-        }
-        if self.time is not None:
-            info["first period"] = self._periods[0]
-            info["last period"] = self._periods[-1]
-        if self._kind == "panel":
-            info["balanced"] = self.is_balanced
-        if self.has_cohorts:
-            c = self.cohorts
-            info["cohorts (treated)"] = int((~c["never_treated"]).sum())
-            info["treated units"] = int(c.loc[~c["never_treated"], "n_units"].sum())
-            info["never-treated units"] = int(c.loc[c["never_treated"], "n_units"].sum())
-        if self.cluster is not None:
-            info["clusters"] = self.n_clusters
-        for lvl in self.levels:
-            info[f"{lvl} (level)"] = int(self._df[lvl].nunique())
-        info["outcome mean"] = float(np.average(self._y, weights=self._w))
-        if self._exp is not None:
-            info["exposure total"] = float(self._exp.sum())
-        if self._notes:
-            info["notes"] = " ".join(self._notes)
-        return pd.Series(info, name="value", dtype=object)
+        from ._panel_views import describe_panel
+
+        return describe_panel(self)
 
     def __repr__(self) -> str:
         bits = [f"{self._kind}", f"outcome={self.outcome!r}", f"{self.n_obs} rows"]
@@ -846,58 +822,6 @@ class Panel:
         >>> p.aggregate(to="pcn").frame["visits"].tolist()
         [30.0, 34.0, 5.0, 6.0]
         """
-        if to not in self.levels:
-            raise PanelError(
-                f"aggregate(to={to!r}): {to!r} is not one of levels={list(self.levels)}; "
-                f"build the Panel with levels=[...] listing it."
-            )
-        keys = [to] + ([self.time] if self.time is not None else [])
-        df = self._df
-        bw = self._exp if self._exp is not None else self._w
-        grouped = df.groupby(keys, sort=True, observed=True)
-        out = grouped.size().rename("_n").to_frame()
-        sums = [c for c in (self.outcome if self._exp is not None else None, self.exposure,
-                            self.weights) if c is not None]
-        sums = list(dict.fromkeys(sums))
-        for col in sums:
-            out[col] = grouped[col].sum().astype(float)
-        means = [] if self._exp is not None else [self.outcome]
-        means += [c for c in self.covariates
-                  if pd.api.types.is_numeric_dtype(df[c].dtype) and c not in sums]
-        num = df.loc[:, means].astype(float).mul(bw, axis=0).assign(_bw=bw).groupby(
-            [df[k] for k in keys], sort=True, observed=True).sum()
-        for col in means:
-            out[col] = num[col] / num["_bw"]
-        lower = {self.unit, *self.levels[: self.levels.index(to) + 1]}
-        cluster = self.cluster if self.cluster not in lower else None
-        upper = list(self.levels[self.levels.index(to) + 1:])
-        consts = [c for c in self.covariates if c not in means and c not in sums]
-        consts += [c for c in (self.cohort, self.treatment, cluster, *upper) if c is not None]
-        for col in dict.fromkeys(consts):
-            nun = grouped[col].nunique(dropna=False)
-            if (nun > 1).any():
-                where = nun.index[nun.to_numpy() > 1][0]
-                where = dict(zip(keys, where if isinstance(where, tuple) else (where,),
-                                 strict=True))
-                raise PanelError(
-                    f"aggregate(to={to!r}): {col!r} varies within a {to!r} group "
-                    f"({', '.join(f'{k}={show(v)}' for k, v in where.items())}); only columns "
-                    f"constant within each {to!r} can be carried up (turn a categorical "
-                    f"covariate into numeric shares first)."
-                )
-            out[col] = grouped[col].first()
-        per_group = df.groupby(to, observed=True)[self.unit].nunique() if self.unit else None
-        out = out.reset_index()
-        note = f"aggregated {self.n_obs} rows to {len(out)} rows of {to!r}"
-        if per_group is not None and self.time is not None:
-            short = int((out["_n"].to_numpy() < out[to].map(per_group).to_numpy()).sum())
-            note += (f"; {short} {to!r}-periods miss some of their {self.unit!r} units"
-                     if short else "")
-        new = Panel(
-            out.drop(columns="_n"), outcome=self.outcome, unit=to, time=self.time,
-            cohort=self.cohort, treatment=self.treatment, never_treated=self.never_treated,
-            covariates=self.covariates, cluster=cluster, weights=self.weights,
-            exposure=self.exposure, levels=[to, *upper],
-        )
-        object.__setattr__(new, "_notes", [*self._notes, note + ".", *new._notes])
-        return new
+        from ._panel_views import aggregate_panel
+
+        return aggregate_panel(self, to)

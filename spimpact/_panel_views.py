@@ -1,0 +1,127 @@
+"""Derived views of a :class:`~spimpact.Panel`: its summary and its aggregation
+to a higher nesting level. Kept apart from ``panel.py``, which validates and
+encodes; these only read a built panel."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ._validate import show
+from .errors import PanelError
+
+if TYPE_CHECKING:
+    from .panel import Panel
+
+__all__ = ["describe_panel", "aggregate_panel"]
+
+
+def describe_panel(panel: Panel) -> pd.Series:
+    """The one-column summary behind :meth:`Panel.describe`."""
+    info: dict[str, Any] = {
+        "kind": panel.kind,
+        "outcome": panel.outcome,
+        "rows": panel.n_obs,
+        "units": panel.n_units,
+        "periods": panel.n_periods,
+    }
+    if panel.time is not None:
+        info["first period"] = panel.periods[0]
+        info["last period"] = panel.periods[-1]
+    if panel.kind == "panel":
+        info["balanced"] = panel.is_balanced
+    if panel.has_cohorts:
+        c = panel.cohorts
+        info["cohorts (treated)"] = int((~c["never_treated"]).sum())
+        info["treated units"] = int(c.loc[~c["never_treated"], "n_units"].sum())
+        info["never-treated units"] = int(c.loc[c["never_treated"], "n_units"].sum())
+    if panel.cluster is not None:
+        info["clusters"] = panel.n_clusters
+    frame = panel._df
+    for lvl in panel.levels:
+        info[f"{lvl} (level)"] = int(frame[lvl].nunique())
+    info["outcome mean"] = float(np.average(panel.y, weights=panel.w))
+    if panel.exposure_values is not None:
+        info["exposure total"] = float(panel.exposure_values.sum())
+    if panel.notes:
+        info["notes"] = " ".join(panel.notes)
+    return pd.Series(info, name="value", dtype=object)
+
+
+def _sums_and_means(panel: Panel, keys: list[str]) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Group sizes, summed columns (counts, exposure, weights) and weighted means
+    (the outcome when it is not a count, numeric covariates) by ``keys``."""
+    df = panel._df
+    exposure = panel.exposure_values
+    bw = exposure if exposure is not None else panel.w
+    grouped = df.groupby(keys, sort=True, observed=True)
+    out = grouped.size().rename("_n").to_frame()
+    sums = [c for c in (panel.outcome if exposure is not None else None, panel.exposure,
+                        panel.weights) if c is not None]
+    sums = list(dict.fromkeys(sums))
+    for col in sums:
+        out[col] = grouped[col].sum().astype(float)
+    means = [] if exposure is not None else [panel.outcome]
+    means += [c for c in panel.covariates
+              if pd.api.types.is_numeric_dtype(df[c].dtype) and c not in sums]
+    num = df.loc[:, means].astype(float).mul(bw, axis=0).assign(_bw=bw).groupby(
+        [df[k] for k in keys], sort=True, observed=True).sum()
+    for col in means:
+        out[col] = num[col] / num["_bw"]
+    return out, sums, means
+
+
+def _carry_constants(panel: Panel, out: pd.DataFrame, keys: list[str], to: str,
+                     columns: list[str]) -> None:
+    """Copy columns that must be constant within each new group, or raise."""
+    grouped = panel._df.groupby(keys, sort=True, observed=True)
+    for col in dict.fromkeys(columns):
+        nun = grouped[col].nunique(dropna=False)
+        if (nun > 1).any():
+            where = nun.index[nun.to_numpy() > 1][0]
+            where = dict(zip(keys, where if isinstance(where, tuple) else (where,), strict=True))
+            raise PanelError(
+                f"aggregate(to={to!r}): {col!r} varies within a {to!r} group "
+                f"({', '.join(f'{k}={show(v)}' for k, v in where.items())}); only columns "
+                f"constant within each {to!r} can be carried up (turn a categorical "
+                f"covariate into numeric shares first)."
+            )
+        out[col] = grouped[col].first()
+
+
+def aggregate_panel(panel: Panel, to: str) -> Panel:
+    """The aggregation behind :meth:`Panel.aggregate`."""
+    from .panel import Panel
+
+    if to not in panel.levels:
+        raise PanelError(
+            f"aggregate(to={to!r}): {to!r} is not one of levels={list(panel.levels)}; "
+            f"build the Panel with levels=[...] listing it."
+        )
+    keys = [to] + ([panel.time] if panel.time is not None else [])
+    out, sums, means = _sums_and_means(panel, keys)
+    levels = list(panel.levels)
+    lower = {panel.unit, *levels[: levels.index(to) + 1]}
+    cluster = panel.cluster if panel.cluster not in lower else None
+    upper = levels[levels.index(to) + 1:]
+    consts = [c for c in panel.covariates if c not in means and c not in sums]
+    consts += [c for c in (panel.cohort, panel.treatment, cluster, *upper) if c is not None]
+    _carry_constants(panel, out, keys, to, consts)
+    per_group = (panel._df.groupby(to, observed=True)[panel.unit].nunique()
+                 if panel.unit else None)
+    out = out.reset_index()
+    note = f"aggregated {panel.n_obs} rows to {len(out)} rows of {to!r}"
+    if per_group is not None and panel.time is not None:
+        short = int((out["_n"].to_numpy() < out[to].map(per_group).to_numpy()).sum())
+        note += (f"; {short} {to!r}-periods miss some of their {panel.unit!r} units"
+                 if short else "")
+    new = Panel(
+        out.drop(columns="_n"), outcome=panel.outcome, unit=to, time=panel.time,
+        cohort=panel.cohort, treatment=panel.treatment, never_treated=panel.never_treated,
+        covariates=panel.covariates, cluster=cluster, weights=panel.weights,
+        exposure=panel.exposure, levels=[to, *upper],
+    )
+    object.__setattr__(new, "_notes", [*panel.notes, note + ".", *new.notes])
+    return new
