@@ -26,6 +26,7 @@ from .errors import OptionError
 __all__ = [
     "FactoredInfluence",
     "select_columns",
+    "combine_columns",
     "RandomState",
     "as_generator",
     "cluster_sums",
@@ -75,7 +76,13 @@ class FactoredInfluence:
     quantities (DiD without covariates: a unit's weighted outcomes by period,
     block = its cohort) store them this way and ``n x k`` is never formed.
     ``psi @ M`` is ``basis @ (coef @ M)``; ``psi' psi`` is
-    ``coef' (basis' basis) coef`` with a block-diagonal Gram matrix.
+    ``coef' (basis' basis) coef`` with a block-diagonal Gram matrix, computed
+    once and shared by every influence matrix on the same basis
+    (:meth:`with_coef`: aggregations, column subsets).
+
+    ``weight_col``, when given, names the basis column that holds each unit's
+    weight: then the influence of estimated cohort shares (blocks are
+    cohorts) is a coefficient matrix on the same basis.
 
     Examples
     --------
@@ -86,24 +93,46 @@ class FactoredInfluence:
     """
 
     def __init__(self, blocks: np.ndarray, values: np.ndarray, n_blocks: int,
-                 coef: np.ndarray) -> None:
-        self.blocks = np.asarray(blocks, dtype=np.intp)
-        self.values = np.asarray(values, dtype=float)
-        self.n_blocks = int(n_blocks)
+                 coef: np.ndarray, *, weight_col: int | None = None) -> None:
+        blocks = np.asarray(blocks, dtype=np.intp)
+        # few blocks: a 16-bit key makes numpy's stable sort a linear radix sort
+        key = blocks.astype(np.int16) if n_blocks < 2**15 else blocks
+        order = np.argsort(key, kind="stable")
+        self._setup(order, np.bincount(blocks, minlength=n_blocks),
+                    np.asarray(values, dtype=float)[order], coef, weight_col)
+
+    @classmethod
+    def from_block_order(
+        cls, order: np.ndarray, counts: np.ndarray, sorted_values: np.ndarray,
+        coef: np.ndarray, *, weight_col: int | None = None,
+    ) -> FactoredInfluence:
+        """Build from rows already grouped by block: ``sorted_values[j]`` is row
+        ``order[j]`` of the basis and block ``h`` holds ``counts[h]`` rows."""
+        out = object.__new__(cls)
+        out._setup(np.asarray(order, dtype=np.intp), np.asarray(counts), sorted_values, coef,
+                   weight_col)
+        return out
+
+    def _setup(self, order: np.ndarray, counts: np.ndarray, sorted_values: np.ndarray,
+               coef: np.ndarray, weight_col: int | None) -> None:
+        self.n_blocks = len(counts)
+        self._order = order
+        self._bounds = np.r_[0, np.cumsum(counts)].astype(np.intp)
+        self._sorted_values = sorted_values
         self.coef = np.asarray(coef, dtype=float)
-        self._order = np.argsort(self.blocks, kind="stable")
-        self._bounds = np.searchsorted(self.blocks[self._order], np.arange(self.n_blocks + 1))
-        self._rows = [self._order[self._bounds[h] : self._bounds[h + 1]]
-                      for h in range(self.n_blocks)]
-        self._sorted_values = self.values[self._order]
+        self.weight_col = weight_col
+        # shared by with_coef copies: Gram matrices per cluster array; cast bases and
+        # row positions
+        self._grams: list[tuple[Any, np.ndarray]] = []
+        self._derived: dict[Any, np.ndarray] = {}
 
     @property
     def width(self) -> int:
-        return self.values.shape[1]
+        return self._sorted_values.shape[1]
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (self.values.shape[0], self.coef.shape[1])
+        return (self._sorted_values.shape[0], self.coef.shape[1])
 
     def _block(self, mat: np.ndarray, h: int) -> np.ndarray:
         return mat[h * self.width : (h + 1) * self.width]
@@ -111,65 +140,112 @@ class FactoredInfluence:
     def __matmul__(self, other: np.ndarray) -> np.ndarray:
         cm = self.coef @ np.asarray(other, dtype=float)
         out = np.empty((self.shape[0],) + cm.shape[1:])
-        for h, rows in enumerate(self._rows):
-            if len(rows):
-                out[rows] = self.values[rows] @ self._block(cm, h)
+        for h in range(self.n_blocks):
+            lo, hi = self._bounds[h], self._bounds[h + 1]
+            if hi > lo:
+                out[self._order[lo:hi]] = self._sorted_values[lo:hi] @ self._block(cm, h)
         return out
+
+    def __add__(self, other: FactoredInfluence) -> FactoredInfluence:
+        if not (isinstance(other, FactoredInfluence) and self.shares_basis(other)):
+            return NotImplemented
+        return self.with_coef(self.coef + other.coef)
+
+    def shares_basis(self, other: FactoredInfluence) -> bool:
+        """Whether ``other`` is a combination of the same basis."""
+        return self._sorted_values is other._sorted_values
 
     def dense(self, cols: np.ndarray | None = None) -> np.ndarray:
         """The ``(n, k)`` matrix (or some of its columns)."""
         return self @ np.eye(self.coef.shape[1])[:, slice(None) if cols is None else cols]
 
-    def with_columns(self, cols: np.ndarray) -> FactoredInfluence:
-        """The same basis with a subset of the columns."""
+    def with_coef(self, coef: np.ndarray) -> FactoredInfluence:
+        """Other combinations ``basis @ coef`` of the same basis (no copy of it)."""
         out = object.__new__(FactoredInfluence)
         out.__dict__.update(self.__dict__)
-        out.coef = self.coef[:, cols]
+        out.coef = np.asarray(coef, dtype=float)
         return out
+
+    def with_columns(self, cols: np.ndarray) -> FactoredInfluence:
+        """The same basis with a subset of the columns."""
+        return self.with_coef(self.coef[:, cols])
+
+    def combine(self, M: np.ndarray) -> FactoredInfluence:
+        """``psi @ M`` kept factored."""
+        return self.with_coef(self.coef @ np.asarray(M, dtype=float))
 
     def cluster_basis(self, cluster: np.ndarray) -> np.ndarray:
         """The basis summed within clusters, dense ``(n_clusters, n_blocks * w)``."""
         n_cl = int(np.max(cluster)) + 1
-        key = np.asarray(cluster, dtype=np.intp) * self.n_blocks + self.blocks
+        block = np.repeat(np.arange(self.n_blocks), np.diff(self._bounds))
+        key = np.asarray(cluster, dtype=np.intp)[self._order] * self.n_blocks + block
         out = np.column_stack([
-            np.bincount(key, weights=self.values[:, c], minlength=n_cl * self.n_blocks)
+            np.bincount(key, weights=self._sorted_values[:, c], minlength=n_cl * self.n_blocks)
             for c in range(self.width)
         ])  # (n_cl * n_blocks, w)
         return out.reshape(n_cl, self.n_blocks * self.width)
 
     def gram(self, cluster: np.ndarray | None = None) -> np.ndarray:
-        """``S' S`` of the (cluster-summed) basis: ``(q, q)``."""
+        """``S' S`` of the (cluster-summed) basis: ``(q, q)``, cached per cluster array."""
+        for key, g in self._grams:
+            if key is cluster:
+                return g
         if cluster is not None:
             S = self.cluster_basis(cluster)
-            return S.T @ S
-        from threadpoolctl import threadpool_limits
+            out = S.T @ S
+        else:
+            from threadpoolctl import threadpool_limits
 
-        q = self.n_blocks * self.width
-        out = np.zeros((q, q))
-        # tall-and-narrow products: one BLAS thread avoids a threading
-        # pathology that makes them slower on two threads than on one
-        with threadpool_limits(1, user_api="blas"):
-            for h in range(self.n_blocks):
-                v = self._sorted_values[self._bounds[h] : self._bounds[h + 1]]
-                sl = slice(h * self.width, (h + 1) * self.width)
-                out[sl, sl] = v.T @ v
+            q = self.n_blocks * self.width
+            out = np.zeros((q, q))
+            # tall-and-narrow products: one BLAS thread avoids a threading
+            # pathology that makes them slower on two threads than on one
+            with threadpool_limits(1, user_api="blas"):
+                for h in range(self.n_blocks):
+                    v = self._sorted_values[self._bounds[h] : self._bounds[h + 1]]
+                    sl = slice(h * self.width, (h + 1) * self.width)
+                    out[sl, sl] = v.T @ v
+        self._grams.append((cluster, out))
         return out
 
-    def left_multiply(self, v: np.ndarray, *, block_order: bool = False) -> np.ndarray:
-        """``v @ basis`` for multipliers ``v`` of shape ``(b, n)``: ``(b, q)``.
+    def _values_as(self, dtype: Any) -> np.ndarray:
+        vals = self._sorted_values
+        if dtype != vals.dtype:  # cast once, kept for the next chunks
+            if dtype not in self._derived:
+                self._derived[dtype] = vals.astype(dtype)
+            vals = self._derived[dtype]
+        return vals
 
-        With ``block_order=True`` the columns of ``v`` are already in block order
-        (column ``j`` belongs to row ``order[j]`` of the basis), which saves the
-        gather of ``b x n`` multipliers.
-        """
-        out: np.ndarray = np.zeros((v.shape[0], self.n_blocks * self.width), dtype=v.dtype)
-        vals = self._sorted_values.astype(v.dtype, copy=False)
-        vs = v if block_order else v[:, self._order]  # then every block is a contiguous slice
-        for h in range(self.n_blocks):
-            lo, hi = self._bounds[h], self._bounds[h + 1]
-            if hi > lo:
-                out[:, h * self.width : (h + 1) * self.width] = vs[:, lo:hi] @ vals[lo:hi]
-        return out
+    def accumulate(self, out: np.ndarray, v: np.ndarray, lo: int, hi: int) -> None:
+        """``out += v @ basis[rows]`` for the rows ``lo:hi`` in block order
+        (multipliers ``v`` of shape ``(b, hi - lo)``; ``out`` is ``(b, q)``)."""
+        vals, w = self._values_as(v.dtype), self.width
+        for h in range(int(np.searchsorted(self._bounds, lo, side="right")) - 1, self.n_blocks):
+            a, b = max(lo, int(self._bounds[h])), min(hi, int(self._bounds[h + 1]))
+            if a >= hi:
+                break
+            if b > a:
+                out[:, h * w : (h + 1) * w] += v[:, a - lo : b - lo] @ vals[a:b]
+
+    def accumulate_rows(self, out: np.ndarray, v: np.ndarray, rows: np.ndarray) -> None:
+        """``out += v @ basis[rows]`` for rows given by their original positions."""
+        if "_position" not in self._derived:
+            pos = np.empty(len(self._order), dtype=np.intp)
+            pos[self._order] = np.arange(len(self._order))
+            self._derived["_position"] = pos
+        at = self._derived["_position"][rows]
+        block = np.searchsorted(self._bounds, at, side="right") - 1
+        vals, w = self._values_as(v.dtype), self.width
+        for h in np.unique(block):
+            sel = np.flatnonzero(block == h)
+            out[:, h * w : (h + 1) * w] += v[:, sel] @ vals[at[sel]]
+
+
+def combine_columns(psi: Any, M: np.ndarray) -> Any:
+    """``psi @ M`` for a dense or factored influence matrix (same kind back)."""
+    if isinstance(psi, FactoredInfluence):
+        return psi.combine(M)
+    return np.asarray(psi) @ M
 
 
 def select_columns(psi: Any, cols: np.ndarray) -> Any:
@@ -261,6 +337,9 @@ def influence_se(
 
 MultiplierKind = Literal["mammen", "rademacher"]
 
+#: row ``b``: the eight signs (+1 for a set bit, most significant first) of byte ``b``
+_SIGN_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1) * 2.0 - 1.0
+
 
 def multiplier_weights(
     size: tuple[int, ...], kind: MultiplierKind, rng: np.random.Generator,
@@ -270,7 +349,7 @@ def multiplier_weights(
     probability, as R's ``did``) or Mammen's two-point distribution.
 
     Rademacher signs come from packed random bits (8 multipliers per random
-    byte); Mammen's probability is applied to 32-bit integers (exact to 2^-32).
+    byte, expanded by a table look-up); Mammen's probability is applied to 32-bit integers (exact to 2^-32).
 
     Mammen's law takes ``(1 - sqrt 5) / 2`` with probability
     ``(sqrt 5 + 1) / (2 sqrt 5)`` and ``(1 + sqrt 5) / 2`` otherwise: mean 0,
@@ -285,10 +364,10 @@ def multiplier_weights(
     """
     count = int(np.prod(size))
     if kind == "rademacher":
-        bits = np.unpackbits(rng.integers(0, 256, size=(count + 7) // 8, dtype=np.uint8))
-        out: np.ndarray = bits[:count].reshape(size).astype(dtype)
-        out *= 2
-        out -= 1
+        # one gather turns each random byte into its 8 signs, already in ``dtype``
+        signs: np.ndarray = _SIGN_TABLE.astype(dtype, copy=False)
+        packed = rng.integers(0, 256, size=(count + 7) // 8, dtype=np.uint8)
+        out: np.ndarray = np.take(signs, packed, axis=0).reshape(-1)[:count].reshape(size)
         return out
     if kind == "mammen":
         s5 = np.sqrt(5.0)
@@ -300,21 +379,22 @@ def multiplier_weights(
 
 
 def multiplier_bootstrap(
-    psi: np.ndarray | Sequence[np.ndarray],
+    psi: np.ndarray | FactoredInfluence | Sequence[np.ndarray | FactoredInfluence],
     n_boot: int = 999,
     *,
     cluster: np.ndarray | None = None,
     kind: MultiplierKind = "rademacher",
     random_state: RandomState = None,
     n: int | None = None,
-    chunk: int = 128,
+    chunk: int | None = None,
     single_precision: bool = False,
 ) -> np.ndarray | list[np.ndarray]:
     """Draws of ``theta* - theta_hat`` from the multiplier bootstrap.
 
     Each draw multiplies every unit's (or, clustered, every cluster's summed)
     influence function by an independent multiplier ``v`` and averages:
-    ``(1/n) sum_c v_c S_c``. Draws are generated in chunks to bound memory.
+    ``(1/n) sum_c v_c S_c``. Multipliers are generated for chunks of rows
+    to bound memory.
     Given a sequence of matrices (same rows), the same multipliers apply to
     all of them and a list of draw matrices is returned: because the
     bootstrap is linear in ``psi``, draws of any linear combination of the
@@ -334,8 +414,9 @@ def multiplier_bootstrap(
     random_state : int, Generator or None
     n : int, optional
         The scaling count (defaults to the number of rows).
-    chunk : int
-        Draws generated at once.
+    chunk : int, optional
+        Rows whose multipliers (for every draw) are generated at once
+        (default: about a million multipliers).
     single_precision : bool
 
     Returns
@@ -353,44 +434,53 @@ def multiplier_bootstrap(
     if not isinstance(n_boot, (int, np.integer)) or n_boot < 2:
         raise OptionError(f"the number of bootstrap draws must be an integer >= 2, not {n_boot!r}.")
     many = isinstance(psi, (list, tuple))
-    items = list(psi) if many else [psi]
+    items: list[Any] = list(psi) if isinstance(psi, (list, tuple)) else [psi]
     dtype = np.float32 if single_precision else np.float64
-    n = int(np.shape(items[0])[0]) if n is None else n
-    prepared: list[tuple[Any, np.ndarray | None]] = []
+    n = int(items[0].shape[0]) if n is None else n
+    # One product per distinct basis: factored items on the same basis (say an
+    # aggregation and its cells) share the draws of the basis.
+    sources: list[tuple[Any, FactoredInfluence | None]] = []
+    plan: list[tuple[int, np.ndarray | None]] = []  # (source, coefficients) per item
     for m in items:
         if isinstance(m, FactoredInfluence):
-            if cluster is None:
-                prepared.append((m, m.coef))  # multiplied block by block
-            else:
-                prepared.append((m.cluster_basis(cluster).astype(dtype), m.coef))
+            j = next((i for i, (_, f) in enumerate(sources)
+                      if f is not None and f.shares_basis(m)), None)
+            if j is None:
+                src = m if cluster is None else m.cluster_basis(cluster).astype(dtype)
+                sources.append((src, m))
+                j = len(sources) - 1
+            plan.append((j, m.coef))
         else:
             arr = np.atleast_2d(np.asarray(m, dtype=float).T).T
-            prepared.append((cluster_sums(arr, cluster).astype(dtype, copy=False), None))
+            sources.append((cluster_sums(arr, cluster).astype(dtype, copy=False), None))
+            plan.append((len(sources) - 1, None))
     n_rows = n if cluster is None else int(np.max(cluster)) + 1
-    # Unclustered with a factored item: the multipliers are i.i.d., so column j
-    # is assigned to row order[j] of that item (its block order) and the other
-    # items' rows are permuted alike, instead of gathering b x n multipliers.
-    lead = next((s for s, _ in prepared if isinstance(s, FactoredInfluence)), None)
+    # Unclustered with a factored item: the multipliers are i.i.d., so the rows
+    # are visited in that item's block order (each block a contiguous slice) and
+    # the other items' rows are permuted alike.
+    lead = next((src for src, _ in sources if isinstance(src, FactoredInfluence)), None)
     if lead is not None:
-        perm = lead._order
-        prepared = [(s if isinstance(s, FactoredInfluence) else s[perm], c) for s, c in prepared]
+        sources = [(src if isinstance(src, FactoredInfluence) else src[lead._order], f)
+                   for src, f in sources]
+    # Rows in chunks, all draws at once: the multipliers of a chunk (about a
+    # million) stay in cache for the products.
+    if chunk is None:
+        chunk = max(1, 2**20 // n_boot)
     rng = as_generator(random_state)
-    outs = [np.empty((n_boot, (c.shape[0] if c is not None else s.shape[1])))
-            for s, c in prepared]
-    for start in range(0, n_boot, chunk):
-        b = min(chunk, n_boot - start)
-        v = multiplier_weights((b, n_rows), kind, rng, dtype)
-        for (s, _), out in zip(prepared, outs, strict=True):
-            if isinstance(s, FactoredInfluence):
-                if s is lead:
-                    out[start : start + b] = s.left_multiply(v, block_order=True)
-                else:  # another factored item: multipliers back to row order first
-                    v_rows = np.empty_like(v)
-                    v_rows[:, perm] = v
-                    out[start : start + b] = s.left_multiply(v_rows)
+    raw = [np.zeros((n_boot, src.n_blocks * src.width if isinstance(src, FactoredInfluence)
+                     else src.shape[1])) for src, _ in sources]
+    for lo in range(0, n_rows, chunk):
+        hi = min(n_rows, lo + chunk)
+        v = multiplier_weights((n_boot, hi - lo), kind, rng, dtype)
+        for (src, _), out in zip(sources, raw, strict=True):
+            if src is lead:
+                src.accumulate(out, v, lo, hi)
+            elif isinstance(src, FactoredInfluence):  # another basis: its rows by position
+                assert lead is not None
+                src.accumulate_rows(out, v, lead._order[lo:hi])
             else:
-                out[start : start + b] = v @ s
-    outs = [(o if c is None else o @ c) / n for o, (_, c) in zip(outs, prepared, strict=True)]
+                out += v @ src[lo:hi]
+    outs = [(raw[j] if c is None else raw[j] @ c) / n for j, c in plan]
     return outs if many else outs[0]
 
 

@@ -91,6 +91,17 @@ def _unit_codes(values: pd.Series) -> tuple[np.ndarray, Any]:
     return codes.astype(np.intp, copy=False), labels
 
 
+def _sorted_distinct(ucode: np.ndarray, tcode: np.ndarray) -> bool:
+    """Whether rows are sorted by unit, then period, with no (unit, period) twice
+    (checked on neighbours, without forming a combined key)."""
+    if len(ucode) < 2:
+        return True
+    later_unit = ucode[1:] > ucode[:-1]
+    if not np.all(later_unit | (ucode[1:] == ucode[:-1])):
+        return False
+    return bool(np.all(later_unit | (tcode[1:] > tcode[:-1])))
+
+
 class Panel:
     """Validated panel data, the input of every spimpact estimator.
 
@@ -307,15 +318,19 @@ class Panel:
         else:
             ucode = np.arange(n, dtype=np.intp)
             self._units = pd.RangeIndex(n, name="row")
-        key = ucode.astype(np.int64, copy=False) * len(self._periods) + tcode
-        self._kind = self._find_kind(df, ucode, tcode, key)
-        if self._kind == "series":
-            ucode = np.zeros(n, dtype=np.intp)
-            self._units = pd.Index(["series"], name="unit")
-            key = tcode
-        if not np.all(key[1:] >= key[:-1]):  # most extracts arrive sorted already
-            order = np.argsort(key, kind="stable")
-            df, ucode, tcode = df.iloc[order], ucode[order], tcode[order]
+        if self.unit is not None and self.time is not None and _sorted_distinct(ucode, tcode):
+            self._kind: PanelKind = "panel"  # the usual extract: sorted, one row per unit
+            # and period
+        else:
+            key = ucode.astype(np.int64, copy=False) * len(self._periods) + tcode
+            self._kind = self._find_kind(df, ucode, tcode, key)
+            if self._kind == "series":
+                ucode = np.zeros(n, dtype=np.intp)
+                self._units = pd.Index(["series"], name="unit")
+                key = tcode
+            if not np.all(key[1:] >= key[:-1]):  # most extracts arrive sorted already
+                order = np.argsort(key, kind="stable")
+                df, ucode, tcode = df.iloc[order], ucode[order], tcode[order]
         self._df = df
         self._ucode, self._tcode = _readonly(ucode), _readonly(tcode)
         self._y = _readonly(df[self.outcome].to_numpy(dtype=float))
@@ -399,6 +414,36 @@ class Panel:
                 f"for a cross-section use treatment= instead."
             )
         c = df[self.cohort]
+        numeric = pd.api.types.is_numeric_dtype(c.dtype) and not pd.api.types.is_bool_dtype(c.dtype)
+        if self._kind == "panel" and numeric:
+            # Rows are sorted by unit: when neighbours within a unit agree, the
+            # cohort is classified once per unit and the rows gather the result.
+            arr = c.to_numpy()
+            first = np.r_[True, ucode[1:] != ucode[:-1]]
+            differ = arr[1:] != arr[:-1]
+            if arr.dtype.kind == "f":
+                differ &= ~(np.isnan(arr[1:]) & np.isnan(arr[:-1]))
+            if not (differ & ~first[1:]).any():
+                pos, between = self._classify_cohorts(c.iloc[np.flatnonzero(first)], c)
+                return pos[ucode], between[ucode]
+        codes, uniques, never_u = self._cohort_values(c, c)
+        if self._kind in ("panel", "series"):
+            raw = np.where(np.append(never_u, True)[codes], -1, codes)  # -1: never or missing
+            what = f"units ({self.unit!r})" if self._kind == "panel" else "the series"
+            constant_within(ucode, raw, self._units, self.cohort, what,
+                            "the cohort (first treated period) must be the same in every "
+                            "row of a unit.")
+        return encode_factorized_cohorts(codes, uniques, never_u, self._periods, self.cohort)
+
+    def _classify_cohorts(self, c: pd.Series, full: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        codes, uniques, never_u = self._cohort_values(c, full)
+        return encode_factorized_cohorts(codes, uniques, never_u, self._periods, self.cohort)
+
+    def _cohort_values(
+        self, c: pd.Series, full: pd.Series
+    ) -> tuple[np.ndarray, pd.Series, np.ndarray]:
+        """Factorized cohort values and which distinct values mean never treated;
+        ``full`` is the whole column (for messages)."""
         # Cohorts take few distinct values: classify those, not the rows.
         codes, uniques = pd.factorize(c)  # missing: code -1
         u = pd.Series(uniques)
@@ -410,20 +455,13 @@ class Panel:
             if self.never_treated is None and pd.api.types.is_numeric_dtype(self._periods.dtype):
                 zero = (u == 0).to_numpy(dtype=bool, na_value=False) & (self._periods[0] > 0)
                 if zero.any():
-                    rows = int(np.count_nonzero(codes == int(np.flatnonzero(zero)[0])))
+                    rows = int((full == 0).sum())
                     raise PanelError(
                         f"cohort column {self.cohort!r} holds 0 in {rows} rows, "
                         f"before the first period {show(self._periods[0])}; if 0 marks "
                         f"never-treated units (as in R's did), pass never_treated=0."
                     )
-        never_code = np.append(never_u, True)  # index -1: missing
-        if self._kind in ("panel", "series"):
-            raw = np.where(never_code[codes], -1, codes)
-            what = f"units ({self.unit!r})" if self._kind == "panel" else "the series"
-            constant_within(ucode, raw, self._units, self.cohort, what,
-                            "the cohort (first treated period) must be the same in every "
-                            "row of a unit.")
-        return encode_factorized_cohorts(codes, u, never_u, self._periods, self.cohort)
+        return codes, u, never_u
 
     def _treatment_values(self, df: pd.DataFrame, *, allow_missing: bool) -> np.ndarray:
         col = str(self.treatment)

@@ -156,11 +156,22 @@ def test_too_few_pre_periods_for_the_pretest(mpdta):
     assert "no pre-treatment" in res.summary()
 
 
-def test_units_treated_before_the_panel_are_reported(mpdta):
-    df = mpdta.copy()
-    df.loc[df["countyreal"] == df["countyreal"].iloc[0], "first.treat"] = 2003
-    with pytest.warns(StatisticalWarning, match="already treated in the first period"):
-        CallawaySantAnna().fit(Panel(df, **ROLES))
+@pytest.mark.parametrize("drop_rows", [0, 7])
+def test_units_treated_before_the_panel_are_reported(mpdta, drop_rows):
+    """Units treated at or before the first period are left out (as R's did
+    does), with a note: the result equals the fit without them, to 1e-12
+    (balanced, and unbalanced after dropping some rows)."""
+    df = mpdta.drop(index=mpdta.index[1:1 + drop_rows * 3:3]).reset_index(drop=True)
+    early = df["countyreal"].isin(df["countyreal"].unique()[[0, 5]])
+    df.loc[early, "first.treat"] = 2003
+    with pytest.warns(StatisticalWarning, match=f"{int(early.sum())} rows of units already "
+                                                f"treated in the first period"):
+        res = CallawaySantAnna().fit(Panel(df, **ROLES))
+    ref = quiet_fit(CallawaySantAnna(), Panel(df[~early], **ROLES))
+    assert res.n_units == ref.n_units == df["countyreal"].nunique() - 2
+    for a, b in ((res, ref), (res.aggregate("event"), ref.aggregate("event"))):
+        np.testing.assert_allclose(a.estimates[["estimate", "std_error"]],
+                                   b.estimates[["estimate", "std_error"]], rtol=1e-12)
 
 
 def test_result_protocol_and_labels(mpdta):
@@ -208,6 +219,53 @@ def test_closed_form_equals_cell_by_cell(mpdta, options):
     from spimpact.inference import influence_se
     np.testing.assert_allclose(influence_se(fast.psi, sample.cluster),
                                influence_se(slow.psi, sample.cluster), rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["simple", "group", "event", "calendar"])
+def test_factored_aggregation_equals_dense_aggregation(mpdta, kind):
+    """Aggregations of factored cells stay factored (shares' influence as
+    coefficients on the cohort basis): against the dense engine on the same
+    cells, estimates and every influence value agree to 1e-10."""
+    from spimpact.did._aggregate import UnitBasis, aggregation_weights, apply_aggregation
+    from spimpact.inference import FactoredInfluence
+
+    res = CallawaySantAnna(control_group="not_yet_treated").fit(
+        Panel(mpdta, weights="wt", **ROLES))
+    inf = res._inf
+    assert isinstance(inf.psi, FactoredInfluence)
+    cells = res._cells
+    agg = aggregation_weights(cells.loc[~cells["reference"]].reset_index(drop=True), kind)
+    W = np.zeros((agg.weights.shape[0], len(cells)))
+    W[:, ~cells["reference"].to_numpy()] = agg.weights
+    from dataclasses import replace
+    agg = replace(agg, weights=W)
+    args = (agg, np.nan_to_num(res._att), )
+    pg, gi = cells["pg"].to_numpy(), cells["gi"].to_numpy()
+    f = apply_aggregation(*args, inf.psi, pg, gi, inf.unit_basis())
+    d = apply_aggregation(*args, inf.psi.dense(), pg, gi,
+                          UnitBasis(inf.unit_group, inf.unit_w, inf.n_groups))
+    assert isinstance(f[1], FactoredInfluence) and isinstance(f[3], FactoredInfluence)
+    np.testing.assert_allclose(f[0], d[0], atol=1e-12)
+    assert f[2] == pytest.approx(d[2], abs=1e-12)
+    np.testing.assert_allclose(f[1].dense(), d[1], atol=1e-10, rtol=0)
+    np.testing.assert_allclose(f[3].dense(), d[3], atol=1e-10, rtol=0)
+
+
+def test_factored_bootstrap_draws_of_shares_equal_dense_ones(mpdta):
+    """With factored cells, the bootstrap draws of the weighted cohort
+    indicators come from the same basis; they equal the draws of the dense
+    indicators on the same multipliers (to 1e-10)."""
+    from spimpact.inference import multiplier_bootstrap
+
+    res = CallawaySantAnna(bootstrap=200, random_state=5).fit(
+        Panel(mpdta, weights="wt", **ROLES))
+    inf = res._inf
+    z = np.zeros((inf.n, inf.n_groups))
+    has = inf.unit_group >= 0
+    z[np.flatnonzero(has), inf.unit_group[has]] = inf.unit_w[has]
+    cells, groups = multiplier_bootstrap([inf.psi, z], 200, random_state=5)
+    np.testing.assert_allclose(inf.draws.cells, cells, atol=1e-10)
+    np.testing.assert_allclose(inf.draws.groups, groups, atol=1e-10)
 
 
 def test_comparison_units_beyond_the_trim_level_get_no_weight(monkeypatch):

@@ -149,6 +149,18 @@ def test_factored_bootstrap_keeps_items_on_the_same_multipliers():
     np.testing.assert_allclose(np.hstack([a, b]), both, rtol=1e-9, atol=1e-12)
 
 
+def test_factored_bootstrap_with_two_bases_and_small_chunks():
+    """Two factored items on different bases (the second visited row by row)
+    and chunks that straddle block boundaries: the draws equal those of the
+    dense twins on the same multipliers."""
+    f, dense, _ = _factored(1)
+    g, dense_g, _ = _factored(2)
+    a, b = multiplier_bootstrap([f, g], 30, random_state=7, chunk=37)
+    both = multiplier_bootstrap(np.hstack([dense, dense_g])[f._order], 30, random_state=7,
+                                chunk=37)
+    np.testing.assert_allclose(np.hstack([a, b]), both, rtol=1e-9, atol=1e-12)
+
+
 # ----------------------------------------------------------------- multipliers
 def test_mammen_multipliers_have_the_right_support_and_moments():
     n = 1_000_000

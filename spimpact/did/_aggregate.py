@@ -10,22 +10,26 @@ estimated shares is added, as in Callaway & Sant'Anna (2021, Sec. 4):
     psi_j += sum_{k in K_j} (z_k - p_k) (att_k - theta_j) / S_j
 
 where ``z_k = w_i 1{G_i = g_k}`` and ``S_j = sum_{k in K_j} p_k``.
+Expanded, the term is ``w_i B[g_i] - c_j`` with ``c_j = sum_k W_jk (att_k -
+theta_j) = theta_j (1 - sum_k W_jk)``, which is zero: share rows sum to one (or
+are all zero). So only each unit's weighted cohort indicator enters.
 The same weights apply to posterior draws of ATT(g,t) (Bayesian DiD).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError, OptionError
+from ..inference import FactoredInfluence, combine_columns
 
 __all__ = [
     "AggregationKind", "Aggregation", "aggregation_weights", "apply_aggregation", "UnitBasis",
-    "DrawBasis", "row_labels",
+    "FactoredBasis", "DrawBasis", "row_labels",
 ]
 
 AggregationKind = Literal["simple", "group", "event", "calendar"]
@@ -166,28 +170,44 @@ class UnitBasis:
     unit_w: np.ndarray
     n_groups: int
 
-    def expand(self, B: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """``z_i' B - c`` for every unit ``i`` (``z_i`` its weighted cohort indicator)."""
+    def expand(self, B: np.ndarray) -> np.ndarray:
+        """``z_i' B`` for every unit ``i`` (``z_i`` its weighted cohort indicator)."""
         ug = np.where(self.unit_group >= 0, self.unit_group, self.n_groups)
         out = np.take(B, ug, axis=0)  # one (n, m) allocation, updated in place
         out *= self.unit_w[:, None]
-        out -= c[None, :]
         return out
+
+
+@dataclass(frozen=True)
+class FactoredBasis:
+    """The same expansion on a factored influence's own basis, whose blocks
+    are the cohorts (never treated last) and whose ``weight_col`` holds each
+    unit's weight: ``z_i' B`` is then a coefficient matrix, and aggregations
+    stay factored."""
+
+    psi: FactoredInfluence
+    n_groups: int
+
+    def expand(self, B: np.ndarray) -> FactoredInfluence:
+        f, w = self.psi, self.psi.width
+        assert f.weight_col is not None
+        coef = np.zeros((f.n_blocks * w, B.shape[1]))
+        coef[np.arange(self.n_groups) * w + f.weight_col] = B[: self.n_groups]
+        return f.with_coef(coef)
 
 
 @dataclass(frozen=True)
 class DrawBasis:
     """The same expansion for multiplier-bootstrap draws: ``group_draws`` are
-    the draws of the weighted cohort indicators ``(n_boot, n_groups)`` and
-    ``one_draws`` those of the constant ``(n_boot,)``. The bootstrap is linear,
-    so draws of every aggregation follow from the draws of the cells."""
+    the draws of the weighted cohort indicators ``(n_boot, n_groups)``. The
+    bootstrap is linear, so draws of every aggregation follow from the draws
+    of the cells."""
 
     group_draws: np.ndarray
-    one_draws: np.ndarray
     n_groups: int
 
-    def expand(self, B: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return self.group_draws @ B[: self.n_groups] - self.one_draws[:, None] * c[None, :]
+    def expand(self, B: np.ndarray) -> np.ndarray:
+        return self.group_draws @ B[: self.n_groups]
 
 
 def _share_influence(
@@ -196,8 +216,8 @@ def _share_influence(
     shares: np.ndarray,
     pg: np.ndarray,
     cell_group: np.ndarray,
-    basis: UnitBasis | DrawBasis,
-) -> np.ndarray:
+    basis: UnitBasis | FactoredBasis | DrawBasis,
+) -> np.ndarray | FactoredInfluence:
     """Influence of the estimated cohort shares on each row: ``(n, m)``."""
     theta = W @ att
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -205,42 +225,44 @@ def _share_influence(
     A[:, ~shares] = 0.0
     B = np.zeros((basis.n_groups + 1, W.shape[0]))
     np.add.at(B, cell_group, A)
-    return basis.expand(B, pg @ A)
+    return basis.expand(B)
 
 
 def apply_aggregation(
     agg: Aggregation,
     att: np.ndarray,
-    psi: np.ndarray,
+    psi: np.ndarray | FactoredInfluence,
     pg: np.ndarray,
     cell_group: np.ndarray,
-    basis: UnitBasis | DrawBasis,
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    basis: UnitBasis | FactoredBasis | DrawBasis,
+) -> tuple[np.ndarray, Any, float, Any]:
     """Estimates and influence functions of the rows and of the overall summary.
 
     Parameters
     ----------
     att : ``(k,)`` the cells' estimates.
-    psi : ``(n, k)`` their influence functions (or ``(n_boot, k)`` bootstrap
-        draws, with a :class:`DrawBasis`).
+    psi : ``(n, k)`` their influence functions, dense or factored (or
+        ``(n_boot, k)`` bootstrap draws, with a :class:`DrawBasis`).
     pg : ``(k,)`` each cell's cohort share; ``cell_group`` ``(k,)`` its cohort index.
-    basis : how the estimated shares' influence expands over the rows of ``psi``.
+    basis : how the estimated shares' influence expands over the rows of ``psi``
+        (:class:`FactoredBasis` keeps a factored ``psi`` factored).
 
     Returns
     -------
-    est (m,), psi_rows (n, m), overall estimate, overall influence function (n,)
+    est (m,), psi_rows (n, m), overall estimate, overall influence function
+    (n, 1); the influence functions are factored when ``psi`` is.
     """
     est = agg.weights @ att
-    psi_rows = psi @ agg.weights.T
+    psi_rows = combine_columns(psi, agg.weights.T)
     if agg.shares.any():
         psi_rows = psi_rows + _share_influence(att, agg.weights, agg.shares, pg, cell_group, basis)
     overall = float(agg.overall @ est)
-    psi_overall = psi_rows @ agg.overall
+    psi_overall = combine_columns(psi_rows, agg.overall[:, None])
     if agg.overall_shares:
         first = [int(np.flatnonzero(r > 0)[0]) for r in agg.weights]
         psi_overall = psi_overall + _share_influence(
             est, agg.overall[None, :], np.array([True]), pg[first], cell_group[first], basis
-        )[:, 0]
+        )
     return est, psi_rows, overall, psi_overall
 
 

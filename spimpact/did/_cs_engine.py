@@ -35,7 +35,8 @@ class CellData:
     time: np.ndarray
     sample_unit: np.ndarray
     unit_cohort: np.ndarray
-    row_cohort: np.ndarray
+    #: each row's cohort (``None`` for balanced panels, estimated per unit)
+    row_cohort: np.ndarray | None
     X: np.ndarray
     w: np.ndarray
     n_periods: int
@@ -43,6 +44,8 @@ class CellData:
     weights_at: str = "pair_start"
     #: all weights are one (no weights column)
     constant_weights: bool = False
+    #: rows are sorted by sampling unit, then period (as a Panel keeps them)
+    unit_time_order: bool = False
 
 
 @dataclass
@@ -57,6 +60,8 @@ class CellEstimates:
 
 def _wide(data: CellData, values: np.ndarray) -> np.ndarray:
     n_u = int(data.sample_unit.max()) + 1
+    if data.balanced_panel and data.unit_time_order and len(values) == n_u * data.n_periods:
+        return np.asarray(values).reshape(n_u, data.n_periods)  # a view: no copy
     out = np.full((n_u, data.n_periods), np.nan, order="F")  # columns = periods
     out[data.sample_unit, data.time] = values
     return out
@@ -159,6 +164,7 @@ def _panel_cell(data, Yw, Rw, units, g, t, b, n, method, anticipation):
 def _rc_cell(data, units, g, t, b, n, method):
     rows = np.flatnonzero(units[data.sample_unit] & ((data.time == t) | (data.time == b)))
     post = (data.time[rows] == t).astype(float)
+    assert data.row_cohort is not None
     d = (data.row_cohort[rows] == g).astype(float)
     for p, name in ((1.0, "evaluated"), (0.0, "base")):
         sel = post == p
@@ -194,77 +200,67 @@ def estimate_cells_closed_form(
     ATT(g,t) is the weighted mean change of cohort ``g`` minus that of its
     comparison cohorts, and a unit's influence is
     ``n w_i (dy_i - mean) / W`` (positive for the treated cohort, negative for
-    comparisons; ``W`` the total weight of its side). Cohort sums of the
-    outcome per period give every mean in one pass over the data, and the
-    influence matrix is filled one cohort block at a time.
+    comparisons; ``W`` the total weight of its side). The units are grouped by
+    cohort once; cohort sums of the outcome per period give every mean, and
+    the influence functions stay factored on the cohort blocks
+    (:class:`~spimpact.inference.FactoredInfluence`), never ``n x k``.
     """
     Yw = _wide(data, data.y)
     n, T = Yw.shape
     uc = data.unit_cohort
-    w = np.zeros(n)
-    w[data.sample_unit] = data.w
     groups = np.unique(uc[np.isfinite(uc)]).astype(int)
     G = len(groups)
-    gidx = np.full(n, G, dtype=np.intp)  # never treated (in the window) -> G
+    gidx = np.full(n, G, dtype=np.int16)  # never treated (in the window) -> G; G <= T
     fin = np.isfinite(uc)
     gidx[fin] = np.searchsorted(groups, uc[fin].astype(int))
-    S = np.column_stack([np.bincount(gidx, weights=w * Yw[:, t], minlength=G + 1)
-                         for t in range(T)])
-    Wg = np.bincount(gidx, weights=w, minlength=G + 1)
-    coh = np.r_[groups.astype(float), np.inf]  # cohort position of each index
+    order = np.argsort(gidx, kind="stable")  # 16-bit keys: a linear radix sort
+    counts = np.bincount(gidx, minlength=G + 1)
+    bounds = np.r_[0, np.cumsum(counts)]
+    # basis columns: w_i (Y_it - cohort mean of period t), then w_i
+    vals = np.empty((n, T + 1))
+    np.take(Yw, order, axis=0, out=vals[:, :T])
+    if data.constant_weights:
+        vals[:, T] = 1.0
+    else:
+        w = np.zeros(n)
+        w[data.sample_unit] = data.w
+        np.take(w, order, out=vals[:, T])
+    S, Wg = np.zeros((G + 1, T)), np.zeros(G + 1)
+    for h in range(G + 1):
+        block, wb = vals[bounds[h] : bounds[h + 1], :T], vals[bounds[h] : bounds[h + 1], T]
+        Wg[h] = wb.sum()
+        S[h] = block.sum(axis=0) if data.constant_weights else wb @ block
+        if Wg[h] > 0:
+            block -= S[h] / Wg[h]
+        if not data.constant_weights:
+            block *= wb[:, None]
+    coh = np.r_[groups.astype(float), np.inf]  # cohort position of each block
     k = len(plan)
     att = np.full(k, np.nan)
-    mu_t, mu_c, W_c = np.zeros(k), np.zeros(k), np.zeros(k)
-    ctrl = np.zeros((G + 1, k), dtype=bool)
+    width = T + 1
+    coef = np.zeros(((G + 1) * width, k))
     msgs: list[str] = []
+    mean = np.divide(S, Wg[:, None], out=np.zeros_like(S), where=Wg[:, None] > 0)
     for j in range(k):
         g, t, b = int(plan.g[j]), int(plan.t[j]), int(plan.base[j])
         if plan.reference[j]:
             att[j] = 0.0
             continue
-        ctrl[:, j] = control_mask(coh, g, t, b, control_group, anticipation)
-        gi = int(np.searchsorted(groups, g))
-        W_c[j] = Wg[ctrl[:, j]].sum()
-        if Wg[gi] <= 0 or W_c[j] <= 0:
+        ctrl = np.flatnonzero(control_mask(coh, g, t, b, control_group, anticipation))
+        h = int(np.searchsorted(groups, g))
+        W_c = Wg[ctrl].sum()
+        if Wg[h] <= 0 or W_c <= 0:
             msgs.append(f"ATT for {labels[j]} not estimated: no treated or no comparison units.")
-            ctrl[:, j] = False
             continue
-        mu_t[j] = (S[gi, t] - S[gi, b]) / Wg[gi]
-        mu_c[j] = (S[ctrl[:, j], t] - S[ctrl[:, j], b]).sum() / W_c[j]
-        att[j] = mu_t[j] - mu_c[j]
-    ok = np.isfinite(att) & ~plan.reference
-    psi = _closed_form_influence(Yw, w, gidx, plan, ok, ctrl, mu_t, mu_c, Wg, W_c, G, coh)
+        mu_c = (S[ctrl, t] - S[ctrl, b]).sum() / W_c
+        att[j] = mean[h, t] - mean[h, b] - mu_c
+        # treated side: (n w_i / W_g) (dy_i - cohort mean change), centred already
+        coef[h * width + t, j] += n / Wg[h]
+        coef[h * width + b, j] -= n / Wg[h]
+        # comparison side: -(n w_i / W_C) (dy_i - mu_c), block by block
+        rows = ctrl * width
+        coef[rows + t, j] -= n / W_c
+        coef[rows + b, j] += n / W_c
+        coef[rows + T, j] -= n * (mean[ctrl, t] - mean[ctrl, b] - mu_c) / W_c
+    psi = FactoredInfluence.from_block_order(order, counts, vals, coef, weight_col=T)
     return CellEstimates(att, psi, msgs)
-
-
-def _closed_form_influence(
-    Yw: np.ndarray, w: np.ndarray, gidx: np.ndarray, plan: CellPlan, ok: np.ndarray,
-    ctrl: np.ndarray, mu_t: np.ndarray, mu_c: np.ndarray, Wg: np.ndarray, W_c: np.ndarray,
-    G: int, coh: np.ndarray,
-) -> FactoredInfluence:
-    """Influence functions as ``basis @ coef``.
-
-    Unit ``i`` of cohort ``h`` has basis entries ``n w_i Y_it`` in columns
-    ``(h, t)`` and ``n w_i`` in column ``(h, T)``; a cell's influence is then a
-    combination of its cohorts' columns (treated side ``+1/W_g``, comparison
-    side ``-1/W_C``, centred by the side's mean).
-    """
-    n, T = Yw.shape
-    width = T + 1
-    vals = np.empty((n, width))
-    vals[:, :T] = Yw
-    vals[:, T] = 1.0
-    vals *= (n * w)[:, None]
-    k = len(plan)
-    coef = np.zeros(((G + 1) * width, k))
-    for j in np.flatnonzero(ok):
-        t, b = int(plan.t[j]), int(plan.base[j])
-        h = int(np.searchsorted(coh, plan.g[j]))
-        coef[h * width + t, j] += 1 / Wg[h]
-        coef[h * width + b, j] -= 1 / Wg[h]
-        coef[h * width + T, j] -= mu_t[j] / Wg[h]
-        for c in np.flatnonzero(ctrl[:, j]):
-            coef[c * width + t, j] -= 1 / W_c[j]
-            coef[c * width + b, j] += 1 / W_c[j]
-            coef[c * width + T, j] += mu_c[j] / W_c[j]
-    return FactoredInfluence(gidx, vals, G + 1, coef)

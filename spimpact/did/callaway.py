@@ -172,33 +172,40 @@ class CallawaySantAnna:
                 f"CallawaySantAnna needs a panel or repeated cross-sections, not a {panel.kind}."
             )
         T = panel.n_periods
-        row_cohort = np.asarray(panel.cohort_codes, dtype=float).copy()
+        rcs = panel.kind == "repeated_cross_section"
         notes: list[str] = []
-        late = np.isfinite(row_cohort) & (row_cohort >= T)
-        row_cohort[late] = np.inf  # untreated throughout the window
-        early = row_cohort <= 0
-        if early.any():
+        # cohorts after the window: untreated throughout; at or before its start:
+        # no untreated period, left out. Panels do this per unit, not per row.
+        cohort = np.array(panel.cohort_codes if rcs else panel.unit_cohort_codes, dtype=float)
+        cohort[np.isfinite(cohort) & (cohort >= T)] = np.inf
+        early = cohort <= 0
+        everyone = not early.any()
+        keep = None
+        if not everyone:
+            keep = ~early if rcs else ~early[panel.unit_codes]
             notes.append(
-                f"{int(early.sum())} rows of units already treated in the first period "
-                f"({panel.periods[0]}) were left out: they have no untreated period."
+                f"{int(np.count_nonzero(~keep))} rows of units already treated in the first "
+                f"period ({panel.periods[0]}) were left out: they have no untreated period."
             )
-        keep = ~early
-        everyone = bool(keep.all())
 
         def kept(a: np.ndarray) -> np.ndarray:  # no copies when nothing is left out
-            return np.asarray(a) if everyone else np.asarray(a)[keep]
+            return np.asarray(a) if keep is None else np.asarray(a)[keep]
 
-        rcs = panel.kind == "repeated_cross_section"
-        sample_unit = kept(np.arange(panel.n_obs) if rcs else panel.unit_codes)
-        if everyone:  # codes are already 0..n-1
-            unit_codes = np.arange(panel.n_obs if rcs else panel.n_units)
-        else:
-            unit_codes, sample_unit = np.unique(sample_unit, return_inverse=True)
-        row_cohort = kept(row_cohort)
         time = kept(panel.time_codes)
-        n_u = int(sample_unit.max()) + 1
-        unit_cohort = np.full(n_u, np.inf)
-        unit_cohort[sample_unit] = row_cohort
+        row_cohort = None
+        if rcs:
+            unit_cohort = kept(cohort)
+            sample_unit = np.arange(len(unit_cohort))
+            unit_codes = np.flatnonzero(keep) if keep is not None else sample_unit
+        elif everyone:  # codes are already 0..n-1
+            unit_cohort, sample_unit = cohort, np.asarray(panel.unit_codes)
+            unit_codes = np.arange(panel.n_units)
+        else:
+            unit_codes = np.flatnonzero(~early)
+            unit_cohort = cohort[unit_codes]
+            recode = np.cumsum(~early) - 1  # old unit code -> new
+            sample_unit = recode[kept(panel.unit_codes)]
+        n_u = len(unit_cohort)
         if self.control_group == "never_treated" and np.isfinite(unit_cohort).all():
             raise EstimationError(
                 "control_group='never_treated' but no unit is untreated throughout the data; "
@@ -207,12 +214,19 @@ class CallawaySantAnna:
         groups = np.unique(unit_cohort[np.isfinite(unit_cohort)]).astype(int)
         spec = self._covariate_spec(panel)
         if spec is None or (not isinstance(spec, str) and len(spec) == 0):
-            X = np.broadcast_to(1.0, (int(keep.sum()), 1))  # intercept only, no memory
+            X = np.broadcast_to(1.0, (len(time), 1))  # intercept only, no memory
         else:
             frame = panel.frame
-            X, _ = design_matrix(frame if everyone else frame.loc[keep], spec)
-        counts = np.bincount(sample_unit, minlength=n_u)
-        balanced = (not rcs) and bool((counts == T).all())
+            X, _ = design_matrix(frame if keep is None else frame.loc[keep], spec)
+        if rcs:
+            balanced = False
+        elif everyone:
+            balanced = panel.is_balanced
+        else:
+            balanced = bool((np.bincount(sample_unit, minlength=n_u) == T).all())
+        wide_panel = balanced and self.weights_at != "varying" and not rcs
+        if not wide_panel:  # cells estimated on rows (2x2 cross-sections): row cohorts
+            row_cohort = unit_cohort[sample_unit]
         if not rcs and not balanced and self.weights_at != "varying":
             notes.append(
                 "the panel is unbalanced: each ATT(g,t) uses every unit observed in the two "
@@ -221,12 +235,16 @@ class CallawaySantAnna:
         data = CellData(
             y=kept(panel.y), time=time, sample_unit=sample_unit,
             unit_cohort=unit_cohort, row_cohort=row_cohort, X=X, w=kept(panel.w),
-            n_periods=T, balanced_panel=balanced and self.weights_at != "varying",
+            n_periods=T, balanced_panel=wide_panel,
             weights_at=self.weights_at, constant_weights=panel.weights is None,
+            unit_time_order=not rcs,  # a Panel keeps its rows sorted by unit, then period
         )
-        first = np.r_[True, sample_unit[1:] != sample_unit[:-1]]
-        unit_w = np.zeros(n_u)
-        unit_w[sample_unit[first]] = data.w[first]
+        if panel.weights is None:
+            unit_w = np.ones(n_u)
+        else:
+            first = np.r_[True, sample_unit[1:] != sample_unit[:-1]]
+            unit_w = np.zeros(n_u)
+            unit_w[sample_unit[first]] = data.w[first]
         cluster, n_cl = None, None
         if panel.cluster_codes is not None:
             cl = kept(panel.cluster_codes)

@@ -31,6 +31,7 @@ from ._aggregate import (
     KINDS,
     AggregationKind,
     DrawBasis,
+    FactoredBasis,
     UnitBasis,
     aggregation_weights,
     apply_aggregation,
@@ -62,13 +63,12 @@ class PreTest:
 
 @dataclass(frozen=True)
 class BootDraws:
-    """Multiplier-bootstrap draws of the cells ``(n_boot, k)``, of the weighted
-    cohort indicators ``(n_boot, n_groups)`` and of the constant ``(n_boot,)``,
-    all with the same multipliers: every aggregation's draws follow linearly."""
+    """Multiplier-bootstrap draws of the cells ``(n_boot, k)`` and of the
+    weighted cohort indicators ``(n_boot, n_groups)``, with the same
+    multipliers: every aggregation's draws follow linearly."""
 
     cells: np.ndarray
     groups: np.ndarray
-    ones: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -99,29 +99,47 @@ class InfluenceData:
         object.__setattr__(self, "n_groups", max(n_groups, 0))
         draws = None
         if self.bootstrap is not None:
-            z = np.zeros((self.n, self.n_groups))
-            has = self.unit_group >= 0
-            z[np.flatnonzero(has), self.unit_group[has]] = self.unit_w[has]
-            cells, groups, ones = multiplier_bootstrap(
+            z: np.ndarray | FactoredInfluence
+            if self._factored_shares():
+                # the weighted cohort indicators are columns of the same basis
+                f = cast(FactoredInfluence, self.psi)
+                assert f.weight_col is not None
+                z = f.with_coef(np.zeros((f.n_blocks * f.width, self.n_groups)))
+                z.coef[np.arange(self.n_groups) * f.width + f.weight_col,
+                       np.arange(self.n_groups)] = 1.0
+            else:
+                z = np.zeros((self.n, self.n_groups))
+                has = self.unit_group >= 0
+                z[np.flatnonzero(has), self.unit_group[has]] = self.unit_w[has]
+            cells, groups = multiplier_bootstrap(
                 [self.psi if isinstance(self.psi, FactoredInfluence) else np.nan_to_num(self.psi),
-                 z, np.ones((self.n, 1))], self.bootstrap,
+                 z], self.bootstrap,
                 cluster=self.cluster, kind=cast(MultiplierKind, self.multiplier),
                 random_state=self.random_state,
                 single_precision=self.n * self.psi.shape[1] > 2_000_000,
             )
-            draws = BootDraws(cells, groups, ones[:, 0])
+            draws = BootDraws(cells, groups)
         object.__setattr__(self, "draws", draws)
 
     @property
     def n(self) -> int:
         return self.psi.shape[0]
 
-    def unit_basis(self) -> UnitBasis:
+    def _factored_shares(self) -> bool:
+        """Whether the cells are factored on cohort blocks with a weight
+        column, so that share influences stay factored too."""
+        f = self.psi
+        return (isinstance(f, FactoredInfluence) and f.weight_col is not None
+                and f.n_blocks == self.n_groups + 1)
+
+    def unit_basis(self) -> UnitBasis | FactoredBasis:
+        if self._factored_shares():
+            return FactoredBasis(cast(FactoredInfluence, self.psi), self.n_groups)
         return UnitBasis(self.unit_group, self.unit_w, self.n_groups)
 
     def draw_basis(self) -> DrawBasis:
         assert self.draws is not None
-        return DrawBasis(self.draws.groups, self.draws.ones, self.n_groups)
+        return DrawBasis(self.draws.groups, self.n_groups)
 
 
 def _inference_table(
@@ -154,7 +172,7 @@ class AggregateResult(Result):
         estimates: pd.DataFrame,
         *,
         kind: str,
-        psi: np.ndarray | None = None,
+        psi: np.ndarray | FactoredInfluence | None = None,
         uniform_band: tuple[np.ndarray, np.ndarray] | None = None,
         crit_uniform: float | None = None,
         **kwargs: Any,
@@ -187,7 +205,9 @@ class AggregateResult(Result):
     @property
     def influence(self) -> np.ndarray | None:
         """Influence functions of the rows of ``.estimates`` (``(n_units, m)``)."""
-        return None if self._psi is None else self._psi.copy()
+        if self._psi is None:
+            return None
+        return self._psi.dense() if isinstance(self._psi, FactoredInfluence) else self._psi.copy()
 
     def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Event-study plot (event time) or point-and-interval plot (others),
@@ -294,13 +314,12 @@ class GroupTimeResult(Result):
         if self._inf.draws is not None:
             _, d_rows, _, d_overall = apply_aggregation(
                 agg, att, self._inf.draws.cells, pg, gi, self._inf.draw_basis())
-            d_overall = d_overall[:, None]
         index = self._labels(agg.labels)
         table, band, crit = _inference_table(est, psi_rows, self._inf, self.confidence, index,
                                              d_rows)
         if kind == "simple":
             table, band = table.iloc[:0], None
-        o_tab, _, _ = _inference_table(np.array([overall]), psi_overall[:, None], self._inf,
+        o_tab, _, _ = _inference_table(np.array([overall]), psi_overall, self._inf,
                                        self.confidence, {}, d_overall)
         over = Estimate.from_row(o_tab.iloc[0], self.confidence, label=f"overall ({kind})")
         return AggregateResult(
@@ -358,7 +377,7 @@ def pretest_from(
     if not pre_e.any():
         return None, "no pre-treatment event times to test."
     stat, df, p = wald_test(tab["estimate"].to_numpy()[pre_e],
-                            influence_vcov(ev.influence[:, pre_e], cluster))
+                            influence_vcov(select_columns(ev._psi, pre_e), cluster))
     note = (f"{int(sel.sum())} pre-treatment ATT(g,t) cells are too many for "
             f"{n_indep} {'clusters' if cluster is not None else 'units'} (their variance "
             f"matrix is near-singular): the pre-test uses the pre-treatment event-time "
