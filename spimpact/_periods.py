@@ -109,13 +109,20 @@ def encode_periods(values: pd.Series, column: str) -> tuple[np.ndarray, pd.Index
         )
     ordered = _as_orderable(values, column, "time")
     try:
-        codes, labels = pd.factorize(ordered, sort=True)
+        codes, labels = pd.factorize(ordered)
+        rank = np.asarray(pd.Index(labels).argsort())  # in the dtype's own order
     except TypeError as exc:
         raise PanelError(
             f"time column {column!r} mixes values of different types that cannot be "
             f"ordered; convert it to one type (integers, dates or pandas Periods)."
         ) from exc
-    return codes.astype(np.intp, copy=False), pd.Index(labels, name=column)
+    codes = codes.astype(np.intp, copy=False)
+    if np.any(rank != np.arange(len(rank))):  # periods first seen out of order: renumber
+        new = np.empty(len(rank), dtype=np.intp)
+        new[rank] = np.arange(len(rank))
+        codes = new[codes]
+        labels = labels[rank]
+    return codes, pd.Index(labels, name=column)
 
 
 def to_period_scale(values: pd.Series, labels: pd.Index, column: str) -> pd.Series:

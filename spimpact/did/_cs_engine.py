@@ -218,7 +218,9 @@ def estimate_cells_closed_form(
     bounds = np.r_[0, np.cumsum(counts)]
     # basis columns: w_i (Y_it - cohort mean of period t), then w_i
     vals = np.empty((n, T + 1))
-    np.take(Yw, order, axis=0, out=vals[:, :T])
+    step = 1 << 16  # gathered in slices: no units x periods temporary
+    for lo in range(0, n, step):
+        vals[lo : lo + step, :T] = Yw[order[lo : lo + step]]
     if data.constant_weights:
         vals[:, T] = 1.0
     else:
