@@ -366,7 +366,9 @@ def multiplier_weights(
     if kind == "rademacher":
         # one gather turns each random byte into its 8 signs, already in ``dtype``
         signs: np.ndarray = _SIGN_TABLE.astype(dtype, copy=False)
-        packed = rng.integers(0, 256, size=(count + 7) // 8, dtype=np.uint8)
+        # whole 64-bit words are the generator's cheapest output: 64 signs each
+        words = rng.integers(0, 2**64, size=(count + 63) // 64, dtype=np.uint64)
+        packed = words.view(np.uint8)
         out: np.ndarray = np.take(signs, packed, axis=0).reshape(-1)[:count].reshape(size)
         return out
     if kind == "mammen":
