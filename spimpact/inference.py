@@ -348,8 +348,9 @@ def multiplier_weights(
     """Mean-zero, unit-variance multipliers: Rademacher (+1/-1 with equal
     probability, as R's ``did``) or Mammen's two-point distribution.
 
-    Rademacher signs come from packed random bits (8 multipliers per random
-    byte, expanded by a table look-up); Mammen's probability is applied to 32-bit integers (exact to 2^-32).
+    Rademacher signs are the bits of random 64-bit words, expanded by a table
+    look-up (one row of 8 signs per byte); Mammen's probability is applied to
+    32-bit integers (exact to 2^-32).
 
     Mammen's law takes ``(1 - sqrt 5) / 2`` with probability
     ``(sqrt 5 + 1) / (2 sqrt 5)`` and ``(1 + sqrt 5) / 2`` otherwise: mean 0,

@@ -437,3 +437,16 @@ def test_warnings_point_at_the_caller_and_late_entrants_are_flagged():
     with pytest.warns(DataWarning, match="missing outcome") as rec:
         p.replace(treatment=None)  # the rows set aside are checked (and reported) again
     assert {Path(w.filename).name for w in rec} == {"test_panel.py"}
+
+
+def test_never_treated_code_and_missing_mix_within_a_unit():
+    """0 (with never_treated=0) and a missing cohort both mean never treated, so
+    a unit may mix them; the per-unit path of sorted numeric cohorts agrees with
+    the row path of shuffled rows."""
+    df = pd.DataFrame({"u": np.repeat([1, 2, 3], 3), "t": np.tile([1, 2, 3], 3),
+                       "y": np.arange(9.0), "g": [0, np.nan, 0, 2, 2, 2, 3, 3, 3]})
+    sorted_ = Panel(df, outcome="y", unit="u", time="t", cohort="g", never_treated=0)
+    shuffled = Panel(df.iloc[::-1], outcome="y", unit="u", time="t", cohort="g",
+                     never_treated=0)
+    np.testing.assert_array_equal(sorted_.unit_cohort_codes, [np.inf, 1.0, 2.0])
+    np.testing.assert_array_equal(shuffled.cohort_codes, sorted_.cohort_codes)
