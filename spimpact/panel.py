@@ -8,7 +8,6 @@ float arrays. Every estimator family consumes a ``Panel``.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from ._encoding import COPY_ON_WRITE, readonly, sorted_distinct, to_pandas, unit_codes
 from ._periods import encode_cohorts, encode_factorized_cohorts, encode_periods
 from ._validate import (
     check_nested,
@@ -39,67 +39,6 @@ __all__ = ["Panel", "PanelKind"]
 PanelKind = Literal["panel", "repeated_cross_section", "series", "cross_section"]
 
 _ROLE_NAMES = ("outcome", "unit", "time", "cohort", "treatment", "cluster", "weights", "exposure")
-
-
-def _to_pandas(data: Any) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data
-    if isinstance(data, (str, os.PathLike)):
-        path = os.fspath(data)
-        if path.endswith((".parquet", ".pq")):
-            return pd.read_parquet(path)
-        if path.endswith((".csv", ".csv.gz", ".txt")):
-            return pd.read_csv(path)
-        raise PanelError(f"cannot read {path!r}: give a .csv or .parquet file, or a DataFrame.")
-    if type(data).__module__.split(".")[0] == "polars":
-        if hasattr(data, "collect") and not hasattr(data, "to_pandas"):
-            data = data.collect()  # a LazyFrame
-        if hasattr(data, "to_pandas"):
-            return data.to_pandas()
-    raise PanelError(
-        f"data must be a pandas or polars DataFrame (or a CSV/parquet path), "
-        f"not {type(data).__name__}."
-    )
-
-
-# pandas 3 always copies on write: a column selection then never shares changes with
-# the user's frame, so it needs no eager copy (1M x 20 panel: ~1 s and ~1 GB saved).
-_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(
-    getattr(getattr(pd.options, "mode", None), "copy_on_write", False) is True
-)
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a)
-    a.flags.writeable = False
-    return a
-
-
-def _unit_codes(values: pd.Series) -> tuple[np.ndarray, Any]:
-    """Sorted integer codes of the units; linear time when the ids arrive sorted."""
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
-        values.dtype
-    ):
-        arr = values.to_numpy()
-        if arr.dtype.kind in "iu" and len(arr) > 1 and bool(np.all(arr[1:] >= arr[:-1])):
-            change = arr[1:] != arr[:-1]
-            codes = np.empty(len(arr), dtype=np.intp)
-            codes[0] = 0
-            np.cumsum(change, out=codes[1:])
-            return codes, arr[np.concatenate(([0], np.flatnonzero(change) + 1))]
-    codes, labels = pd.factorize(values, sort=True)
-    return codes.astype(np.intp, copy=False), labels
-
-
-def _sorted_distinct(ucode: np.ndarray, tcode: np.ndarray) -> bool:
-    """Whether rows are sorted by unit, then period, with no (unit, period) twice
-    (checked on neighbours, without forming a combined key)."""
-    if len(ucode) < 2:
-        return True
-    later_unit = ucode[1:] > ucode[:-1]
-    if not np.all(later_unit | (ucode[1:] == ucode[:-1])):
-        return False
-    return bool(np.all(later_unit | (tcode[1:] > tcode[:-1])))
 
 
 class Panel:
@@ -191,7 +130,7 @@ class Panel:
             "treatment": treatment, "never_treated": never_treated, "covariates": covariates,
             "cluster": cluster, "weights": weights, "exposure": exposure, "levels": levels,
         }
-        self._setup(_to_pandas(data), roles, internal=False, quiet=False)
+        self._setup(to_pandas(data), roles, internal=False, quiet=False)
 
     def _setup(self, source: pd.DataFrame, roles: dict[str, Any], *, internal: bool,
                quiet: bool) -> None:
@@ -250,7 +189,7 @@ class Panel:
         if len(source) == 0:
             raise PanelError("data has no rows; a Panel needs at least one observation.")
         df = source.loc[:, self._columns()]
-        if not _COPY_ON_WRITE:  # without copy-on-write a selection may share the user's data
+        if not COPY_ON_WRITE:  # without copy-on-write a selection may share the user's data
             df = df.copy()
         if not self._internal:
             df.index = pd.RangeIndex(len(df))  # row numbers of the user's data, for messages
@@ -313,12 +252,12 @@ class Panel:
         else:
             tcode, self._periods = np.zeros(n, dtype=np.intp), pd.Index([0])
         if self.unit is not None:
-            ucode, ulabels = _unit_codes(df[self.unit])
+            ucode, ulabels = unit_codes(df[self.unit])
             self._units = pd.Index(ulabels, name=self.unit)
         else:
             ucode = np.arange(n, dtype=np.intp)
             self._units = pd.RangeIndex(n, name="row")
-        if self.unit is not None and self.time is not None and _sorted_distinct(ucode, tcode):
+        if self.unit is not None and self.time is not None and sorted_distinct(ucode, tcode):
             self._kind: PanelKind = "panel"  # the usual extract: sorted, one row per unit
             # and period
         else:
@@ -332,21 +271,21 @@ class Panel:
                 order = np.argsort(key, kind="stable")
                 df, ucode, tcode = df.iloc[order], ucode[order], tcode[order]
         self._df = df
-        self._ucode, self._tcode = _readonly(ucode), _readonly(tcode)
-        self._y = _readonly(df[self.outcome].to_numpy(dtype=float))
+        self._ucode, self._tcode = readonly(ucode), readonly(tcode)
+        self._y = readonly(df[self.outcome].to_numpy(dtype=float))
         # unit weights are a read-only broadcast of 1.0: no memory for the common case
-        self._w = _readonly(
+        self._w = readonly(
             df[self.weights].to_numpy(dtype=float) if self.weights else np.broadcast_to(1.0, n)
         )
-        self._exp = _readonly(df[self.exposure].to_numpy(dtype=float)) if self.exposure else None
+        self._exp = readonly(df[self.exposure].to_numpy(dtype=float)) if self.exposure else None
         self._cl, self._clusters = None, None
         if self.cluster is not None:
             cl, cl_labels = pd.factorize(df[self.cluster], sort=True)
-            self._cl, self._clusters = _readonly(cl.astype(np.intp)), pd.Index(cl_labels)
+            self._cl, self._clusters = readonly(cl.astype(np.intp)), pd.Index(cl_labels)
             if self._kind == "panel":
                 constant_within(ucode, cl, self._units, self.cluster, f"units ({self.unit!r})",
                                 "a unit must stay in one cluster; cluster on a coarser level.")
-        self._cohort_pos = _readonly(self._encode_cohort(df, ucode, tcode))
+        self._cohort_pos = readonly(self._encode_cohort(df, ucode, tcode))
 
     def _find_kind(
         self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray, key: np.ndarray
