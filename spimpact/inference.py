@@ -343,7 +343,7 @@ _SIGN_TABLE = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1) * 2
 
 def multiplier_weights(
     size: tuple[int, ...], kind: MultiplierKind, rng: np.random.Generator,
-    dtype: type = np.float64,
+    dtype: type = np.float64, *, buffer: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mean-zero, unit-variance multipliers: Rademacher (+1/-1 with equal
     probability, as R's ``did``) or Mammen's two-point distribution.
@@ -356,6 +356,10 @@ def multiplier_weights(
     ``(sqrt 5 + 1) / (2 sqrt 5)`` and ``(1 + sqrt 5) / 2`` otherwise: mean 0,
     variance 1 and third moment 1.
 
+    ``buffer`` (1-D, of ``dtype``, at least the size rounded up to a multiple
+    of 64) receives the multipliers, which are returned as a view of it: a
+    caller drawing many chunks reuses one allocation.
+
     Examples
     --------
     >>> import numpy as np
@@ -364,21 +368,29 @@ def multiplier_weights(
     ((2, 4), True)
     """
     count = int(np.prod(size))
+    padded = -(-count // 64) * 64
+    if buffer is None:
+        buffer = np.empty(padded, dtype=dtype)
+    elif buffer.dtype != dtype or buffer.ndim != 1 or len(buffer) < padded:
+        raise OptionError(f"buffer must be a 1-D {np.dtype(dtype).name} array of at least "
+                          f"{padded} values.")
     if kind == "rademacher":
         # one gather turns each random byte into its 8 signs, already in ``dtype``
         signs: np.ndarray = _SIGN_TABLE.astype(dtype, copy=False)
         # whole 64-bit words are the generator's cheapest output: 64 signs each
-        words = rng.integers(0, 2**64, size=(count + 63) // 64, dtype=np.uint64)
-        packed = words.view(np.uint8)
-        out: np.ndarray = np.take(signs, packed, axis=0).reshape(-1)[:count].reshape(size)
-        return out
-    if kind == "mammen":
+        words = rng.integers(0, 2**64, size=padded // 64, dtype=np.uint64)
+        # (every byte indexes the 256-row table: mode="clip" only skips a buffered check)
+        np.take(signs, words.view(np.uint8), axis=0, out=buffer[:padded].reshape(-1, 8),
+                mode="clip")
+    elif kind == "mammen":
         s5 = np.sqrt(5.0)
         p = (s5 + 1) / (2 * s5)
         lo, hi = (1 - s5) / 2, (1 + s5) / 2
-        u = rng.integers(0, 2**32, size=size, dtype=np.uint32)
-        return np.where(u < np.uint32(round(p * 2**32)), dtype(lo), dtype(hi))
-    raise OptionError(f"multiplier kind must be 'mammen' or 'rademacher', not {kind!r}.")
+        u = rng.integers(0, 2**32, size=count, dtype=np.uint32)
+        buffer[:count] = np.where(u < np.uint32(round(p * 2**32)), dtype(lo), dtype(hi))
+    else:
+        raise OptionError(f"multiplier kind must be 'mammen' or 'rademacher', not {kind!r}.")
+    return buffer[:count].reshape(size)
 
 
 def multiplier_bootstrap(
@@ -472,9 +484,10 @@ def multiplier_bootstrap(
     rng = as_generator(random_state)
     raw = [np.zeros((n_boot, src.n_blocks * src.width if isinstance(src, FactoredInfluence)
                      else src.shape[1])) for src, _ in sources]
+    buffer = np.empty(-(-n_boot * min(chunk, n_rows) // 64) * 64, dtype=dtype)  # reused
     for lo in range(0, n_rows, chunk):
         hi = min(n_rows, lo + chunk)
-        v = multiplier_weights((n_boot, hi - lo), kind, rng, dtype)
+        v = multiplier_weights((n_boot, hi - lo), kind, rng, dtype, buffer=buffer)
         for (src, _), out in zip(sources, raw, strict=True):
             if src is lead:
                 src.accumulate(out, v, lo, hi)
