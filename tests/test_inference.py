@@ -188,6 +188,24 @@ def test_rademacher_multipliers():
     assert v32.shape == (3, 7) and v32.dtype == np.float32
     with pytest.raises(OptionError, match="'mammen' or 'rademacher'"):
         multiplier_weights((3,), "normal", np.random.default_rng(1))  # type: ignore[arg-type]
+    # signs come 8 to a byte and 64 to a word: neighbours within and across
+    # bytes and words must be uncorrelated (MC SE of a correlation: 1/sqrt(n))
+    for lag in (1, 7, 8, 63, 64):
+        r = np.mean(v[:-lag] * v[lag:])
+        assert abs(r) < MC_SES / np.sqrt(n), lag
+
+
+@pytest.mark.parametrize("kind", ["rademacher", "mammen"])
+def test_multipliers_into_a_buffer_equal_fresh_ones(kind):
+    fresh = multiplier_weights((5, 13), kind, np.random.default_rng(4), np.float32)
+    buffer = np.full(200, np.nan, dtype=np.float32)
+    into = multiplier_weights((5, 13), kind, np.random.default_rng(4), np.float32,
+                              buffer=buffer)
+    np.testing.assert_array_equal(into, fresh)
+    assert np.shares_memory(into, buffer)
+    with pytest.raises(OptionError, match="buffer must be a 1-D float32 array of at least 128"):
+        multiplier_weights((5, 13), kind, np.random.default_rng(4), np.float32,
+                           buffer=buffer[:100])
 
 
 @pytest.mark.parametrize("kind", ["rademacher", "mammen"])
