@@ -285,7 +285,10 @@ class Panel:
             if self._kind == "panel":
                 constant_within(ucode, cl, self._units, self.cluster, f"units ({self.unit!r})",
                                 "a unit must stay in one cluster; cluster on a coarser level.")
-        self._cohort_pos = readonly(self._encode_cohort(df, ucode, tcode))
+        rows, units = self._encode_cohort(df, ucode, tcode)
+        # sorted numeric panels keep the cohort per unit; rows gather it on demand
+        self._cohort_pos = None if rows is None else readonly(rows)
+        self._unit_cohort_pos = None if units is None else readonly(units)
 
     def _find_kind(
         self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray, key: np.ndarray
@@ -317,17 +320,27 @@ class Panel:
             )
         return "panel"
 
-    def _encode_cohort(self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray) -> np.ndarray:
+    def _encode_cohort(
+        self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Cohort positions per row, or (for sorted numeric panels) per unit:
+        ``(rows, units)``, one of them ``None``."""
+        unit_pos = None
         if self.cohort is not None:
-            pos, between = self._cohort_positions(df, ucode)
+            pos, between, unit_pos = self._cohort_positions(df, ucode)
         elif self.treatment is not None:
             pos, between = self._cohort_from_treatment(df, ucode, tcode)
         else:
-            return np.full(len(df), np.inf)
+            return np.full(len(df), np.inf), None
         if between.any():
             units = np.unique(ucode[between])
             row = int(np.flatnonzero(between)[0])
-            shown = show(self.cohort_label(pos[row]))
+            if pos is not None:
+                at = pos[row]
+            else:
+                assert unit_pos is not None
+                at = unit_pos[ucode[row]]
+            shown = show(self.cohort_label(at))
             if self.cohort is not None:
                 note = (
                     f"{len(units)} units have a cohort ({self.cohort!r}) that is not an observed "
@@ -343,10 +356,14 @@ class Panel:
                 )
             self._notes.append(note)
             warnings.warn(note, DataWarning, stacklevel=7 if self._internal else 6)
-        return pos
+        return pos, unit_pos
 
-    def _cohort_positions(self, df: pd.DataFrame, ucode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cohort positions from the cohort column (checked constant within units)."""
+    def _cohort_positions(
+        self, df: pd.DataFrame, ucode: np.ndarray
+    ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray | None]:
+        """Cohort positions from the cohort column (checked constant within units):
+        per row, or per unit (third item) on sorted numeric panels; and the rows
+        whose cohort falls between two observed periods."""
         if self.time is None:
             raise PanelError(
                 f"cohort={self.cohort!r} needs time= (the period column it refers to); "
@@ -364,7 +381,7 @@ class Panel:
                 differ &= ~(np.isnan(arr[1:]) & np.isnan(arr[:-1]))
             if not (differ & ~first[1:]).any():
                 pos, between = self._classify_cohorts(c.iloc[np.flatnonzero(first)], c)
-                return pos[ucode], between[ucode]
+                return None, between[ucode] if between.any() else between[:0], pos
         codes, uniques, never_u = self._cohort_values(c, c)
         if self._kind in ("panel", "series"):
             raw = np.where(np.append(never_u, True)[codes], -1, codes)  # -1: never or missing
@@ -372,7 +389,9 @@ class Panel:
             constant_within(ucode, raw, self._units, self.cohort, what,
                             "the cohort (first treated period) must be the same in every "
                             "row of a unit.")
-        return encode_factorized_cohorts(codes, uniques, never_u, self._periods, self.cohort)
+        pos, between = encode_factorized_cohorts(codes, uniques, never_u, self._periods,
+                                                 self.cohort)
+        return pos, between, None
 
     def _classify_cohorts(self, c: pd.Series, full: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         codes, uniques, never_u = self._cohort_values(c, full)
@@ -595,7 +614,12 @@ class Panel:
     def cohort_codes(self) -> np.ndarray:
         """Cohort of each row as a period position: ``inf`` never treated,
         ``-1`` treated before the first period, ``n_periods`` after the last."""
-        return self._cohort_pos
+        pos = self._cohort_pos
+        if pos is None:  # gathered from the units once, on first use
+            assert self._unit_cohort_pos is not None
+            pos = readonly(self._unit_cohort_pos[self._ucode])
+            object.__setattr__(self, "_cohort_pos", pos)
+        return pos
 
     @property
     def has_cohorts(self) -> bool:
@@ -605,13 +629,13 @@ class Panel:
     @property
     def treated(self) -> np.ndarray:
         """0/1 treatment status of each row (period on or after its cohort)."""
-        return (self._tcode >= self._cohort_pos).astype(np.int8)
+        return (self._tcode >= self.cohort_codes).astype(np.int8)
 
     @property
     def event_time(self) -> pd.Series:
         """Periods since the cohort's first treated period (NaN when never treated
         or treated outside the observed window), aligned with :attr:`frame`."""
-        pos = self._cohort_pos
+        pos = self.cohort_codes
         inside = np.isfinite(pos) & (pos >= 0) & (pos < self.n_periods)
         et = np.where(inside, self._tcode - np.where(inside, pos, 0), np.nan)
         return pd.Series(et, index=self._df.index, name="event_time")
@@ -624,7 +648,9 @@ class Panel:
     @property
     def unit_cohort_codes(self) -> np.ndarray:
         """Cohort position of each unit (see :attr:`cohort_codes`)."""
-        return self.unit_values(self._cohort_pos)
+        if self._unit_cohort_pos is not None:
+            return self._unit_cohort_pos.copy()
+        return self.unit_values(self.cohort_codes)
 
     def cohort_label(self, pos: float) -> Any:
         """The user's label for a cohort position (``None`` when never treated;
@@ -647,7 +673,7 @@ class Panel:
             raise PanelError("this Panel has no cohort= or treatment= column, so no cohorts.")
         upos = self.unit_cohort_codes
         vals, counts = np.unique(upos, return_counts=True)
-        rows = pd.Series(self._cohort_pos).value_counts()
+        rows = pd.Series(self.cohort_codes).value_counts()
         return pd.DataFrame(
             {
                 "cohort": pd.Series([self.cohort_label(v) for v in vals], dtype=object),

@@ -231,6 +231,25 @@ def test_cohort_outside_and_between_observed_periods():
     assert p.event_time.isna().sum() == 9  # only unit 1 has an event time in the window
 
 
+def test_numeric_cohort_between_periods_on_the_per_unit_path():
+    """Sorted integer periods with one unobserved (2020): the per-unit cohort
+    path places the 2020 cohort on 2021 with the same note, and its rows'
+    cohorts (gathered on first use) equal those of the row path (shuffled)."""
+    df = pd.DataFrame({"u": np.repeat([1, 2, 3, 4], 3), "t": np.tile([2019, 2021, 2022], 4),
+                       "y": np.arange(12.0),
+                       "g": np.repeat([2020.0, 2018.0, 2024.0, np.nan], 3)})
+    with pytest.warns(DataWarning, match=r"1 units have a cohort .* \(e.g. 2020.0 in row 0\);.*"
+                                         r"\(here 2021\)"):
+        p = Panel(df, outcome="y", unit="u", time="t", cohort="g")
+    assert p._cohort_pos is None  # not gathered yet
+    np.testing.assert_array_equal(p.unit_cohort_codes, [1, -1, 3, np.inf])
+    np.testing.assert_array_equal(p.treated, np.r_[0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    with pytest.warns(DataWarning):
+        rows = Panel(df.iloc[::-1], outcome="y", unit="u", time="t", cohort="g")
+    np.testing.assert_array_equal(p.cohort_codes, rows.cohort_codes)
+    assert not p.cohort_codes.flags.writeable
+
+
 def test_never_treated_code_and_infinite_cohort():
     df = pd.DataFrame({"u": np.repeat([1, 2, 3], 2), "t": [2004, 2005] * 3,
                        "y": np.arange(6.0), "g": np.repeat([2005, 0, 0], 2)})
