@@ -257,9 +257,9 @@ class Panel:
         else:
             ucode = np.arange(n, dtype=np.intp)
             self._units = pd.RangeIndex(n, name="row")
+        # the usual extract is sorted, with one row per unit and period: no key needed
         if self.unit is not None and self.time is not None and sorted_distinct(ucode, tcode):
-            self._kind: PanelKind = "panel"  # the usual extract: sorted, one row per unit
-            # and period
+            self._kind: PanelKind = "panel"
         else:
             key = ucode.astype(np.int64, copy=False) * len(self._periods) + tcode
             self._kind = self._find_kind(df, ucode, tcode, key)
