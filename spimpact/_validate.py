@@ -23,6 +23,7 @@ __all__ = [
     "row_examples",
     "check_nested",
     "constant_within",
+    "varying_groups",
     "first_treated",
     "show",
 ]
@@ -190,18 +191,23 @@ def numeric_column(
     return values
 
 
-def constant_within(
-    codes: np.ndarray, values: np.ndarray, labels: pd.Index, col: str, what: str, fix: str
-) -> None:
-    """Raise if ``values`` varies within any group of integer ``codes``.
+def varying_groups(codes: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The integer ``codes`` whose rows do not all share one value of ``values``
+    (missing values equal each other).
 
     Compares neighbours after a stable sort by code (no sort when the codes are
     already grouped), so it is linear on sorted panels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> varying_groups(np.array([0, 0, 1, 1]), np.array([1.0, 1.0, 2.0, np.nan])).tolist()
+    [1]
     """
     codes = np.asarray(codes)
     values = np.asarray(values)
     if len(codes) < 2:
-        return
+        return codes[:0]
     if not np.all(codes[1:] >= codes[:-1]):
         order = np.argsort(codes, kind="stable")
         codes, values = codes[order], values[order]
@@ -210,7 +216,15 @@ def constant_within(
     differ = a != b
     if values.dtype.kind == "f":
         differ &= ~(np.isnan(a) & np.isnan(b))
-    bad = np.unique(codes[1:][same & differ])
+    return np.unique(codes[1:][same & differ])
+
+
+def constant_within(
+    codes: np.ndarray, values: np.ndarray, labels: pd.Index, col: str, what: str, fix: str
+) -> None:
+    """Raise if ``values`` varies within any group of integer ``codes``
+    (:func:`varying_groups`), naming the groups by ``labels``."""
+    bad = varying_groups(codes, values)
     if len(bad):
         names = labels[bad.astype(np.intp)] if len(labels) else pd.Index(bad)
         raise PanelError(

@@ -28,6 +28,7 @@ from ._validate import (
     require_columns,
     row_examples,
     show,
+    varying_groups,
 )
 from .errors import DataWarning, PanelError
 
@@ -372,14 +373,11 @@ class Panel:
         c = df[self.cohort]
         numeric = pd.api.types.is_numeric_dtype(c.dtype) and not pd.api.types.is_bool_dtype(c.dtype)
         if self._kind == "panel" and numeric:
-            # Rows are sorted by unit: when neighbours within a unit agree, the
-            # cohort is classified once per unit and the rows gather the result.
-            arr = c.to_numpy()
-            first = np.r_[True, ucode[1:] != ucode[:-1]]
-            differ = arr[1:] != arr[:-1]
-            if arr.dtype.kind == "f":
-                differ &= ~(np.isnan(arr[1:]) & np.isnan(arr[:-1]))
-            if not (differ & ~first[1:]).any():
+            # Rows are sorted by unit: when every unit has one cohort value, it is
+            # classified once per unit (the rows gather it on demand). Otherwise the
+            # row path below decides (0 and missing may both mean never treated).
+            if len(varying_groups(ucode, c.to_numpy())) == 0:
+                first = np.r_[True, ucode[1:] != ucode[:-1]]
                 pos, between = self._classify_cohorts(c.iloc[np.flatnonzero(first)], c)
                 return None, between[ucode] if between.any() else between[:0], pos
         codes, uniques, never_u = self._cohort_values(c, c)
