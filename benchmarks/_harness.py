@@ -4,6 +4,7 @@ interpreter (whole-process timing) and check which peers are installed."""
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import time
 
@@ -30,3 +31,19 @@ def run(python: str, code: str, *args: str, timeout: float = 3600) -> dict | Non
 def available(python: str, module: str) -> bool:
     """Whether ``module`` imports in the interpreter ``python``."""
     return subprocess.run([python, "-c", f"import {module}"], capture_output=True).returncode == 0
+
+
+def median_run(repeats: int, python: str, code: str, *args: str) -> dict | None:
+    """:func:`run` ``repeats`` times (fresh processes): the median of each timing
+    (keys ending in ``_s``), the largest peak memory and every run's
+    ``estimate_s`` (``runs_s``). ``None`` if every run failed."""
+    runs = [r for r in (run(python, code, *args) for _ in range(repeats)) if r]
+    if not runs:
+        return None
+    out = dict(runs[0])
+    for key in out:
+        if key.endswith("_s"):
+            out[key] = float(statistics.median(r[key] for r in runs))
+    out["peak_mb"] = max(r["peak_mb"] for r in runs)
+    out["runs_s"] = [r["estimate_s"] for r in runs]
+    return out

@@ -36,7 +36,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import available, run  # noqa: E402
+from _harness import available, median_run, run  # noqa: E402
 
 REPEATS = 5
 
@@ -121,21 +121,6 @@ def make_panel(n: int, path: Path, seed: int = 0) -> None:
                   "y": y}).to_parquet(path)
 
 
-def median_run(python: str, code: str, *args: str) -> dict | None:
-    """:func:`run` ``REPEATS`` times; the median of each timing, the largest
-    peak memory, and every run's estimation time (``runs_s``)."""
-    runs = [r for r in (run(python, code, *args) for _ in range(REPEATS)) if r]
-    if not runs:
-        return None
-    out = dict(runs[0])
-    for key in ("estimate_s", "warm_s", "process_s"):
-        if key in out:
-            out[key] = float(np.median([r[key] for r in runs]))
-    out["peak_mb"] = max(r["peak_mb"] for r in runs)
-    out["runs_s"] = [r["estimate_s"] for r in runs]
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10x smaller panels")
@@ -150,8 +135,8 @@ def main() -> None:
         n_small, n_large = 100_000 // scale, 1_000_000 // scale
         make_panel(n_small, small)
         print(f"{n_small:,} units x {T} periods")
-        results["spimpact_100k"] = median_run(sys.executable, SPIMPACT, str(small), "0")
-        results["spimpact_100k_boot999"] = median_run(sys.executable, SPIMPACT, str(small), "999")
+        results["spimpact_100k"] = median_run(REPEATS, sys.executable, SPIMPACT, str(small), "0")
+        results["spimpact_100k_boot999"] = median_run(REPEATS, sys.executable, SPIMPACT, str(small), "999")
         for name, code, mod in (("csdid", CSDID, "csdid"), ("moderndid", MODERNDID, "moderndid")):
             if available(args.peer_python, mod):
                 results[f"{name}_100k"] = run(args.peer_python, code, str(small))
@@ -159,8 +144,8 @@ def main() -> None:
                 print(f"  {name} not installed for {args.peer_python}: skipped")
         make_panel(n_large, large)
         print(f"{n_large:,} units x {T} periods")
-        results["spimpact_1m"] = median_run(sys.executable, SPIMPACT, str(large), "0")
-        results["groupby_1m"] = median_run(sys.executable, GROUPBY, str(large))
+        results["spimpact_1m"] = median_run(REPEATS, sys.executable, SPIMPACT, str(large), "0")
+        results["groupby_1m"] = median_run(REPEATS, sys.executable, GROUPBY, str(large))
     report(results, n_small, n_large)
     out = HERE / "results" / "did_speed.json"
     out.parent.mkdir(exist_ok=True)

@@ -116,6 +116,24 @@ def extra_terms(
     return cols, names
 
 
+def shared_terms(
+    t: np.ndarray,
+    pos: np.ndarray,
+    t_of_pos: np.ndarray,
+    extras: Sequence[Interruption],
+    slope_change: bool,
+    origin: int,
+    season: Fourier | None,
+) -> tuple[list[np.ndarray], list[str]]:
+    """The terms every ITS design adds after its own: the extra interruptions
+    (:func:`extra_terms`), then the Fourier terms of ``season``."""
+    cols, names = extra_terms(t, pos, t_of_pos, extras, slope_change, origin)
+    if season is not None:
+        cols += list(fourier_terms(t, season).T)
+        names += list(season.names)
+    return cols, names
+
+
 def _assemble(
     cols: list[np.ndarray],
     names: list[str],
@@ -175,13 +193,9 @@ def series_design(
     if slope_change:
         cols.append(slope)
         names.append("slope_change")
-    ecols, enames = extra_terms(t, pos, t_of_pos, extras, slope_change, origin)
-    cols += ecols
-    names += enames
-    if season is not None:
-        cols += list(fourier_terms(t, season).T)
-        names += list(season.names)
-    return _assemble(cols, names, covariates, covariate_names, ("level_change", "slope_change"))
+    scols, snames = shared_terms(t, pos, t_of_pos, extras, slope_change, origin, season)
+    return _assemble(cols + scols, names + snames, covariates, covariate_names,
+                     ("level_change", "slope_change"))
 
 
 def controlled_design(
@@ -248,12 +262,9 @@ def controlled_design(
         cols.append(z * slope)
         names.append("slope_change")
     if not period_effects:
-        ecols, enames = extra_terms(t, pos, t_of_pos, extras, slope_change, origin)
-        cols += ecols
-        names += enames
-        if season is not None:
-            cols += list(fourier_terms(t, season).T)
-            names += list(season.names)
+        scols, snames = shared_terms(t, pos, t_of_pos, extras, slope_change, origin, season)
+        cols += scols
+        names += snames
     return _assemble(cols, names, covariates, covariate_names, ("level_change", "slope_change"))
 
 

@@ -16,7 +16,7 @@ from ..inference import few_clusters_message
 from ..panel import Panel
 from ..results import Estimate, estimate_table
 from ._common import MIN_PRE, covariate_columns, outcome_arrays
-from ._design import extra_terms, fourier_terms, segment_terms
+from ._design import segment_terms, shared_terms
 from ._diagnostics import autocorrelation_tests, diagnostic_lags
 from ._options import Family, Fourier, ITSOptions, validate_options
 from ._sites import SiteFit, cluster_vcov, fit_sites, site_vcov
@@ -318,12 +318,10 @@ def _terms(panel: Panel, s: _Sample, opts: ITSOptions, site_trends: bool) -> _Te
         cols.append(tc)
         names.append("trend")
     extras = resolve_extra(opts.extra_interruptions, panel.periods)
-    ecols, enames = extra_terms(t, pos, t_of_pos, extras, opts.slope_change, opts.slope_origin)
-    cols += ecols
-    names += enames
-    if opts.seasonality is not None:
-        cols += list(fourier_terms(t, opts.seasonality).T)
-        names += list(opts.seasonality.names)
+    scols, snames = shared_terms(t, pos, t_of_pos, extras, opts.slope_change, opts.slope_origin,
+                                 opts.seasonality)
+    cols += scols
+    names += snames
     cov_X, cov_names = covariate_columns(panel, opts.covariates)
     if cov_X is not None:
         cols += list(cov_X[s.keep].T)
