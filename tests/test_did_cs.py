@@ -226,23 +226,23 @@ def test_factored_aggregation_equals_dense_aggregation(mpdta, kind):
     """Aggregations of factored cells stay factored (shares' influence as
     coefficients on the cohort basis): against the dense engine on the same
     cells, estimates and every influence value agree to 1e-10."""
+    from dataclasses import replace
+
     from spimpact.did._aggregate import UnitBasis, aggregation_weights, apply_aggregation
     from spimpact.inference import FactoredInfluence
 
     res = CallawaySantAnna(control_group="not_yet_treated").fit(
         Panel(mpdta, weights="wt", **ROLES))
-    inf = res._inf
+    inf, cells = res._inf, res._cells
     assert isinstance(inf.psi, FactoredInfluence)
-    cells = res._cells
-    agg = aggregation_weights(cells.loc[~cells["reference"]].reset_index(drop=True), kind)
-    W = np.zeros((agg.weights.shape[0], len(cells)))
-    W[:, ~cells["reference"].to_numpy()] = agg.weights
-    from dataclasses import replace
-    agg = replace(agg, weights=W)
-    args = (agg, np.nan_to_num(res._att), )
+    estimated = ~cells["reference"].to_numpy()
+    agg = aggregation_weights(cells.loc[estimated].reset_index(drop=True), kind)
+    W = np.zeros((agg.weights.shape[0], len(cells)))  # zero weight on reference cells
+    W[:, estimated] = agg.weights
+    agg, att = replace(agg, weights=W), np.nan_to_num(res._att)
     pg, gi = cells["pg"].to_numpy(), cells["gi"].to_numpy()
-    f = apply_aggregation(*args, inf.psi, pg, gi, inf.unit_basis())
-    d = apply_aggregation(*args, inf.psi.dense(), pg, gi,
+    f = apply_aggregation(agg, att, inf.psi, pg, gi, inf.unit_basis())
+    d = apply_aggregation(agg, att, inf.psi.dense(), pg, gi,
                           UnitBasis(inf.unit_group, inf.unit_w, inf.n_groups))
     assert isinstance(f[1], FactoredInfluence) and isinstance(f[3], FactoredInfluence)
     np.testing.assert_allclose(f[0], d[0], atol=1e-12)
