@@ -4,18 +4,19 @@ encodes; these only read a built panel."""
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ._validate import show
-from .errors import PanelError
+from .errors import DataWarning, PanelError
 
 if TYPE_CHECKING:
     from .panel import Panel
 
-__all__ = ["describe_panel", "aggregate_panel"]
+__all__ = ["describe_panel", "aggregate_panel", "balanced_panel", "cohort_table"]
 
 
 def describe_panel(panel: Panel) -> pd.Series:
@@ -125,3 +126,44 @@ def aggregate_panel(panel: Panel, to: str) -> Panel:
     )
     object.__setattr__(new, "_notes", [*panel.notes, note + ".", *new.notes])
     return new
+
+
+def balanced_panel(panel: Panel) -> Panel:
+    """The sub-panel of units observed in every period (see :meth:`Panel.balanced`)."""
+    if panel.kind != "panel":
+        raise PanelError(f"balanced() needs a panel (unit and time); this is a {panel.kind}.")
+    counts = np.bincount(panel.unit_codes, minlength=panel.n_units)
+    keep_units = counts == panel.n_periods
+    if keep_units.all():
+        return panel
+    keep = keep_units[panel.unit_codes]
+    note = (
+        f"balanced(): dropped {int((~keep_units).sum())} of {panel.n_units} units "
+        f"({int((~keep).sum())} rows) not observed in all {panel.n_periods} periods."
+    )
+    if not keep.any():
+        raise PanelError(
+            f"no unit is observed in all {panel.n_periods} periods, so a balanced sub-panel "
+            f"is empty; estimate on the unbalanced panel instead."
+        )
+    warnings.warn(note, DataWarning, stacklevel=3)
+    new = panel._derive(panel._df.loc[keep])
+    object.__setattr__(new, "_notes", [*new._notes, note])
+    return new
+
+
+def cohort_table(panel: Panel) -> pd.DataFrame:
+    """Cohorts with their numbers of units and rows (see :attr:`Panel.cohorts`)."""
+    if not panel.has_cohorts:
+        raise PanelError("this Panel has no cohort= or treatment= column, so no cohorts.")
+    upos = panel.unit_cohort_codes
+    vals, counts = np.unique(upos, return_counts=True)
+    rows = pd.Series(panel.cohort_codes).value_counts()
+    return pd.DataFrame(
+        {
+            "cohort": pd.Series([panel.cohort_label(v) for v in vals], dtype=object),
+            "n_units": counts,
+            "n_rows": [int(rows.get(v, 0)) for v in vals],
+            "never_treated": ~np.isfinite(vals),
+        }
+    )

@@ -9,10 +9,12 @@ period is an integer code ``0..T-1`` in time order; outputs use the labels.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._validate import show
 from .errors import PanelError
 
 __all__ = ["encode_periods", "encode_cohorts", "encode_factorized_cohorts", "to_period_scale"]
@@ -258,3 +260,28 @@ def encode_factorized_cohorts(
         vals = to_period_scale(uniques.iloc[keep].reset_index(drop=True), labels, column)
         pos_u[keep], between_u[keep] = _positions(vals, labels)
     return pos_u[codes], between_u[codes]
+
+
+def cohort_values(
+    c: pd.Series, full: pd.Series, never_treated: Any, periods: pd.Index, column: Any,
+) -> tuple[np.ndarray, pd.Series, np.ndarray]:
+    """Factorized cohort values and which distinct values mean never treated;
+    ``full`` is the whole column (for messages)."""
+    # Cohorts take few distinct values: classify those, not the rows.
+    codes, uniques = pd.factorize(c)  # missing: code -1
+    u = pd.Series(uniques)
+    never_u = np.zeros(len(u), dtype=bool)
+    if never_treated is not None:
+        never_u |= (u == never_treated).to_numpy(dtype=bool, na_value=False)
+    if pd.api.types.is_numeric_dtype(c.dtype) and not pd.api.types.is_bool_dtype(c.dtype):
+        never_u |= np.isposinf(u.to_numpy(dtype=float, na_value=np.nan))  # Inf: never
+        if never_treated is None and pd.api.types.is_numeric_dtype(periods.dtype):
+            zero = (u == 0).to_numpy(dtype=bool, na_value=False) & (periods[0] > 0)
+            if zero.any():
+                rows = int((full == 0).sum())
+                raise PanelError(
+                    f"cohort column {column!r} holds 0 in {rows} rows, "
+                    f"before the first period {show(periods[0])}; if 0 marks "
+                    f"never-treated units (as in R's did), pass never_treated=0."
+                )
+    return codes, u, never_u

@@ -16,7 +16,12 @@ import numpy as np
 import pandas as pd
 
 from ._encoding import COPY_ON_WRITE, readonly, sorted_distinct, to_pandas, unit_codes
-from ._periods import encode_cohorts, encode_factorized_cohorts, encode_periods
+from ._periods import (
+    cohort_values,
+    encode_cohorts,
+    encode_factorized_cohorts,
+    encode_periods,
+)
 from ._validate import (
     check_nested,
     check_roles,
@@ -34,6 +39,8 @@ from .errors import DataWarning, PanelError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+    from ._sample import UnitSample
 
 __all__ = ["Panel", "PanelKind"]
 
@@ -380,7 +387,8 @@ class Panel:
                 first = np.r_[True, ucode[1:] != ucode[:-1]]
                 pos, between = self._classify_cohorts(c.iloc[np.flatnonzero(first)], c)
                 return None, between[ucode] if between.any() else between[:0], pos
-        codes, uniques, never_u = self._cohort_values(c, c)
+        codes, uniques, never_u = cohort_values(c, c, self.never_treated, self._periods,
+                                                self.cohort)
         if self._kind in ("panel", "series"):
             raw = np.where(np.append(never_u, True)[codes], -1, codes)  # -1: never or missing
             what = f"units ({self.unit!r})" if self._kind == "panel" else "the series"
@@ -392,32 +400,9 @@ class Panel:
         return pos, between, None
 
     def _classify_cohorts(self, c: pd.Series, full: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-        codes, uniques, never_u = self._cohort_values(c, full)
+        codes, uniques, never_u = cohort_values(c, full, self.never_treated, self._periods,
+                                                self.cohort)
         return encode_factorized_cohorts(codes, uniques, never_u, self._periods, self.cohort)
-
-    def _cohort_values(
-        self, c: pd.Series, full: pd.Series
-    ) -> tuple[np.ndarray, pd.Series, np.ndarray]:
-        """Factorized cohort values and which distinct values mean never treated;
-        ``full`` is the whole column (for messages)."""
-        # Cohorts take few distinct values: classify those, not the rows.
-        codes, uniques = pd.factorize(c)  # missing: code -1
-        u = pd.Series(uniques)
-        never_u = np.zeros(len(u), dtype=bool)
-        if self.never_treated is not None:
-            never_u |= (u == self.never_treated).to_numpy(dtype=bool, na_value=False)
-        if pd.api.types.is_numeric_dtype(c.dtype) and not pd.api.types.is_bool_dtype(c.dtype):
-            never_u |= np.isposinf(u.to_numpy(dtype=float, na_value=np.nan))  # Inf: never
-            if self.never_treated is None and pd.api.types.is_numeric_dtype(self._periods.dtype):
-                zero = (u == 0).to_numpy(dtype=bool, na_value=False) & (self._periods[0] > 0)
-                if zero.any():
-                    rows = int((full == 0).sum())
-                    raise PanelError(
-                        f"cohort column {self.cohort!r} holds 0 in {rows} rows, "
-                        f"before the first period {show(self._periods[0])}; if 0 marks "
-                        f"never-treated units (as in R's did), pass never_treated=0."
-                    )
-        return codes, u, never_u
 
     def _treatment_values(self, df: pd.DataFrame, *, allow_missing: bool) -> np.ndarray:
         col = str(self.treatment)
@@ -667,19 +652,9 @@ class Panel:
 
         The never-treated units form the row with a missing cohort.
         """
-        if not self.has_cohorts:
-            raise PanelError("this Panel has no cohort= or treatment= column, so no cohorts.")
-        upos = self.unit_cohort_codes
-        vals, counts = np.unique(upos, return_counts=True)
-        rows = pd.Series(self.cohort_codes).value_counts()
-        return pd.DataFrame(
-            {
-                "cohort": pd.Series([self.cohort_label(v) for v in vals], dtype=object),
-                "n_units": counts,
-                "n_rows": [int(rows.get(v, 0)) for v in vals],
-                "never_treated": ~np.isfinite(vals),
-            }
-        )
+        from ._panel_views import cohort_table
+
+        return cohort_table(self)
 
     @property
     def never_treated_units(self) -> pd.Index:
@@ -762,26 +737,31 @@ class Panel:
         >>> b.n_units, b.notes
         (1, ('balanced(): dropped 1 of 2 units (1 rows) not observed in all 2 periods.',))
         """
-        if self._kind != "panel":
-            raise PanelError(f"balanced() needs a panel (unit and time); this is a {self._kind}.")
-        counts = np.bincount(self._ucode, minlength=self.n_units)
-        keep_units = counts == self.n_periods
-        if keep_units.all():
-            return self
-        keep = keep_units[self._ucode]
-        note = (
-            f"balanced(): dropped {int((~keep_units).sum())} of {self.n_units} units "
-            f"({int((~keep).sum())} rows) not observed in all {self.n_periods} periods."
-        )
-        if not keep.any():
-            raise PanelError(
-                f"no unit is observed in all {self.n_periods} periods, so a balanced sub-panel "
-                f"is empty; estimate on the unbalanced panel instead."
-            )
-        warnings.warn(note, DataWarning, stacklevel=2)
-        new = self._derive(self._df.loc[keep])
-        object.__setattr__(new, "_notes", [*new._notes, note])
-        return new
+        from ._panel_views import balanced_panel
+
+        return balanced_panel(self)
+
+    def unit_sample(self, *, anticipation: int = 0, drop_always_treated: bool = True) -> UnitSample:
+        """The estimation sample of a staggered design, the same for every family.
+
+        Cohorts after the last period count as not treated in the window; units
+        first treated by the first period (plus ``anticipation``) have no
+        untreated period and are set aside with a note, unless
+        ``drop_always_treated=False``. See :class:`spimpact._sample.UnitSample`.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"u": [1, 1, 2, 2, 3, 3], "t": [1, 2] * 3,
+        ...                    "g": [1, 1, 2, 2, None, None], "y": [1.0] * 6})
+        >>> s = Panel(df, outcome="y", unit="u", time="t", cohort="g").unit_sample()
+        >>> s.n_units, s.unit_cohort.tolist(), s.notes[0][:29]
+        (2, [1.0, inf], '1 units treated by the first ')
+        """
+        from ._sample import unit_sample
+
+        return unit_sample(self, anticipation=anticipation,
+                           drop_always_treated=drop_always_treated)
 
     def _derive(self, df: pd.DataFrame, **roles: Any) -> Panel:
         """A Panel on some rows of :attr:`frame` (same roles unless given), with

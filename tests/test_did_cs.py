@@ -164,8 +164,8 @@ def test_units_treated_before_the_panel_are_reported(mpdta, drop_rows):
     df = mpdta.drop(index=mpdta.index[1:1 + drop_rows * 3:3]).reset_index(drop=True)
     early = df["countyreal"].isin(df["countyreal"].unique()[[0, 5]])
     df.loc[early, "first.treat"] = 2003
-    with pytest.warns(StatisticalWarning, match=f"{int(early.sum())} rows of units already "
-                                                f"treated in the first period"):
+    with pytest.warns(StatisticalWarning, match=f"2 units treated by the first period 2003 "
+                                                f"\\({int(early.sum())} rows\\) were left out"):
         res = CallawaySantAnna().fit(Panel(df, **ROLES))
     ref = quiet_fit(CallawaySantAnna(), Panel(df[~early], **ROLES))
     assert res.n_units == ref.n_units == df["countyreal"].nunique() - 2

@@ -283,51 +283,25 @@ def fe_sample(
     cohorts after the last period count as not treated in the window.
     """
     _check_panel(panel, name)
-    T = panel.n_periods
-    cohort = np.asarray(panel.cohort_codes, dtype=float).copy()
-    cohort[np.isfinite(cohort) & (cohort >= T)] = np.inf
-    notes: list[str] = []
-    early = np.isfinite(cohort) & (cohort - anticipation <= 0)
-    if keep_always_treated:
-        cohort[early & (cohort <= 0)] = -1.0
-        early = early & (cohort > 0)
-    if early.any():
-        n_u = len(np.unique(panel.unit_codes[early]))
-        notes.append(
-            f"{n_u} units treated by the first period {panel.periods[0]!s}"
-            + (f" (allowing {anticipation} anticipation periods)" if anticipation else "")
-            + f" ({int(early.sum())} rows) were left out: they have no untreated period."
-        )
-    keep = ~early
-    if not keep.any():
-        raise EstimationError(
-            f"{name}: no untreated observations: every unit is treated from the first period "
-            f"{panel.periods[0]!s}; add never-treated units or periods before the rollout."
-        )
-    unit_codes, unit = np.unique(panel.unit_codes[keep], return_inverse=True)
-    n = len(unit_codes)
-    w = np.asarray(panel.w, dtype=float)[keep]
-    frame = panel.frame.loc[keep] if not keep.all() else panel.frame
-    X, names = _covariates(frame, covariates, unit, w, n, notes)
-    unit_cohort = np.full(n, np.inf)
-    unit_cohort[unit] = cohort[keep]
-    first = np.r_[True, unit[1:] != unit[:-1]]
-    unit_w = np.zeros(n)
-    unit_w[unit[first]] = w[first]
-    cluster, n_cl = None, None
-    if panel.cluster_codes is not None:
-        cl = np.zeros(n, dtype=np.intp)
-        cl[unit] = np.asarray(panel.cluster_codes)[keep]
-        _, cluster = np.unique(cl, return_inverse=True)
-        n_cl = int(cluster.max()) + 1
-        msg = few_clusters_message(n_cl)
-        if msg:
-            notes.append(msg)
+    try:
+        us = panel.unit_sample(anticipation=anticipation,
+                               drop_always_treated=not keep_always_treated)
+    except EstimationError as exc:
+        raise EstimationError(f"{name}: {exc}") from None
+    notes = list(us.notes)
+    n = us.n_units
+    w = us.rows(panel.w).astype(float)
+    frame = panel.frame if us.all_rows else panel.frame.loc[us.row_keep]
+    X, names = _covariates(frame, covariates, us.unit, w, n, notes)
+    msg = few_clusters_message(us.n_clusters)
+    if msg:
+        notes.append(msg)
     return FESample(
-        y=np.asarray(panel.y, dtype=float)[keep], w=w, unit=unit,
-        time=np.asarray(panel.time_codes)[keep], row_cohort=cohort[keep], X=X, x_names=names,
-        unit_cohort=unit_cohort, unit_w=unit_w, cluster=cluster, n_clusters=n_cl,
-        unit_codes=unit_codes, n_periods=T, notes=notes,
+        y=us.rows(panel.y).astype(float), w=w, unit=us.unit,
+        time=us.rows(panel.time_codes), row_cohort=us.row_cohort, X=X, x_names=names,
+        unit_cohort=us.unit_cohort, unit_w=us.unit_w, cluster=us.cluster,
+        n_clusters=us.n_clusters, unit_codes=us.unit_codes, n_periods=panel.n_periods,
+        notes=notes,
     )
 
 

@@ -162,6 +162,11 @@ class CallawaySantAnna:
         return panel.covariates if self.covariates is None else self.covariates
 
     def _sample(self, panel: Panel) -> _Sample:
+        if not isinstance(panel, Panel):
+            raise EstimationError(
+                f"CallawaySantAnna.fit needs a spimpact.Panel, not {type(panel).__name__}: "
+                f"build one with spimpact.Panel(data, outcome=..., unit=..., time=..., cohort=...)."
+            )
         if not panel.has_cohorts:
             raise EstimationError(
                 "CallawaySantAnna needs cohorts: build the Panel with cohort= (first treated "
@@ -173,89 +178,46 @@ class CallawaySantAnna:
             )
         T = panel.n_periods
         rcs = panel.kind == "repeated_cross_section"
-        notes: list[str] = []
-        # cohorts after the window: untreated throughout; at or before its start:
-        # no untreated period, left out. Panels do this per unit, not per row.
-        cohort = np.array(panel.cohort_codes if rcs else panel.unit_cohort_codes, dtype=float)
-        cohort[np.isfinite(cohort) & (cohort >= T)] = np.inf
-        early = cohort <= 0
-        everyone = not early.any()
-        keep = None
-        if not everyone:
-            keep = ~early if rcs else ~early[panel.unit_codes]
-            notes.append(
-                f"{int(np.count_nonzero(~keep))} rows of units already treated in the first "
-                f"period ({panel.periods[0]}) were left out: they have no untreated period."
-            )
-
-        def kept(a: np.ndarray) -> np.ndarray:  # no copies when nothing is left out
-            return np.asarray(a) if keep is None else np.asarray(a)[keep]
-
-        time = kept(panel.time_codes)
-        row_cohort = None
-        if rcs:
-            unit_cohort = kept(cohort)
-            sample_unit = np.arange(len(unit_cohort))
-            unit_codes = np.flatnonzero(keep) if keep is not None else sample_unit
-        elif everyone:  # codes are already 0..n-1
-            unit_cohort, sample_unit = cohort, np.asarray(panel.unit_codes)
-            unit_codes = np.arange(panel.n_units)
-        else:
-            unit_codes = np.flatnonzero(~early)
-            unit_cohort = cohort[unit_codes]
-            recode = np.cumsum(~early) - 1  # old unit code -> new
-            sample_unit = recode[kept(panel.unit_codes)]
-        n_u = len(unit_cohort)
+        us = panel.unit_sample(anticipation=self.anticipation)
+        notes = list(us.notes)
+        unit_cohort, sample_unit, time = us.unit_cohort, us.unit, us.rows(panel.time_codes)
+        n_u = us.n_units
         if self.control_group == "never_treated" and np.isfinite(unit_cohort).all():
             raise EstimationError(
                 "control_group='never_treated' but no unit is untreated throughout the data; "
                 "use control_group='not_yet_treated'."
             )
-        groups = np.unique(unit_cohort[np.isfinite(unit_cohort)]).astype(int)
+        groups = us.groups
         spec = self._covariate_spec(panel)
         if spec is None or (not isinstance(spec, str) and len(spec) == 0):
             X = np.broadcast_to(1.0, (len(time), 1))  # intercept only, no memory
         else:
             frame = panel.frame
-            X, _ = design_matrix(frame if keep is None else frame.loc[keep], spec)
+            X, _ = design_matrix(frame if us.all_rows else frame.loc[us.row_keep], spec)
         if rcs:
             balanced = False
-        elif everyone:
+        elif us.all_rows:
             balanced = panel.is_balanced
         else:
             balanced = bool((np.bincount(sample_unit, minlength=n_u) == T).all())
         wide_panel = balanced and self.weights_at != "varying" and not rcs
-        if not wide_panel:  # cells estimated on rows (2x2 cross-sections): row cohorts
-            row_cohort = unit_cohort[sample_unit]
+        row_cohort = None if wide_panel else us.row_cohort  # cells on rows need row cohorts
         if not rcs and not balanced and self.weights_at != "varying":
             notes.append(
                 "the panel is unbalanced: each ATT(g,t) uses every unit observed in the two "
                 "periods it compares (repeated cross-section estimators, unit-level inference)."
             )
         data = CellData(
-            y=kept(panel.y), time=time, sample_unit=sample_unit,
-            unit_cohort=unit_cohort, row_cohort=row_cohort, X=X, w=kept(panel.w),
+            y=us.rows(panel.y), time=time, sample_unit=sample_unit,
+            unit_cohort=unit_cohort, row_cohort=row_cohort, X=X, w=us.rows(panel.w),
             n_periods=T, balanced_panel=wide_panel,
             weights_at=self.weights_at, constant_weights=panel.weights is None,
             unit_time_order=not rcs,  # a Panel keeps its rows sorted by unit, then period
         )
-        if panel.weights is None:
-            unit_w = np.ones(n_u)
-        else:
-            first = np.r_[True, sample_unit[1:] != sample_unit[:-1]]
-            unit_w = np.zeros(n_u)
-            unit_w[sample_unit[first]] = data.w[first]
-        cluster, n_cl = None, None
-        if panel.cluster_codes is not None:
-            cl = kept(panel.cluster_codes)
-            cluster = np.zeros(n_u, dtype=np.intp)
-            cluster[sample_unit] = cl
-            _, cluster = np.unique(cluster, return_inverse=True)
-            n_cl = int(cluster.max()) + 1
-            msg = few_clusters_message(n_cl)
-            if msg:
-                notes.append(msg)
-        return _Sample(data, groups, unit_w, cluster, n_cl, notes, unit_codes)
+        msg = few_clusters_message(us.n_clusters)
+        if msg:
+            notes.append(msg)
+        return _Sample(data, groups, us.unit_w, us.cluster, us.n_clusters, notes, us.unit_codes)
 
     def _result(
         self, panel: Panel, s: _Sample, plan: Any, att: np.ndarray, psi: Any,

@@ -1,0 +1,153 @@
+"""The estimation sample of a staggered design, decided once for every family.
+
+:meth:`spimpact.Panel.unit_sample` returns a :class:`UnitSample`: the units an
+estimator keeps, their cohorts, weights and clusters, the rows they own, and a
+note for everything set aside. Callaway-Sant'Anna, the fixed-effects DiD
+estimators, the multi-site ITS and the Bayesian DiD and ITS all take their
+sample from here, so the same panel gives the same kept units and the same
+notes in every family.
+
+The rule (as R ``did``'s pre-processing):
+
+* a cohort after the last period counts as not treated inside the window;
+* units first treated at or before the first period plus ``anticipation``
+  have no untreated (and unanticipated) period and are set aside, unless
+  ``drop_always_treated=False`` (a TWFE regression keeps them, coded ``-1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import EstimationError, OptionError
+
+if TYPE_CHECKING:
+    from .panel import Panel
+
+__all__ = ["UnitSample", "unit_sample"]
+
+
+@dataclass(frozen=True)
+class UnitSample:
+    """Units and rows an estimator uses, as integer codes and float arrays.
+
+    Attributes
+    ----------
+    row_keep : bool mask of the panel's rows kept, or ``None`` when every row is.
+    unit : code ``0 .. n_units-1`` of the sampling unit of each kept row (for
+        repeated cross-sections each row is its own sampling unit).
+    row_cohort, unit_cohort : cohort positions of each kept row and unit
+        (``inf``: not treated inside the window; ``-1``: treated before the first
+        period, only with ``drop_always_treated=False``).
+    unit_w : each sampling unit's weight (its first row's).
+    unit_codes : the kept units' positions among ``panel.units`` (rows of the
+        panel for repeated cross-sections).
+    cluster : each sampling unit's cluster code ``0 .. n_clusters-1``, or ``None``.
+    notes : what was set aside, in words.
+    """
+
+    row_keep: np.ndarray | None
+    unit: np.ndarray
+    row_cohort: np.ndarray
+    unit_cohort: np.ndarray
+    unit_w: np.ndarray
+    unit_codes: np.ndarray
+    cluster: np.ndarray | None
+    n_clusters: int | None
+    anticipation: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_units(self) -> int:
+        """Number of sampling units kept."""
+        return len(self.unit_cohort)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.unit)
+
+    @property
+    def groups(self) -> np.ndarray:
+        """Treated cohorts (period positions) inside the window, sorted."""
+        uc = self.unit_cohort
+        return np.unique(uc[np.isfinite(uc) & (uc >= 0)]).astype(int)
+
+    @property
+    def all_rows(self) -> bool:
+        return self.row_keep is None
+
+    def rows(self, values: np.ndarray) -> np.ndarray:
+        """The kept rows of a per-row array (no copy when every row is kept)."""
+        values = np.asarray(values)
+        return values if self.row_keep is None else values[self.row_keep]
+
+
+def unit_sample(
+    panel: Panel, *, anticipation: int = 0, drop_always_treated: bool = True,
+) -> UnitSample:
+    """The estimation sample of ``panel`` (see :meth:`spimpact.Panel.unit_sample`)."""
+    if not panel.has_cohorts:
+        raise EstimationError(
+            "this design needs cohorts: build the Panel with cohort= (first treated period) "
+            "or treatment= (0/1 indicator)."
+        )
+    if not isinstance(anticipation, (int, np.integer)) or anticipation < 0:
+        raise OptionError(f"anticipation must be a non-negative integer, not {anticipation!r}.")
+    T = panel.n_periods
+    rcs = panel.kind != "panel"
+    # per unit (panels) or per row (repeated cross-sections): no per-row pass
+    cohort = np.array(panel.cohort_codes if rcs else panel.unit_cohort_codes, dtype=float)
+    cohort[np.isfinite(cohort) & (cohort >= T)] = np.inf
+    early = np.isfinite(cohort) & (cohort <= anticipation)
+    if not drop_always_treated:
+        cohort[early & (cohort <= 0)] = -1.0
+        early &= cohort > 0
+    notes: list[str] = []
+    ucodes = np.asarray(panel.unit_codes)
+    if early.all():
+        raise EstimationError(
+            f"no untreated observations: every unit is treated by the first period "
+            f"{panel.periods[0]!s}"
+            + (f" (allowing {anticipation} anticipation periods)" if anticipation else "")
+            + "; add never-treated units or periods before the rollout."
+        )
+    if not early.any():
+        row_keep = None
+        unit_codes = np.arange(len(cohort))
+        unit = np.arange(len(cohort)) if rcs else ucodes
+    else:
+        unit_codes = np.flatnonzero(~early)
+        row_keep = ~early if rcs else ~early[ucodes]
+        n_rows_out = int(np.count_nonzero(~row_keep))
+        what = "rows" if rcs else "units"
+        notes.append(
+            f"{int(early.sum())} {what} treated by the first period {panel.periods[0]!s}"
+            + (f" (allowing {anticipation} anticipation periods)" if anticipation else "")
+            + (f" ({n_rows_out} rows)" if not rcs else "")
+            + " were left out: they have no untreated period."
+        )
+        recode = np.cumsum(~early) - 1  # old unit code -> new
+        unit = np.arange(len(unit_codes)) if rcs else recode[ucodes[row_keep]]
+    unit_cohort = cohort[unit_codes]
+    row_cohort = unit_cohort if rcs else unit_cohort[unit]
+    w = np.asarray(panel.w, dtype=float)
+    if panel.weights is None:
+        unit_w = np.ones(len(unit_codes))
+    elif rcs:
+        unit_w = w[unit_codes]
+    else:
+        unit_w = panel.unit_values(w)[unit_codes]
+    cluster, n_cl = None, None
+    if panel.cluster_codes is not None:
+        cl_unit = (np.asarray(panel.cluster_codes)[unit_codes] if rcs
+                   else panel.unit_values(panel.cluster_codes)[unit_codes])
+        _, cluster = np.unique(cl_unit, return_inverse=True)
+        n_cl = int(cluster.max()) + 1 if len(cluster) else 0
+    return UnitSample(
+        row_keep=row_keep, unit=unit, row_cohort=row_cohort, unit_cohort=unit_cohort,
+        unit_w=unit_w, unit_codes=unit_codes, cluster=cluster, n_clusters=n_cl,
+        anticipation=int(anticipation), notes=notes,
+    )
