@@ -228,7 +228,7 @@ def test_factored_aggregation_equals_dense_aggregation(mpdta, kind):
     cells, estimates and every influence value agree to 1e-10."""
     from dataclasses import replace
 
-    from spimpact.did._aggregate import UnitBasis, aggregation_weights, apply_aggregation
+    from spimpact.aggregation import UnitBasis, aggregation_weights, apply_aggregation
     from spimpact.inference import FactoredInfluence
 
     res = CallawaySantAnna(control_group="not_yet_treated").fit(

@@ -88,16 +88,11 @@ def _cells(groups: np.ndarray, T: int, leads: bool) -> pd.DataFrame:
 
 
 def _sample(panel: Panel) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    T = panel.n_periods
-    cohort = np.asarray(panel.cohort_codes, dtype=float).copy()
-    cohort[np.isfinite(cohort) & (cohort >= T)] = np.inf
-    early = cohort <= 0
-    notes = []
-    if early.any():
-        n_u = len(np.unique(panel.unit_codes[early]))
-        notes.append(f"{n_u} units already treated in the first period ({panel.periods[0]}) "
-                     f"were left out ({int(early.sum())} rows): they have no untreated period.")
-    keep = ~early
+    us = panel.unit_sample()
+    notes = list(us.notes)
+    keep = np.ones(panel.n_obs, dtype=bool) if us.all_rows else us.row_keep.copy()
+    cohort = np.full(panel.n_obs, np.inf)
+    cohort[keep] = us.row_cohort
     if not (~np.isfinite(cohort[keep])).any() and keep.any():
         last = int(cohort[keep].max())
         late = keep & (np.asarray(panel.time_codes) >= last)

@@ -1,7 +1,7 @@
 """Results of the Bayesian DiD: ATT(g,t) draws and their aggregations.
 
 Aggregations use the frequentist DiD's weights engine
-(:func:`spimpact.did._aggregate.aggregation_weights`): the same weight matrix
+(:func:`spimpact.aggregation.aggregation_weights`): the same weight matrix
 ``W`` over the same cells, applied here to each posterior draw of ATT(g,t)
 instead of to estimates and influence functions. The cohort shares in the
 weights are the observed shares of units (fixed, as the estimand is the
@@ -16,7 +16,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ..did._aggregate import KINDS, AggregationKind, aggregation_weights, row_labels
+from ..aggregation import KINDS, AggregationKind, aggregation_weights, row_labels
 from ..did.results import AggregateResult
 from ..errors import OptionError
 from ..results import ESTIMATE_COLUMNS, Estimate

@@ -11,7 +11,7 @@ gives the conventional regressions and :func:`bacon_decomposition` their
 
 from __future__ import annotations
 
-from ._aggregate import aggregation_weights, apply_aggregation
+from ..aggregation import aggregation_weights, apply_aggregation
 from .bacon import BaconDecomposition, bacon_decomposition
 from .callaway import CallawaySantAnna
 from .imputation import Imputation, ImputationResult

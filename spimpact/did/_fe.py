@@ -30,12 +30,11 @@ from .._formula import design_matrix
 from ..errors import EstimationError
 from ..inference import few_clusters_message
 from ..panel import Panel
-from ..results import Estimate
-from .results import GroupTimeResult, InfluenceData, _inference_table
+from .results import GroupTimeResult, InfluenceData, assemble_group_time, with_bootstrap
 
 __all__ = [
     "WithinFit", "within_ols", "unit_means", "unit_indicator", "dummies", "FESample",
-    "fe_sample", "InferenceOptions", "group_time_result", "finish", "COLLINEAR_RCOND",
+    "fe_sample", "InferenceOptions", "group_time_result", "COLLINEAR_RCOND",
 ]
 
 #: A regressor block whose scaled normal matrix has reciprocal condition number
@@ -319,15 +318,18 @@ class InferenceOptions:
 
 def group_time_result(
     panel: Panel, s: FESample, cells: pd.DataFrame, att: np.ndarray, psi: np.ndarray,
-    opts: InferenceOptions, *, method: str, n_obs: int,
+    opts: InferenceOptions, *, method: str, n_obs: int, notes: list[str],
+    pretest: Any = "cells", pretest_text: str | None = None,
     result_cls: type = GroupTimeResult, info: dict | None = None, **extra: Any,
 ) -> GroupTimeResult:
-    """A :class:`GroupTimeResult` (or subclass) from estimated cells.
+    """A :class:`GroupTimeResult` (or subclass) from estimated cells, built once.
 
     ``cells`` has integer columns ``g, t, base`` and boolean ``post, reference``
     (period positions); ``att`` NaN marks cells that could not be estimated.
     Cohort shares ``pg`` are the weighted shares of sample units, as in
-    Callaway-Sant'Anna, so aggregations weight cohorts by their size.
+    Callaway-Sant'Anna, so aggregations weight cohorts by their size. The
+    pre-test is the Wald test of the pre-treatment cells (``pretest="cells"``)
+    or the estimator's own (a :class:`PreTest` or ``None``).
     """
     n = s.n_units
     groups = np.unique(cells["g"].to_numpy()).astype(int)
@@ -337,51 +339,15 @@ def group_time_result(
     unit_group = np.full(n, -1, dtype=np.intp)
     fin = np.isin(s.unit_cohort, groups)
     unit_group[fin] = np.searchsorted(groups, s.unit_cohort[fin].astype(int))
-    inf = InfluenceData(psi, s.cluster, unit_group, s.unit_w, opts.bootstrap, opts.random_state,
-                        opts.multiplier, s.unit_codes, share_influence=opts.share_influence)
-    ref = cells["reference"].to_numpy(dtype=bool)
-    index = {"group": [panel.periods[g] for g in cells["g"]],
-             "time": [panel.periods[t] for t in cells["t"]]}
-    est = np.where(ref, np.nan, att)
-    draws = getattr(inf, "draws", None)  # set by InfluenceData.__post_init__
-    table, band, crit = _inference_table(np.nan_to_num(est), np.nan_to_num(psi), inf,
-                                         opts.confidence, index,
-                                         None if draws is None else draws.cells)
-    table.loc[~np.isfinite(est), ["estimate", "std_error", "ci_lower", "ci_upper",
-                                  "p_value"]] = np.nan
-    table.loc[ref, "estimate"] = 0.0
+    inf = with_bootstrap(
+        InfluenceData(psi, s.cluster, unit_group, s.unit_w, s.unit_codes,
+                      share_influence=opts.share_influence),
+        opts.bootstrap, multiplier=opts.multiplier, random_state=opts.random_state)
     info = dict(info or {})
     info.setdefault("bootstrap", opts.bootstrap or "none (analytic SEs)")
     info["cohort shares"] = "fixed" if not opts.share_influence else "estimated"
-    result = result_cls(
-        table, cells=cells, att=att, influence=inf, periods=panel.periods, pretest=None,
-        base_method=method, method=method, confidence=opts.confidence, n_obs=n_obs,
-        n_units=n, n_clusters=s.n_clusters, warnings=(), info=info, emit=False, **extra,
-    )
-    try:
-        overall: Estimate | None = result.aggregate("simple").overall
-    except EstimationError:
-        overall = None
-    object.__setattr__(result, "_overall", overall)
-    object.__setattr__(result, "_band", band)
-    object.__setattr__(result, "_crit", crit)
-    return result
-
-
-def finish(
-    result: GroupTimeResult, notes: list[str], pretest: Any, pretest_text: str,
-) -> GroupTimeResult:
-    """Attach the pre-test and the notes (emitted once as warnings)."""
-    import warnings as _w
-    from dataclasses import replace
-
-    from ..errors import StatisticalWarning
-
-    info = dict(result._info.extra, **{"pre-test": pretest_text})
-    object.__setattr__(result, "_pretest", pretest)
-    object.__setattr__(result, "_info", replace(result._info, extra=info))
-    notes = list(dict.fromkeys(notes))
-    object.__setattr__(result, "_warnings", tuple(notes))
-    for msg in notes:
-        _w.warn(msg, StatisticalWarning, stacklevel=4)
-    return result
+    parts = assemble_group_time(cells, att, inf, panel.periods, confidence=opts.confidence,
+                                notes=notes, pretest=pretest, pretest_text=pretest_text,
+                                info=info)
+    return result_cls(base_method=method, method=method, n_obs=n_obs, n_units=n,
+                      n_clusters=s.n_clusters, **parts, **extra)

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from .._formula import design_matrix
-from ..errors import EstimationError, OptionError, StatisticalWarning
+from ..errors import EstimationError, OptionError
 from ..inference import RandomState, few_clusters_message, validate_choice
 from ..panel import Panel
-from ..results import Estimate
 from ._cells import plan_cells
 from ._cs_engine import CellData, estimate_cells
-from .results import GroupTimeResult, InfluenceData, _inference_table, pretest_from
+from .results import GroupTimeResult, InfluenceData, assemble_group_time, with_bootstrap
 
 __all__ = ["CallawaySantAnna"]
 
@@ -233,45 +231,17 @@ class CallawaySantAnna:
         })
         cells["pg"] = pg_group[cells["gi"].to_numpy()]
         unit_group = _group_index(uc, s.groups)
-        inf = InfluenceData(psi, s.cluster, unit_group, s.unit_w, self.bootstrap,
-                            self.random_state, self.multiplier, s.unit_codes)
-        index = {"group": [panel.periods[g] for g in plan.g],
-                 "time": [panel.periods[t] for t in plan.t]}
-        est_ok = np.where(plan.reference, np.nan, att)
-        table, band, crit = _inference_table(np.nan_to_num(est_ok), psi, inf, self.confidence,
-                                             index, None if inf.draws is None else inf.draws.cells)
-        table.loc[~np.isfinite(est_ok), ["estimate", "std_error", "ci_lower", "ci_upper",
-                                         "p_value"]] = np.nan
-        table.loc[plan.reference, "estimate"] = 0.0
+        inf = with_bootstrap(InfluenceData(psi, s.cluster, unit_group, s.unit_w, s.unit_codes),
+                             self.bootstrap, multiplier=self.multiplier,
+                             random_state=self.random_state)
         method = (f"Callaway-Sant'Anna ({self.method}, {self.control_group.replace('_', ' ')} "
                   f"controls, {self.base_period} base period"
                   + (f", anticipation {self.anticipation}" if self.anticipation else "") + ")")
-        result = GroupTimeResult(
-            table, cells=cells, att=att, influence=inf, periods=panel.periods, pretest=None,
-            base_method=method, method=method, confidence=self.confidence, n_obs=len(s.data.y),
-            n_units=n, n_clusters=s.n_clusters, warnings=notes,
-            info={"bootstrap": self.bootstrap or "none (analytic SEs)"},
-        )
-        try:
-            simple = result.aggregate("simple")
-            overall: Estimate | None = simple.overall
-        except EstimationError:
-            overall = None
-        pre = ~plan.post & ~plan.reference
-        pretest, note = pretest_from(np.where(plan.reference, np.nan, att), psi, pre, s.cluster,
-                                     fallback=lambda: result.aggregate("event"))
-        if note:
-            notes.append(note)
-        info = dict(result._info.extra, **{"pre-test": str(pretest) if pretest else "none"})
-        object.__setattr__(result, "_pretest", pretest)
-        object.__setattr__(result, "_info", replace(result._info, extra=info))
-        object.__setattr__(result, "_warnings", tuple(dict.fromkeys(notes)))
-        if note:
-            warnings.warn(note, StatisticalWarning, stacklevel=3)
-        object.__setattr__(result, "_overall", overall)
-        object.__setattr__(result, "_band", band)
-        object.__setattr__(result, "_crit", crit)
-        return result
+        parts = assemble_group_time(cells, att, inf, panel.periods, confidence=self.confidence,
+                                    notes=notes,
+                                    info={"bootstrap": self.bootstrap or "none (analytic SEs)"})
+        return GroupTimeResult(base_method=method, method=method, n_obs=len(s.data.y),
+                               n_units=n, n_clusters=s.n_clusters, **parts)
 
 
 def _group_index(unit_cohort: np.ndarray, groups: np.ndarray) -> np.ndarray:

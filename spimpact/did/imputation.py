@@ -37,7 +37,6 @@ from ._fe import (
     InferenceOptions,
     dummies,
     fe_sample,
-    finish,
     group_time_result,
     unit_means,
     within_ols,
@@ -332,9 +331,8 @@ class Imputation:
                                 self.multiplier, share_influence=not self.fixed_shares)
         method = ("Imputation (Borusyak-Jaravel-Spiess"
                   + (f", anticipation {self.anticipation}" if self.anticipation else "") + ")")
-        result = group_time_result(
+        return group_time_result(  # type: ignore[return-value]
             panel, s, cells.cells, cells.att, cells.psi, opts, method=method,
             n_obs=len(s.y), result_cls=ImputationResult, pretrends=pre_tab,
-            info={"imputed treated rows": len(cells.rows)},
+            info={"imputed treated rows": len(cells.rows)}, notes=notes, pretest=pre,
         )
-        return finish(result, notes, pre, str(pre) if pre else "none")  # type: ignore[return-value]

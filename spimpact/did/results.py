@@ -9,13 +9,23 @@ aggregates, summarises and plots the same way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
-from ..errors import OptionError
+from ..aggregation import (
+    KINDS,
+    AggregationKind,
+    DrawBasis,
+    FactoredBasis,
+    UnitBasis,
+    aggregation_weights,
+    apply_aggregation,
+    row_labels,
+)
+from ..errors import EstimationError, OptionError
 from ..inference import (
     FactoredInfluence,
     MultiplierKind,
@@ -27,21 +37,14 @@ from ..inference import (
 )
 from ..plotting import event_study_plot
 from ..results import Estimate, Result, estimate_table
-from ._aggregate import (
-    KINDS,
-    AggregationKind,
-    DrawBasis,
-    FactoredBasis,
-    UnitBasis,
-    aggregation_weights,
-    apply_aggregation,
-    row_labels,
-)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["InfluenceData", "BootDraws", "GroupTimeResult", "AggregateResult", "PreTest"]
+__all__ = [
+    "InfluenceData", "BootDraws", "with_bootstrap", "Aggregated", "aggregate_cells",
+    "assemble_group_time", "GroupTimeResult", "AggregateResult", "PreTest",
+]
 
 
 @dataclass(frozen=True)
@@ -75,55 +78,29 @@ class BootDraws:
 class InfluenceData:
     """What inference needs beyond the estimates: the influence functions of the
     estimated cells ``(n, k)`` and, for each sampling unit, its cluster, cohort
-    index and weight; ``n`` is the number of sampling units. With ``bootstrap``
-    draws, the multiplier bootstrap is run once, here."""
+    index and weight; ``n`` is the number of sampling units. ``draws`` holds
+    the multiplier-bootstrap draws when the estimator drew them
+    (:func:`with_bootstrap`)."""
 
-    psi: np.ndarray
+    psi: np.ndarray | FactoredInfluence
     cluster: np.ndarray | None
     unit_group: np.ndarray
     unit_w: np.ndarray
-    bootstrap: int | None
-    random_state: Any
-    multiplier: str = "rademacher"
     #: position of each sampling unit among ``panel.units`` (rows for repeated
     #: cross-sections); ``None`` means all units, in order.
     unit_codes: np.ndarray | None = None
     #: whether aggregations add the influence of estimated cohort shares
     share_influence: bool = True
-    #: set on creation: number of cohorts, and the bootstrap draws (if any)
-    n_groups: int = field(init=False, default=0)
-    draws: BootDraws | None = field(init=False, default=None)
-
-    def __post_init__(self) -> None:
-        n_groups = int(self.unit_group.max()) + 1 if len(self.unit_group) else 0
-        object.__setattr__(self, "n_groups", max(n_groups, 0))
-        draws = None
-        if self.bootstrap is not None:
-            z: np.ndarray | FactoredInfluence
-            if self._factored_shares():
-                # the weighted cohort indicators are columns of the same basis
-                f = cast(FactoredInfluence, self.psi)
-                assert f.weight_col is not None
-                z = f.with_coef(np.zeros((f.n_blocks * f.width, self.n_groups)))
-                z.coef[np.arange(self.n_groups) * f.width + f.weight_col,
-                       np.arange(self.n_groups)] = 1.0
-            else:
-                z = np.zeros((self.n, self.n_groups))
-                has = self.unit_group >= 0
-                z[np.flatnonzero(has), self.unit_group[has]] = self.unit_w[has]
-            cells, groups = multiplier_bootstrap(
-                [self.psi if isinstance(self.psi, FactoredInfluence) else np.nan_to_num(self.psi),
-                 z], self.bootstrap,
-                cluster=self.cluster, kind=cast(MultiplierKind, self.multiplier),
-                random_state=self.random_state,
-                single_precision=self.n * self.psi.shape[1] > 2_000_000,
-            )
-            draws = BootDraws(cells, groups)
-        object.__setattr__(self, "draws", draws)
+    draws: BootDraws | None = None
 
     @property
     def n(self) -> int:
         return self.psi.shape[0]
+
+    @property
+    def n_groups(self) -> int:
+        """Number of treated cohorts."""
+        return max(int(self.unit_group.max()) + 1, 0) if len(self.unit_group) else 0
 
     def _factored_shares(self) -> bool:
         """Whether the cells are factored on cohort blocks with a weight
@@ -142,6 +119,35 @@ class InfluenceData:
         return DrawBasis(self.draws.groups, self.n_groups)
 
 
+def with_bootstrap(
+    inf: InfluenceData, n_boot: int | None, *, multiplier: str = "rademacher",
+    random_state: Any = None,
+) -> InfluenceData:
+    """``inf`` with ``n_boot`` multiplier-bootstrap draws of the cells and of the
+    weighted cohort indicators, drawn with the same multipliers so that every
+    aggregation's draws follow linearly (unchanged when ``n_boot`` is None)."""
+    if n_boot is None:
+        return inf
+    z: np.ndarray | FactoredInfluence
+    G = inf.n_groups
+    if inf._factored_shares():
+        # the weighted cohort indicators are columns of the same basis
+        f = cast(FactoredInfluence, inf.psi)
+        assert f.weight_col is not None
+        z = f.with_coef(np.zeros((f.n_blocks * f.width, G)))
+        z.coef[np.arange(G) * f.width + f.weight_col, np.arange(G)] = 1.0
+    else:
+        z = np.zeros((inf.n, G))
+        has = inf.unit_group >= 0
+        z[np.flatnonzero(has), inf.unit_group[has]] = inf.unit_w[has]
+    psi = inf.psi if isinstance(inf.psi, FactoredInfluence) else np.nan_to_num(inf.psi)
+    cells, groups = multiplier_bootstrap(
+        [psi, z], n_boot, cluster=inf.cluster, kind=cast(MultiplierKind, multiplier),
+        random_state=random_state, single_precision=inf.n * inf.psi.shape[1] > 2_000_000,
+    )
+    return replace(inf, draws=BootDraws(cells, groups))
+
+
 def _inference_table(
     est: np.ndarray, psi: np.ndarray, inf: InfluenceData, confidence: float, index: dict,
     draws: np.ndarray | None = None,
@@ -158,7 +164,30 @@ def _inference_table(
     return table, band, summ.crit_uniform
 
 
-class AggregateResult(Result):
+class _Band:
+    """The simultaneous band of a bootstrapped result."""
+
+    _band: tuple[np.ndarray, np.ndarray] | None
+    _crit: float | None
+    _estimates: pd.DataFrame
+    id_columns: list[str]
+
+    @property
+    def uniform_band(self) -> pd.DataFrame | None:
+        """The simultaneous band (``ci_lower``/``ci_upper`` columns), if bootstrapped."""
+        if self._band is None:
+            return None
+        out = self._estimates[self.id_columns].copy()
+        out["ci_lower"], out["ci_upper"] = self._band
+        return out
+
+    @property
+    def crit_uniform(self) -> float | None:
+        """Sup-t critical value of the simultaneous band, if bootstrapped."""
+        return self._crit
+
+
+class AggregateResult(_Band, Result):
     """An aggregation of group-time effects (or an estimator's own event study).
 
     ``.estimates`` is indexed by ``group``, ``event_time`` or ``time``
@@ -189,20 +218,6 @@ class AggregateResult(Result):
         return self._kind
 
     @property
-    def uniform_band(self) -> pd.DataFrame | None:
-        """The simultaneous band (``ci_lower``/``ci_upper`` columns), if bootstrapped."""
-        if self._band is None:
-            return None
-        out = self._estimates[self.id_columns].copy()
-        out["ci_lower"], out["ci_upper"] = self._band
-        return out
-
-    @property
-    def crit_uniform(self) -> float | None:
-        """Sup-t critical value of the simultaneous band, if bootstrapped."""
-        return self._crit
-
-    @property
     def influence(self) -> np.ndarray | None:
         """Influence functions of the rows of ``.estimates`` (``(n_units, m)``)."""
         if self._psi is None:
@@ -229,13 +244,108 @@ class AggregateResult(Result):
         return event_study_plot(tab, ax=ax, uniform=self._band, **kwargs)
 
 
-class GroupTimeResult(Result):
+@dataclass(frozen=True)
+class Aggregated:
+    """One aggregation of the cells: its table, uniform band, overall summary
+    and the influence functions of its rows."""
+
+    table: pd.DataFrame
+    band: tuple[np.ndarray, np.ndarray] | None
+    crit: float | None
+    overall: Estimate
+    psi: np.ndarray | FactoredInfluence
+
+
+def aggregate_cells(
+    cells: pd.DataFrame, att: np.ndarray, inf: InfluenceData, periods: pd.Index,
+    confidence: float, kind: str, *, min_event: int | None = None,
+    max_event: int | None = None, balance_event: int | None = None,
+) -> Aggregated:
+    """Summarise ATT(g,t) by the weights of :func:`spimpact.aggregation.aggregation_weights`,
+    applied to the estimates, the influence functions and the bootstrap draws."""
+    if kind == "dynamic":
+        kind = "event"
+    if kind not in KINDS:
+        raise OptionError(f"kind must be one of {list(KINDS)}, not {kind!r}.")
+    ok = np.isfinite(att) & ~cells["reference"].to_numpy()
+    agg = aggregation_weights(cells.loc[ok].reset_index(drop=True), cast(AggregationKind, kind),
+                              min_event=min_event, max_event=max_event,
+                              balance_event=balance_event, n_periods=len(periods))
+    # weights over every cell (zero where not estimated): no copy of psi
+    W = np.zeros((agg.weights.shape[0], len(ok)))
+    W[:, ok] = agg.weights
+    agg = replace(agg, weights=W)
+    if not inf.share_influence:
+        agg = replace(agg, shares=np.zeros_like(agg.shares), overall_shares=False)
+    att = np.where(ok, att, 0.0)
+    pg, gi = cells["pg"].to_numpy(), cells["gi"].to_numpy()
+    est, psi_rows, overall, psi_overall = apply_aggregation(agg, att, inf.psi, pg, gi,
+                                                            inf.unit_basis())
+    d_rows = d_overall = None
+    if inf.draws is not None:
+        _, d_rows, _, d_overall = apply_aggregation(agg, att, inf.draws.cells, pg, gi,
+                                                    inf.draw_basis())
+    table, band, crit = _inference_table(est, psi_rows, inf, confidence,
+                                         row_labels(agg.labels, periods), d_rows)
+    if kind == "simple":
+        table, band = table.iloc[:0], None
+    o_tab, _, _ = _inference_table(np.array([overall]), psi_overall, inf, confidence, {},
+                                   d_overall)
+    over = Estimate.from_row(o_tab.iloc[0], confidence, label=f"overall ({kind})")
+    return Aggregated(table, band, crit, over, psi_rows)
+
+
+def assemble_group_time(
+    cells: pd.DataFrame, att: np.ndarray, inf: InfluenceData, periods: pd.Index, *,
+    confidence: float, notes: list[str], pretest: PreTest | None | str = "cells",
+    pretest_text: str | None = None, info: dict | None = None,
+) -> dict[str, Any]:
+    """Everything a :class:`GroupTimeResult` holds, computed once: the table of
+    ATT(g,t) (NaN where a cell could not be estimated, 0 at reference cells),
+    the uniform band, the overall (simple) summary and the pre-test.
+
+    ``pretest="cells"`` computes the Wald pre-test of the pre-treatment cells
+    (with the event-time fallback of :func:`pretest_from`); otherwise the
+    given test (or ``None``) is kept, described by ``pretest_text``.
+    Returns the result's keyword arguments.
+    """
+    ref = cells["reference"].to_numpy(dtype=bool)
+    est = np.where(ref, np.nan, att)
+    psi = inf.psi if isinstance(inf.psi, FactoredInfluence) else np.nan_to_num(inf.psi)
+    index = {"group": [periods[g] for g in cells["g"]],
+             "time": [periods[t] for t in cells["t"]]}
+    table, band, crit = _inference_table(np.nan_to_num(est), psi, inf, confidence, index,
+                                         None if inf.draws is None else inf.draws.cells)
+    table.loc[~np.isfinite(est), ["estimate", "std_error", "ci_lower", "ci_upper",
+                                  "p_value"]] = np.nan
+    table.loc[ref, "estimate"] = 0.0
+    try:
+        overall: Estimate | None = aggregate_cells(cells, att, inf, periods, confidence,
+                                                   "simple").overall
+    except EstimationError:
+        overall = None
+    notes = list(notes)
+    if isinstance(pretest, str):
+        pre = ~cells["post"].to_numpy(dtype=bool) & ~ref
+        pretest, note = pretest_from(
+            est, inf.psi, pre, inf.cluster,
+            fallback=lambda: aggregate_cells(cells, att, inf, periods, confidence, "event"))
+        if note:
+            notes.append(note)
+    info = dict(info or {})
+    info["pre-test"] = pretest_text or (str(pretest) if pretest else "none")
+    return dict(estimates=table, cells=cells, att=att, influence=inf, periods=periods,
+                pretest=pretest, overall=overall, uniform_band=band, crit_uniform=crit,
+                confidence=confidence, warnings=notes, info=info)
+
+
+class GroupTimeResult(_Band, Result):
     """Group-time average treatment effects ATT(g,t) with influence functions.
 
     ``.estimates`` has ``group, time, estimate, std_error, ci_lower, ci_upper,
     p_value`` in the panel's own labels; ``.pretest`` is the Wald pre-test of
     parallel trends; ``.aggregate(kind)`` summarises. ``.overall`` is the
-    simple aggregation.
+    simple aggregation. Built from :func:`assemble_group_time`.
     """
 
     def __init__(
@@ -248,6 +358,8 @@ class GroupTimeResult(Result):
         periods: pd.Index,
         pretest: PreTest | None,
         base_method: str,
+        uniform_band: tuple[np.ndarray, np.ndarray] | None = None,
+        crit_uniform: float | None = None,
         **kwargs: Any,
     ) -> None:
         self._cells = cells.reset_index(drop=True)
@@ -256,6 +368,8 @@ class GroupTimeResult(Result):
         self._periods = periods
         self._pretest = pretest
         self._base_method = base_method
+        self._band = uniform_band
+        self._crit = crit_uniform
         super().__init__(estimates, **kwargs)
 
     @property
@@ -291,45 +405,15 @@ class GroupTimeResult(Result):
         >>> "event_time" in ev.estimates.columns
         True
         """
-        if kind == "dynamic":
-            kind = "event"
-        if kind not in KINDS:
-            raise OptionError(f"kind must be one of {list(KINDS)}, not {kind!r}.")
-        ok = np.isfinite(self._att) & ~self._cells["reference"].to_numpy()
-        agg = aggregation_weights(self._cells.loc[ok].reset_index(drop=True),
-                                  cast(AggregationKind, kind),
-                                  min_event=min_event, max_event=max_event,
-                                  balance_event=balance_event, n_periods=len(self._periods))
-        # weights over every cell (zero where not estimated): no copy of psi
-        W = np.zeros((agg.weights.shape[0], len(ok)))
-        W[:, ok] = agg.weights
-        agg = replace(agg, weights=W)
-        if not self._inf.share_influence:
-            agg = replace(agg, shares=np.zeros_like(agg.shares), overall_shares=False)
-        att = np.where(ok, self._att, 0.0)
-        pg, gi = self._cells["pg"].to_numpy(), self._cells["gi"].to_numpy()
-        est, psi_rows, overall, psi_overall = apply_aggregation(
-            agg, att, self._inf.psi, pg, gi, self._inf.unit_basis())
-        d_rows = d_overall = None
-        if self._inf.draws is not None:
-            _, d_rows, _, d_overall = apply_aggregation(
-                agg, att, self._inf.draws.cells, pg, gi, self._inf.draw_basis())
-        index = self._labels(agg.labels)
-        table, band, crit = _inference_table(est, psi_rows, self._inf, self.confidence, index,
-                                             d_rows)
-        if kind == "simple":
-            table, band = table.iloc[:0], None
-        o_tab, _, _ = _inference_table(np.array([overall]), psi_overall, self._inf,
-                                       self.confidence, {}, d_overall)
-        over = Estimate.from_row(o_tab.iloc[0], self.confidence, label=f"overall ({kind})")
+        a = aggregate_cells(self._cells, self._att, self._inf, self._periods, self.confidence,
+                            "event" if kind == "dynamic" else kind, min_event=min_event,
+                            max_event=max_event, balance_event=balance_event)
+        kind = "event" if kind == "dynamic" else kind
         return AggregateResult(
-            kind=kind, psi=psi_rows, uniform_band=band, crit_uniform=crit,
-            **self._replace(estimates=table, overall=over,
+            kind=kind, psi=a.psi, uniform_band=a.band, crit_uniform=a.crit,
+            **self._replace(estimates=a.table, overall=a.overall,
                             method=f"{self._base_method}, {kind} aggregation"),
         )
-
-    def _labels(self, labels: pd.DataFrame) -> dict[str, Any]:
-        return row_labels(labels, self._periods)
 
     def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """The event study (``.aggregate("event").plot()``)."""
@@ -372,12 +456,12 @@ def pretest_from(
         stat, df, p = wald_test(att[sel], V)
         return PreTest(stat, df, p), None
     ev = fallback()
-    tab = ev.estimates
+    tab = ev.table
     pre_e = (tab["event_time"] < 0).to_numpy() & tab["std_error"].notna().to_numpy()
     if not pre_e.any():
         return None, "no pre-treatment event times to test."
     stat, df, p = wald_test(tab["estimate"].to_numpy()[pre_e],
-                            influence_vcov(select_columns(ev._psi, pre_e), cluster))
+                            influence_vcov(select_columns(ev.psi, pre_e), cluster))
     note = (f"{int(sel.sum())} pre-treatment ATT(g,t) cells are too many for "
             f"{n_indep} {'clusters' if cluster is not None else 'units'} (their variance "
             f"matrix is near-singular): the pre-test uses the pre-treatment event-time "

@@ -33,13 +33,12 @@ from ._fe import (
     InferenceOptions,
     dummies,
     fe_sample,
-    finish,
     group_time_result,
     unit_means,
     within_ols,
 )
 from .imputation import validate_common
-from .results import GroupTimeResult, pretest_from
+from .results import GroupTimeResult
 
 __all__ = ["SunAbraham", "sun_abraham_cells"]
 
@@ -198,12 +197,5 @@ class SunAbraham:
                                 self.multiplier, share_influence=not self.fixed_shares)
         method = (f"Sun-Abraham ({self.control_group.replace('_', ' ')} controls"
                   + (f", anticipation {self.anticipation}" if self.anticipation else "") + ")")
-        result = group_time_result(panel, s, cells, att, psi, opts, method=method,
-                                   n_obs=n_obs)
-        ref = cells["reference"].to_numpy()
-        pre = ~cells["post"].to_numpy() & ~ref
-        pretest, note = pretest_from(np.where(ref, np.nan, att), psi, pre, s.cluster,
-                                     fallback=lambda: result.aggregate("event"))
-        if note:
-            notes.append(note)
-        return finish(result, notes, pretest, str(pretest) if pretest else "none")
+        return group_time_result(panel, s, cells, att, psi, opts, method=method, n_obs=n_obs,
+                                 notes=notes)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from ..inference import RandomState
 from ..panel import Panel
-from ._fe import InferenceOptions, finish, group_time_result
+from ._fe import InferenceOptions, group_time_result
 from .imputation import fit_imputation, validate_common
 from .results import GroupTimeResult
 
@@ -99,9 +99,9 @@ class TwoStage:
                                 self.multiplier, share_influence=not self.fixed_shares)
         method = ("Two-stage DiD (Gardner"
                   + (f", anticipation {self.anticipation}" if self.anticipation else "") + ")")
-        result = group_time_result(
+        return group_time_result(
             panel, s, cells.cells, cells.att, cells.psi, opts, method=method,
-            n_obs=len(s.y), info={"stage-2 treated rows": len(cells.rows)},
+            n_obs=len(s.y), info={"stage-2 treated rows": len(cells.rows)}, notes=notes,
+            pretest=None,
+            pretest_text="none: stage 1 uses the pre-treatment rows (see Imputation().pretest)",
         )
-        return finish(result, notes, None,
-                      "none: stage 1 uses the pre-treatment rows (see Imputation().pretest)")

@@ -248,27 +248,19 @@ def _sample(panel: Panel, notes: list[str]) -> _Sample:
     """Sites interrupted inside the window, plus comparisons; sites already
     interrupted at the first period have no pre-interruption data and are set
     aside (counted in a warning)."""
-    ucode = np.asarray(panel.unit_codes)
-    upos = np.asarray(panel.unit_cohort_codes, dtype=float)
-    upos = np.where(upos >= panel.n_periods, np.inf, upos)
-    early = upos <= 0
-    if early.any():
-        note = (
-            f"{int(early.sum())} of {panel.n_units} sites were interrupted at or before the "
-            f"first period {panel.periods[0]} (e.g. {panel.units[early][0]!r}) and have no "
-            f"period before it; they were set aside."
-        )
+    us = panel.unit_sample()
+    for note in us.notes:
         notes.append(note)
         warnings.warn(note, DataWarning, stacklevel=4)
-    kept_units = np.flatnonzero(~early)
-    if not np.isfinite(upos[kept_units]).any():
+    kept_units = us.unit_codes
+    if not np.isfinite(us.unit_cohort).any():
         raise EstimationError(
             "no site is interrupted inside the panel's window (every cohort "
             "is missing, before the first period or after the last)."
         )
-    keep = ~early[ucode]
-    site = np.searchsorted(kept_units, ucode[keep])
-    site_pos = upos[kept_units]
+    keep = np.ones(panel.n_obs, dtype=bool) if us.all_rows else us.row_keep
+    site = us.unit
+    site_pos = us.unit_cohort
     pos = np.asarray(panel.time_codes)[keep]
     row_pos = site_pos[site]
     rows = pd.DataFrame(

@@ -24,12 +24,12 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError, OptionError
-from ..inference import FactoredInfluence, combine_columns
+from .errors import EstimationError, OptionError
+from .inference import FactoredInfluence, combine_columns
 
 __all__ = [
     "AggregationKind", "Aggregation", "aggregation_weights", "apply_aggregation", "UnitBasis",
-    "FactoredBasis", "DrawBasis", "row_labels",
+    "FactoredBasis", "DrawBasis", "row_labels", "KINDS",
 ]
 
 AggregationKind = Literal["simple", "group", "event", "calendar"]
