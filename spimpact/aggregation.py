@@ -19,7 +19,7 @@ The same weights apply to posterior draws of ATT(g,t) (Bayesian DiD).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from .inference import FactoredInfluence, combine_columns
 
 __all__ = [
     "AggregationKind", "Aggregation", "aggregation_weights", "apply_aggregation", "UnitBasis",
-    "FactoredBasis", "DrawBasis", "row_labels", "KINDS",
+    "FactoredBasis", "DrawBasis", "row_labels", "KINDS", "check_kind", "draw_aggregation",
 ]
 
 AggregationKind = Literal["simple", "group", "event", "calendar"]
@@ -71,6 +71,20 @@ def _share_rows(sets: list[np.ndarray], pg: np.ndarray) -> np.ndarray:
         tot = pg[s].sum()
         W[j, s] = pg[s] / tot if tot > 0 else 0.0
     return W
+
+
+def check_kind(kind: str) -> str:
+    """The aggregation kind, with R's ``"dynamic"`` read as ``"event"``.
+
+    Examples
+    --------
+    >>> check_kind("dynamic")
+    'event'
+    """
+    kind = "event" if kind == "dynamic" else kind
+    if kind not in KINDS:
+        raise OptionError(f"kind must be one of {list(KINDS)}, not {kind!r}.")
+    return kind
 
 
 def aggregation_weights(
@@ -276,3 +290,28 @@ def row_labels(labels: pd.DataFrame, periods: pd.Index) -> dict[str, list]:
     if "event_time" in labels:
         return {"event_time": labels["event_time"].astype(int).tolist()}
     return {}
+
+
+def draw_aggregation(
+    draws: np.ndarray, cells: pd.DataFrame, kind: str, *, n_periods: int | None = None,
+    min_event: int | None = None, max_event: int | None = None,
+    balance_event: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """An aggregation of draws of the cells (posterior draws, or any draws
+    whose last axis is the cells of ``cells``): the draws of its rows, of its
+    overall summary, and the rows' labels. Cohort shares are taken as fixed
+    (each draw is of the effects, not of the shares).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> cells = pd.DataFrame({"g": [2, 2], "t": [2, 3], "pg": [0.5, 0.5], "gi": [0, 0]})
+    >>> rows, overall, labels = draw_aggregation(np.array([[1.0, 3.0]]), cells, "simple")
+    >>> overall.tolist()
+    [2.0]
+    """
+    agg = aggregation_weights(cells, cast(AggregationKind, check_kind(kind)),
+                              min_event=min_event, max_event=max_event,
+                              balance_event=balance_event, n_periods=n_periods)
+    rows = draws @ agg.weights.T
+    return rows, rows @ agg.overall, agg.labels

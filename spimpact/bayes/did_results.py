@@ -16,9 +16,9 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from ..aggregation import KINDS, AggregationKind, aggregation_weights, row_labels
+from ..aggregation import check_kind, draw_aggregation, row_labels
 from ..did.results import AggregateResult
-from ..errors import OptionError
+from ..errors import EstimationError, OptionError
 from ..results import ESTIMATE_COLUMNS, Estimate
 from ._did_design import DiDDesign, cell_level_means, level_cell_shares
 from ._model import GroupVars, family_vars, var_name
@@ -54,6 +54,15 @@ def hyper_table(post: Any, groups: Sequence[GroupVars], family: str, confidence:
 def _estimate(draws: np.ndarray, confidence: float, label: str) -> Estimate:
     row = summarise_draws(draws[..., None], {}, confidence).iloc[0]
     return Estimate.from_row(row, confidence, label)
+
+
+def _aggregate_draws(
+    att: np.ndarray, cells: pd.DataFrame, n_periods: int, kind: str, **limits: Any,
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Posterior draws of an aggregation's rows and overall, and the rows' labels."""
+    ok = ~cells["reference"].to_numpy()
+    return draw_aggregation(att[..., ok], cells.loc[ok].reset_index(drop=True), kind,
+                            n_periods=n_periods, **limits)
 
 
 class PosteriorAggregate(AggregateResult):
@@ -96,12 +105,12 @@ class MultilevelDiDResult(BayesResult):
         index = {"group": [periods[g] for g in cells["g"]],
                  "time": [periods[t] for t in cells["t"]]}
         table = summarise_draws(att, index, confidence)
-        super().__init__(table, **kwargs)
         try:
-            overall: Estimate | None = self.aggregate("simple").overall
-        except Exception:  # no post-treatment cell
-            overall = None
-        object.__setattr__(self, "_overall", overall)
+            _, simple, _ = _aggregate_draws(att, cells, len(periods), "simple")
+            kwargs["overall"] = _estimate(simple, confidence, "overall (simple)")
+        except EstimationError:  # no post-treatment cell
+            kwargs["overall"] = None
+        super().__init__(table, **kwargs)
 
     @property
     def parameters(self) -> pd.DataFrame:
@@ -118,19 +127,11 @@ class MultilevelDiDResult(BayesResult):
                   ) -> PosteriorAggregate:
         """Summarise ATT(g,t) by the DiD weights: ``"simple"``, ``"group"``,
         ``"event"`` or ``"calendar"`` (as :meth:`spimpact.did.GroupTimeResult.aggregate`)."""
-        if kind == "dynamic":
-            kind = "event"
-        if kind not in KINDS:
-            raise OptionError(f"kind must be one of {list(KINDS)}, not {kind!r}.")
-        cells = self._d.cells
-        ok = ~cells["reference"].to_numpy()
-        agg = aggregation_weights(cells.loc[ok].reset_index(drop=True),
-                                  cast(AggregationKind, kind), min_event=min_event,
-                                  max_event=max_event, balance_event=balance_event,
-                                  n_periods=len(self._periods))
-        rows = self._att[..., ok] @ agg.weights.T
-        overall = rows @ agg.overall
-        table = summarise_draws(rows, self._labels(agg.labels), self.confidence)
+        kind = check_kind(kind)
+        rows, overall, labels = _aggregate_draws(
+            self._att, self._d.cells, len(self._periods), kind, min_event=min_event,
+            max_event=max_event, balance_event=balance_event)
+        table = summarise_draws(rows, row_labels(labels, self._periods), self.confidence)
         if kind == "simple":
             table = table.iloc[:0]
         over = _estimate(overall, self.confidence, f"overall ({kind})")
@@ -139,9 +140,6 @@ class MultilevelDiDResult(BayesResult):
             **self._replace(estimates=table, overall=over,
                             method=f"{self.method}, {kind} aggregation"),
         )
-
-    def _labels(self, labels: pd.DataFrame) -> dict[str, Any]:
-        return row_labels(labels, self._periods)
 
     def level_effects(self) -> pd.DataFrame:
         """Effect in each unit of ``effect_level`` (e.g. each PCN), partially pooled.

@@ -16,16 +16,16 @@ import numpy as np
 import pandas as pd
 
 from ..aggregation import (
-    KINDS,
     AggregationKind,
     DrawBasis,
     FactoredBasis,
     UnitBasis,
     aggregation_weights,
     apply_aggregation,
+    check_kind,
     row_labels,
 )
-from ..errors import EstimationError, OptionError
+from ..errors import EstimationError
 from ..inference import (
     FactoredInfluence,
     MultiplierKind,
@@ -263,10 +263,7 @@ def aggregate_cells(
 ) -> Aggregated:
     """Summarise ATT(g,t) by the weights of :func:`spimpact.aggregation.aggregation_weights`,
     applied to the estimates, the influence functions and the bootstrap draws."""
-    if kind == "dynamic":
-        kind = "event"
-    if kind not in KINDS:
-        raise OptionError(f"kind must be one of {list(KINDS)}, not {kind!r}.")
+    kind = check_kind(kind)
     ok = np.isfinite(att) & ~cells["reference"].to_numpy()
     agg = aggregation_weights(cells.loc[ok].reset_index(drop=True), cast(AggregationKind, kind),
                               min_event=min_event, max_event=max_event,
@@ -405,10 +402,10 @@ class GroupTimeResult(_Band, Result):
         >>> "event_time" in ev.estimates.columns
         True
         """
+        kind = check_kind(kind)
         a = aggregate_cells(self._cells, self._att, self._inf, self._periods, self.confidence,
-                            "event" if kind == "dynamic" else kind, min_event=min_event,
-                            max_event=max_event, balance_event=balance_event)
-        kind = "event" if kind == "dynamic" else kind
+                            kind, min_event=min_event, max_event=max_event,
+                            balance_event=balance_event)
         return AggregateResult(
             kind=kind, psi=a.psi, uniform_band=a.band, crit_uniform=a.crit,
             **self._replace(estimates=a.table, overall=a.overall,
