@@ -96,11 +96,12 @@ def _windows(panel: Panel, pre: int, post: int, control_index: str | None) -> _W
     of their index periods (one loop over index periods, vectorised over units)."""
     T = panel.n_periods
     keys = panel.unit_codes.astype(np.int64) * T + panel.time_codes
-    c = panel.unit_cohort_codes
-    notes: list[str] = []
+    us = panel.unit_sample()  # late cohorts: not referred in the window; early: set aside
+    c = np.full(panel.n_units, np.nan)
+    c[us.unit_codes] = us.unit_cohort
+    notes: list[str] = list(us.notes)
     treated = np.isfinite(c)
-    inside = treated & (c >= 0) & (c < T)
-    tu = np.flatnonzero(inside)
+    tu = np.flatnonzero(treated)
     tg = c[tu].astype(np.intp)
     rows = _window_rows(keys, T, tu, tg, pre, post)
     full = (rows >= 0).all(axis=1)
@@ -118,7 +119,7 @@ def _windows(panel: Panel, pre: int, post: int, control_index: str | None) -> _W
             f"no treated unit is observed over its whole window ({pre} periods before its "
             f"index period to {post - 1} after); lower pre_periods or post_periods."
         )
-    never = np.flatnonzero(~treated)
+    never = np.flatnonzero(np.isposinf(c))
     if len(never) == 0:
         raise EstimationError(
             "match_cohort needs never-treated units (a missing cohort) as controls, and the "
