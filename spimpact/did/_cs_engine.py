@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import EstimationError, OptionError
 from ..inference import FactoredInfluence
 from ._cells import CellPlan, control_mask
-from ._drdid import did_panel, did_rc
+from ._drdid import PSFit, did_panel, did_rc
 
 __all__ = [
     "CellData", "CellEstimates", "estimate_cells", "estimate_cells_closed_form",
@@ -117,8 +117,11 @@ def estimate_cells(
     att = np.full(k, np.nan)
     psi = np.zeros((n, k), order="F")  # filled column by column
     msgs: list[str] = []
+    cache: dict = {}
     if data.balanced_panel:
         Yw, Rw = _wide(data, data.y), _row_index(data)
+        static = _static_columns(data, Rw)
+        coh = np.unique(data.unit_cohort)
     for j in range(k):
         g, t, b = int(plan.g[j]), int(plan.t[j]), int(plan.base[j])
         if plan.reference[j]:
@@ -128,8 +131,14 @@ def estimate_cells(
             data.unit_cohort, g, t, b, control_group, anticipation)
         try:
             if data.balanced_panel:
+                # cells with the same units, covariate rows and weights share their
+                # checks and propensity fit (time-invariant covariates: one per
+                # comparison set); the fits are identical, so are the numbers
+                ctrl = control_mask(coh, g, t, b, control_group, anticipation)
+                key = (g, coh[ctrl].tobytes(), -1 if static[0] else min(t, b),
+                       -1 if static[1] else _weight_column(data, g, t, b, anticipation))
                 att[j], idx, values = _panel_cell(data, Yw, Rw, units, g, t, b, n, method,
-                                                  anticipation)
+                                                  anticipation, cache, key)
                 psi[idx, j] = values
             else:
                 att[j], psi[:, j] = _rc_cell(data, units, g, t, b, n, method)
@@ -144,7 +153,17 @@ class _Skip(Exception):
     pass
 
 
-def _panel_cell(data, Yw, Rw, units, g, t, b, n, method, anticipation):
+def _static_columns(data: CellData, Rw: np.ndarray) -> tuple[bool, bool]:
+    """Whether the covariates, and the weights, are constant within every unit."""
+    first = Rw[:, 0]
+    x_static = all(bool(np.all(data.X[Rw[:, s]] == data.X[first]))
+                   for s in range(1, data.n_periods))
+    w_static = data.constant_weights or all(
+        bool(np.all(data.w[Rw[:, s]] == data.w[first])) for s in range(1, data.n_periods))
+    return x_static, w_static
+
+
+def _panel_cell(data, Yw, Rw, units, g, t, b, n, method, anticipation, cache=None, key=None):
     idx = np.flatnonzero(units)
     dy = Yw[idx, t] - Yw[idx, b]
     d = (data.unit_cohort[idx] == g).astype(float)
@@ -154,10 +173,20 @@ def _panel_cell(data, Yw, Rw, units, g, t, b, n, method, anticipation):
     w = data.w[wrows]
     if d.sum() == 0 or (1 - d).sum() == 0:
         raise _Skip("no treated or no comparison units")
-    why = _problems(d, X, method)
+    if cache is not None and key in cache:
+        why, ps_fit = cache[key]
+    else:
+        why = _problems(d, X, method)
+        ps_fit: PSFit = None
+        if why is None and method in ("dr", "ipw") and X.shape[1] > 1:
+            from ._drdid import logit_fit
+
+            ps_fit = logit_fit(d, X, w / w.mean())
+        if cache is not None:
+            cache[key] = (why, ps_fit)
     if why:
         raise _Skip(why)
-    fit = did_panel(dy, d, X, w, method)
+    fit = did_panel(dy, d, X, w, method, ps_fit=ps_fit)
     return fit.att, idx, fit.psi * (n / len(idx))
 
 

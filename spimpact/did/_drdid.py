@@ -20,7 +20,11 @@ import numpy as np
 
 from ..errors import EstimationError
 
-__all__ = ["CellFit", "did_panel", "did_rc", "logit_fit", "wls_fit"]
+__all__ = ["CellFit", "PSFit", "did_panel", "did_rc", "logit_fit", "wls_fit"]
+
+#: A propensity fit: the fitted probabilities and the scaled inverse Hessian
+#: (see :func:`logit_fit`), or ``None`` when not fitted yet.
+PSFit = tuple[np.ndarray, np.ndarray] | None
 
 PS_CAP = 1 - 1e-6
 #: Comparison units with a propensity score at or above this level get no weight
@@ -74,7 +78,8 @@ def _check_groups(d: np.ndarray, w: np.ndarray, what: str) -> None:
 
 
 def did_panel(
-    dy: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray, method: str
+    dy: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray, method: str,
+    ps_fit: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> CellFit:
     """ATT and influence function on a two-period panel.
 
@@ -89,6 +94,9 @@ def did_panel(
     w : ndarray (n,)
         Sampling weights.
     method : {"dr", "reg", "ipw"}
+    ps_fit : (ps, hess), optional
+        The propensity fit of ``logit_fit(d, X, w / mean(w))`` when already
+        computed (cells that share units, covariates and weights share it).
 
     Examples
     --------
@@ -106,7 +114,7 @@ def did_panel(
         out = X @ coef
         lin_ols = _ols_lin_rep(dy - out, X, w * (1 - d))
     if method in ("dr", "ipw"):
-        ps, hess = logit_fit(d, X, w)
+        ps, hess = logit_fit(d, X, w) if ps_fit is None else ps_fit
         ps = np.minimum(ps, PS_CAP)
         lin_ps = (X * (w * (d - ps))[:, None]) @ hess
         w_cont = w * ps * (1 - d) / (1 - ps) * (ps < PS_TRIM)
