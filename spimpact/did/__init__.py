@@ -14,6 +14,7 @@ from __future__ import annotations
 from ..aggregation import aggregation_weights, apply_aggregation
 from .bacon import BaconDecomposition, bacon_decomposition
 from .callaway import CallawaySantAnna
+from .etwfe import ETWFE
 from .imputation import Imputation, ImputationResult
 from .results import AggregateResult, GroupTimeResult, PreTest
 from .sun_abraham import SunAbraham
@@ -25,6 +26,7 @@ __all__ = [
     "SunAbraham",
     "Imputation",
     "TwoStage",
+    "ETWFE",
     "TWFE",
     "bacon_decomposition",
     "BaconDecomposition",

@@ -1,0 +1,383 @@
+"""Extended two-way fixed effects (Wooldridge 2021, 2023), linear and Poisson.
+
+One regression with a coefficient for every treated cohort x period cell:
+
+* ``family="gaussian"``: ``y_it = a_i + l_t + sum_gt tau_gt D_it^gt (+ x terms)``
+  with unit effects absorbed. With not-yet-treated controls (every untreated
+  row identifies the unit and period effects) the cells are the post-treatment
+  ones and, without covariates, the estimates equal the imputation estimator's
+  (Borusyak, Jaravel & Spiess 2024). With never-treated controls every period
+  but each cohort's reference ``g - 1`` has a cell (pre-treatment cells test
+  parallel trends).
+* ``family="poisson"``: ``log E[y_it] = log(exposure_it) + a_g + l_t + sum_gt
+  tau_gt D_it^gt (+ x terms)``, a Poisson quasi-likelihood with cohort effects
+  (Wooldridge 2023), for counts over a population at risk (the panel's
+  ``exposure=``, e.g. a practice's list size). ``exp(tau_gt)`` is the cell's
+  rate ratio; ATT(g,t) is reported on the count scale (``scale="response"``:
+  the mean over the cell's treated rows of ``mu_it - mu_it exp(-tau_gt)``) or
+  on the log scale (``scale="link"``). Without covariates the fit uses the
+  cohort x period totals, which are sufficient: its cost does not grow with
+  the number of units beyond one pass over the rows.
+
+Covariates enter as in Wooldridge (2021) and R's ``etwfe``: their main
+effect, their interactions with cohort and with period, and their
+interactions, centred within cohort, with every cell (so ``tau_gt`` is the
+cell's effect at its cohort's mean covariates). Terms that the unit effects
+absorb (a unit-constant covariate and its cohort interactions) are left out
+of the linear model. Influence functions are the per-unit scores through the
+inverse Hessian, so every aggregation, clustering and bootstrap goes through
+the package's one engine.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from .._formula import design_matrix
+from ..errors import EstimationError
+from ..inference import RandomState, validate_choice
+from ..panel import Panel
+from ._fe import (
+    FESample,
+    InferenceOptions,
+    _check_panel,
+    dummies,
+    fe_sample,
+    group_time_result,
+    unit_indicator,
+    within_ols,
+)
+from .imputation import validate_common
+from .results import GroupTimeResult
+
+__all__ = ["ETWFE"]
+
+
+class ETWFE:
+    """Extended two-way fixed effects DiD (Wooldridge 2021, 2023).
+
+    Parameters
+    ----------
+    family : {"gaussian", "poisson"}
+        Linear regression with unit effects, or Poisson quasi-likelihood with
+        cohort effects for counts (with the panel's ``exposure=`` as offset).
+    control_group : {"not_yet_treated", "never_treated"}
+        Which untreated rows identify the counterfactual: every untreated row
+        (post-treatment cells only) or the never-treated units (cells for every
+        period but each cohort's reference period ``g - 1``).
+    covariates : sequence of str or str
+        Covariate columns (time-constant or time-varying). Default: none.
+    scale : {"response", "link"}
+        Poisson only: ATT(g,t) on the count scale, or the log rate ratio.
+    fixed_shares : bool
+        ``False`` (default): aggregations include the influence of the
+        estimated cohort shares; ``True`` treats them as fixed (as R's
+        ``etwfe::emfx``).
+    bootstrap : int, optional
+        Multiplier-bootstrap draws; ``None``: analytic SEs.
+    confidence : float
+    random_state : int, Generator or None
+    multiplier : {"mammen", "rademacher"}
+
+    Examples
+    --------
+    >>> from spimpact.simulate import pcn_rollout
+    >>> from spimpact.did import ETWFE
+    >>> sim = pcn_rollout(n_pcns=60, covid=False, random_state=3)
+    >>> res = ETWFE(family="poisson").fit(sim.panel("ae_attendances", covariates=()))
+    >>> res.estimates.columns[:2].tolist(), res.overall is not None
+    (['group', 'time'], True)
+    """
+
+    def __init__(
+        self,
+        family: Literal["gaussian", "poisson"] = "gaussian",
+        control_group: Literal["not_yet_treated", "never_treated"] = "not_yet_treated",
+        covariates: Sequence[str] | str = (),
+        scale: Literal["response", "link"] = "response",
+        fixed_shares: bool = False,
+        bootstrap: int | None = None,
+        confidence: float = 0.95,
+        random_state: RandomState = None,
+        multiplier: str = "rademacher",
+    ) -> None:
+        self.family = family
+        self.control_group = control_group
+        self.covariates = covariates
+        self.scale = scale
+        self.fixed_shares = fixed_shares
+        self.bootstrap = bootstrap
+        self.confidence = confidence
+        self.random_state = random_state
+        self.multiplier = multiplier
+
+    def __repr__(self) -> str:
+        return (f"ETWFE(family={self.family!r}, control_group={self.control_group!r}, "
+                f"covariates={self.covariates!r})")
+
+    def _validate(self) -> None:
+        validate_choice("family", self.family, ("gaussian", "poisson"))
+        validate_choice("control_group", self.control_group,
+                        ("not_yet_treated", "never_treated"))
+        validate_choice("scale", self.scale, ("response", "link"))
+        self.anticipation = 0  # read by validate_common
+        validate_common(self)
+        del self.anticipation
+
+    def fit(self, panel: Panel) -> GroupTimeResult:
+        """Estimate every cell's effect in one regression."""
+        self._validate()
+        _check_panel(panel, "ETWFE")
+        if self.family == "gaussian" and panel.exposure is not None:
+            raise EstimationError(
+                f"ETWFE(family='gaussian') models the outcome's level and would not use the "
+                f"panel's exposure={panel.exposure!r}; use ETWFE(family='poisson') for counts "
+                f"over an exposure (rate ratios), or build the Panel without exposure= "
+                f"(panel.replace(exposure=None)) to estimate effects on the level."
+            )
+        s = fe_sample(panel, (), "ETWFE")
+        if len(s.groups) == 0:
+            raise EstimationError("ETWFE: no unit is treated within the panel's periods.")
+        if self.control_group == "never_treated" and np.isfinite(s.unit_cohort).all():
+            raise EstimationError(
+                "control_group='never_treated' but every unit is treated within the panel; "
+                "use control_group='not_yet_treated'."
+            )
+        X, x_names = self._covariates(panel)
+        design = _Design(s, X, x_names, self.control_group, panel.periods)
+        offset = None
+        if panel.exposure is not None:
+            offset = np.log(panel.unit_sample().rows(panel.exposure_values))
+        if self.family == "gaussian":
+            att, psi, notes = _linear(design, s)
+        else:
+            att, psi, notes = _poisson(design, s, offset, self.scale)
+        opts = InferenceOptions(self.confidence, self.bootstrap, self.random_state,
+                                self.multiplier, share_influence=not self.fixed_shares)
+        what = ("Poisson ETWFE" + (", count scale" if self.scale == "response" else
+                                   ", log rate ratios")) if self.family == "poisson" \
+            else "Linear ETWFE"
+        method = f"{what} (Wooldridge; {self.control_group.replace('_', ' ')} controls)"
+        pre = design.cells["post"].to_numpy() | design.cells["reference"].to_numpy()
+        return group_time_result(
+            panel, s, design.cells, att, psi, opts, method=method, n_obs=len(s.y),
+            notes=[*s.notes, *notes],
+            pretest="cells" if not pre.all() else None,
+            pretest_text=None if not pre.all() else (
+                "none: with not-yet-treated controls the pre-treatment rows identify the "
+                "model (use control_group='never_treated' for pre-treatment cells)"),
+            info={"family": self.family, "covariates": ", ".join(x_names) or "none"},
+        )
+
+    def _covariates(self, panel: Panel) -> tuple[np.ndarray, list[str]]:
+        spec = self.covariates
+        if spec is None or (not isinstance(spec, str) and len(spec) == 0):
+            return np.zeros((0, 0)), []
+        us = panel.unit_sample()
+        frame = panel.frame if us.all_rows else panel.frame.loc[us.row_keep]
+        X, names = design_matrix(frame, spec, intercept=False)
+        return X, names
+
+
+class _Design:
+    """Rows, cells and the sparse regressors of an ETWFE regression."""
+
+    def __init__(self, s: FESample, X: np.ndarray, x_names: list[str], control_group: str,
+                 labels: pd.Index) -> None:
+        T = s.n_periods
+        rc = s.row_cohort
+        treated = np.isfinite(rc)
+        g_row = np.where(treated, rc, 0).astype(int)
+        if control_group == "not_yet_treated":
+            in_cell = treated & (s.time >= g_row)
+        else:
+            in_cell = treated & (s.time != g_row - 1)
+        code = np.where(in_cell, g_row * T + s.time, -1)
+        self.cell_codes = np.unique(code[in_cell])
+        self.code, self.in_cell, self.T = code, in_cell, T
+        g, t = self.cell_codes // T, self.cell_codes % T
+        groups = np.unique(g)
+        ref_g = groups[groups >= 1] if control_group == "never_treated" else groups[:0]
+        cells = pd.DataFrame({
+            "g": np.r_[g, ref_g], "t": np.r_[t, ref_g - 1],
+            "reference": np.r_[np.zeros(len(g), bool), np.ones(len(ref_g), bool)],
+        })
+        cells["base"] = cells["g"] - 1
+        cells["post"] = cells["t"] >= cells["g"]
+        self.order = np.lexsort((cells["t"].to_numpy(), cells["g"].to_numpy()))
+        self.cells = cells.iloc[self.order][["g", "t", "base", "post", "reference"]]
+        self.cells = self.cells.reset_index(drop=True)
+        self.n_ref = len(ref_g)
+        self.labels = labels
+        self.cohort_codes, self.cohort_row = np.unique(
+            np.where(treated, rc, np.inf), return_inverse=True)  # never treated last
+        # covariates centred within cohort (over the cohort's rows), as in etwfe
+        self.X, self.x_names = X, x_names
+        if X.shape[1]:
+            k = len(self.cohort_codes)
+            cnt = np.bincount(self.cohort_row, minlength=k)
+            means = np.vstack([np.bincount(self.cohort_row, weights=X[:, j], minlength=k)
+                               for j in range(X.shape[1])]).T / cnt[:, None]
+            self.X_dm = X - means[self.cohort_row]
+        else:
+            self.X_dm = X
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cell_codes)
+
+    def cell_names(self) -> list[str]:
+        T, lab = self.T, self.labels
+        return [f"cohort {lab[c // T]!s} x period {lab[c % T]!s}" for c in self.cell_codes]
+
+    def blocks(self, s: FESample, *, cohort_effects: bool) -> tuple[sparse.csr_matrix,
+                                                                     list[str]]:
+        """Regressors: [intercept, cohort dummies,] period dummies, cells, then the
+        covariate blocks (x, cohort x x, period x x, cell x centred x)."""
+        periods = np.arange(1, s.n_periods)
+        lab = self.labels
+        parts, names = [], []
+        if cohort_effects:
+            G = len(self.cohort_codes)
+            parts += [sparse.csr_matrix(np.ones((len(s.y), 1))),
+                      dummies(self.cohort_row, np.arange(G - 1))]
+            names += ["(intercept)"] + [f"cohort {self._cohort_label(c)}"
+                                        for c in self.cohort_codes[:-1]]
+        parts.append(dummies(s.time, periods))
+        names += [f"period {lab[p]!s}" for p in periods]
+        C = dummies(self.code, self.cell_codes)
+        parts.append(C)
+        names += self.cell_names()
+        for j, xn in enumerate(self.x_names):
+            x, xd = self.X[:, j], self.X_dm[:, j]
+            G = len(self.cohort_codes)
+            xc = dummies(self.cohort_row, np.arange(G - 1)).multiply(x[:, None])
+            xt = dummies(s.time, periods).multiply(x[:, None])
+            parts += [sparse.csr_matrix(x[:, None]), xc, xt, C.multiply(xd[:, None])]
+            names += ([xn] + [f"cohort {self._cohort_label(c)} x {xn}"
+                              for c in self.cohort_codes[:-1]]
+                      + [f"period {lab[p]!s} x {xn}" for p in periods]
+                      + [f"{nm} x {xn} (centred)" for nm in self.cell_names()])
+        return sparse.hstack(parts).tocsr(), names
+
+    def _cohort_label(self, c: float) -> str:
+        return "never" if not np.isfinite(c) else str(self.labels[int(c)])
+
+    def cell_columns(self, names: list[str]) -> np.ndarray:
+        first = names.index(self.cell_names()[0])
+        return np.arange(first, first + self.n_cells)
+
+    def finish(self, att: np.ndarray, psi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Append the reference cells (0) and sort the cells by (g, t)."""
+        n = psi.shape[0]
+        att = np.r_[att, np.zeros(self.n_ref)][self.order]
+        psi = np.hstack([psi, np.zeros((n, self.n_ref))])[:, self.order]
+        return att, psi
+
+
+def _absorbed(R: sparse.csr_matrix, unit: np.ndarray, n_units: int) -> np.ndarray:
+    """Columns that are constant within every unit (the unit effects absorb them)."""
+    U = unit_indicator(unit, n_units)
+    cnt = np.asarray(U.sum(axis=1)).ravel()
+    mean = (U @ R).toarray() / np.maximum(cnt, 1)[:, None]
+    sq = (U @ R.multiply(R)).toarray() / np.maximum(cnt, 1)[:, None]
+    scale = np.maximum(np.abs(R).max(axis=0).toarray().ravel(), 1.0)
+    return ((sq - mean ** 2).max(axis=0) <= 1e-12 * scale ** 2)
+
+
+def _linear(d: _Design, s: FESample) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    R, names = d.blocks(s, cohort_effects=False)
+    notes: list[str] = []
+    if d.x_names:
+        gone = _absorbed(R, s.unit, s.n_units)
+        if gone.any():
+            R = R[:, np.flatnonzero(~gone)]
+            names = [nm for nm, a in zip(names, gone, strict=True) if not a]
+    fit = within_ols(s.y, R, s.unit, s.w, s.n_units, names, "the ETWFE regression")
+    cols = d.cell_columns(names)
+    att, psi = d.finish(fit.coef[cols], fit.influence(cols))
+    return att, psi, notes
+
+
+def _poisson(d: _Design, s: FESample, offset: np.ndarray | None, scale: str
+             ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    y, w = s.y, s.w
+    if (y < 0).any() or not np.isfinite(y).all():
+        raise EstimationError(
+            "ETWFE(family='poisson') needs non-negative counts; the outcome has negative or "
+            "non-finite values."
+        )
+    R, names = d.blocks(s, cohort_effects=True)
+    off = np.zeros(len(y)) if offset is None else offset
+    notes: list[str] = []
+    if not d.x_names:
+        # sufficient statistics: every regressor is constant within a cohort x period
+        # (the rate Y/E with weight E has the row-level Poisson score)
+        key = d.cohort_row * s.n_periods + s.time
+        _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        Y = np.bincount(inv, weights=w * y)
+        E = np.bincount(inv, weights=w * np.exp(off))
+        glm = sm.GLM(Y / E, R[first].toarray(), family=sm.families.Poisson(), var_weights=E)
+    else:
+        glm = sm.GLM(y, R.toarray(), family=sm.families.Poisson(), offset=off, var_weights=w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PerfectSeparationWarning)
+        try:
+            res = glm.fit(method="newton", tol=1e-12, maxiter=100)
+        except (PerfectSeparationWarning, np.linalg.LinAlgError) as exc:
+            raise EstimationError(
+                "ETWFE(family='poisson'): the Poisson fit failed (a cohort x period cell "
+                "with no events, or collinear terms); drop covariates or pool periods."
+            ) from exc
+    theta = np.asarray(res.params)
+    eta = np.asarray(R @ theta).ravel() + off
+    mu = np.exp(eta)
+    resid = w * (y - mu)
+    n = s.n_units
+    scores = unit_indicator(s.unit, n, resid) @ R  # (n_units, p) sparse
+    H = np.asarray((R.T @ R.multiply((w * mu)[:, None])).todense())
+    Hinv = np.linalg.inv(H)
+    cols = d.cell_columns(names)
+    # each treated row's effect on the link scale and its gradient
+    rows = np.flatnonzero(d.in_cell)
+    cell_of = np.searchsorted(d.cell_codes, d.code[rows])
+    k = d.n_cells
+    p = R.shape[1]
+    delta = theta[cols][cell_of].copy()
+    J = sparse.csr_matrix((np.ones(len(rows)), (np.arange(len(rows)), cols[cell_of])),
+                          shape=(len(rows), p))
+    if d.x_names:
+        first_x = names.index(f"{d.cell_names()[0]} x {d.x_names[0]} (centred)")
+        block = len(names) - first_x
+        per_x = block // len(d.x_names)
+        for j in range(len(d.x_names)):
+            c0 = first_x + j * per_x
+            xcols = np.arange(c0, c0 + k)
+            delta += theta[xcols][cell_of] * d.X_dm[rows, j]
+            J = J + sparse.csr_matrix(
+                (d.X_dm[rows, j], (np.arange(len(rows)), xcols[cell_of])), shape=(len(rows), p))
+    wr = w[rows]
+    Wc = np.bincount(cell_of, weights=wr, minlength=k)
+    C = sparse.csr_matrix((wr / Wc[cell_of], (cell_of, np.arange(len(rows)))),
+                          shape=(k, len(rows)))  # cell means over treated rows
+    if scale == "link":
+        att = C @ delta
+        grad = (C @ J).toarray()
+    else:
+        mu1 = mu[rows]
+        mu0 = mu1 * np.exp(-delta)
+        att = C @ (mu1 - mu0)
+        Xr = R[rows]
+        grad = (C @ (Xr.multiply((mu1 - mu0)[:, None]) + J.multiply(mu0[:, None]))).toarray()
+    psi = n * np.asarray(scores @ (Hinv @ grad.T))
+    att, psi = d.finish(np.asarray(att).ravel(), psi)
+    return att, psi, notes
