@@ -27,7 +27,7 @@ from .errors import EstimationError, OptionError
 if TYPE_CHECKING:
     from .panel import Panel
 
-__all__ = ["UnitSample", "unit_sample"]
+__all__ = ["UnitSample", "unit_sample", "refuse_exposure"]
 
 
 @dataclass(frozen=True)
@@ -151,3 +151,17 @@ def unit_sample(
         unit_w=unit_w, unit_codes=unit_codes, cluster=cluster, n_clusters=n_cl,
         anticipation=int(anticipation), notes=notes,
     )
+
+
+def refuse_exposure(panel: Panel, who: str) -> None:
+    """Refuse a panel with ``exposure=`` in an estimator that models the outcome's
+    level: it would not use the exposure, and ignoring a role silently is
+    never done."""
+    if panel.exposure is not None:
+        raise EstimationError(
+            f"{who} models the outcome's level and does not use the panel's "
+            f"exposure={panel.exposure!r}. To estimate effects on the counts themselves, "
+            f"build the Panel without it (panel.replace(exposure=None)); to estimate effects "
+            f"on rates, use spimpact.did.ETWFE(family='poisson') (rate ratios and counts) or "
+            f"an outcome column of rates (e.g. per 1,000 of the list)."
+        )

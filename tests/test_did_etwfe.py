@@ -75,10 +75,12 @@ def test_aggregations_match_r_emfx(mpdta, ref):
     simple = ref[(ref["model"] == "m3") & (ref["target"] == "simple")].iloc[0]
     assert res.overall.estimate == pytest.approx(simple["estimate"], abs=1e-9)
     assert res.overall.std_error * f == pytest.approx(simple["std_error"], rel=1e-6)
-    for kind, col in (("calendar", "time"), ("group", "group"), ("event", "group")):
+    for kind, col, rcol in (("calendar", "time", "time"), ("group", "group", "group"),
+                            ("event", "event_time", "group")):
         tab = res.aggregate(kind).estimates
         r = ref[(ref["model"] == "m3") & (ref["target"] == kind)]
         assert len(tab) == len(r) > 2
+        assert tab[col].astype(int).tolist() == r[rcol].astype(int).tolist()
         np.testing.assert_allclose(tab["estimate"], r["estimate"], atol=1e-9)
         np.testing.assert_allclose(tab["std_error"] * f, r["std_error"], rtol=1e-6)
 

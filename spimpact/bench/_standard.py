@@ -135,9 +135,10 @@ _rollout(
     "Counts are Poisson around list size x rate; the effect is a 2% fall in the rate "
     "(effect_size log(0.98)), start quarters random. The truth is the fall in expected "
     "attendances per practice-quarter. Use with spimpact.bench.power() to find how many "
-    "PCNs and quarters detect such a fall.",
+    "PCNs and quarters detect such a fall. The DiD estimators analyse the counts "
+    "themselves (the panel has no exposure= role: they model the level).",
     {"effect_size": {"ae_attendances": math.log(0.98)}},
-    outcome="ae_attendances",
+    outcome="ae_attendances", panel_args={**NO_COVARIATES, "exposure": None},
 )
 
 register_scenario(Scenario(

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import sparse
 
 from .._formula import design_matrix
+from .._sample import refuse_exposure
 from ..errors import EstimationError
 from ..inference import few_clusters_message
 from ..panel import Panel
@@ -234,9 +235,11 @@ class FESample:
         return self.unit if self.cluster is None else self.cluster[self.unit]
 
 
-def _check_panel(panel: Panel, name: str) -> None:
+def _check_panel(panel: Panel, name: str, *, uses_exposure: bool = False) -> None:
     if not isinstance(panel, Panel):
         raise EstimationError(f"{name}.fit needs a spimpact.Panel, not {type(panel).__name__}.")
+    if not uses_exposure:
+        refuse_exposure(panel, name)
     if not panel.has_cohorts:
         raise EstimationError(
             f"{name} needs cohorts: build the Panel with cohort= (first treated period) or "
@@ -273,7 +276,7 @@ def _covariates(frame: pd.DataFrame, spec: Any, unit: np.ndarray, w: np.ndarray,
 
 def fe_sample(
     panel: Panel, covariates: Any, name: str, *, anticipation: int = 0,
-    keep_always_treated: bool = False,
+    keep_always_treated: bool = False, uses_exposure: bool = False,
 ) -> FESample:
     """The estimation sample of a fixed-effects DiD estimator.
 
@@ -281,7 +284,7 @@ def fe_sample(
     ``anticipation``) are set aside with a note unless ``keep_always_treated``;
     cohorts after the last period count as not treated in the window.
     """
-    _check_panel(panel, name)
+    _check_panel(panel, name, uses_exposure=uses_exposure)
     try:
         us = panel.unit_sample(anticipation=anticipation,
                                drop_always_treated=not keep_always_treated)

@@ -126,22 +126,14 @@ class ETWFE:
         validate_choice("control_group", self.control_group,
                         ("not_yet_treated", "never_treated"))
         validate_choice("scale", self.scale, ("response", "link"))
-        self.anticipation = 0  # read by validate_common
         validate_common(self)
-        del self.anticipation
 
     def fit(self, panel: Panel) -> GroupTimeResult:
         """Estimate every cell's effect in one regression."""
         self._validate()
-        _check_panel(panel, "ETWFE")
-        if self.family == "gaussian" and panel.exposure is not None:
-            raise EstimationError(
-                f"ETWFE(family='gaussian') models the outcome's level and would not use the "
-                f"panel's exposure={panel.exposure!r}; use ETWFE(family='poisson') for counts "
-                f"over an exposure (rate ratios), or build the Panel without exposure= "
-                f"(panel.replace(exposure=None)) to estimate effects on the level."
-            )
-        s = fe_sample(panel, (), "ETWFE")
+        _check_panel(panel, "ETWFE(family='gaussian')" if self.family == "gaussian" else "ETWFE",
+                     uses_exposure=self.family == "poisson")
+        s = fe_sample(panel, (), "ETWFE", uses_exposure=True)
         if len(s.groups) == 0:
             raise EstimationError("ETWFE: no unit is treated within the panel's periods.")
         if self.control_group == "never_treated" and np.isfinite(s.unit_cohort).all():

@@ -236,8 +236,9 @@ def fit_imputation(est: Any, panel: Panel, name: str) -> tuple[FESample, Imputed
 def validate_common(est: Any) -> None:
     """Options shared by the imputation-type estimators."""
     validate_choice("multiplier", est.multiplier, ("mammen", "rademacher"))
-    if not isinstance(est.anticipation, (int, np.integer)) or est.anticipation < 0:
-        raise OptionError(f"anticipation must be a non-negative integer, not {est.anticipation!r}.")
+    anticipation = getattr(est, "anticipation", 0)  # estimators without the option
+    if not isinstance(anticipation, (int, np.integer)) or anticipation < 0:
+        raise OptionError(f"anticipation must be a non-negative integer, not {anticipation!r}.")
     if est.bootstrap is not None and (not isinstance(est.bootstrap, (int, np.integer))
                                       or est.bootstrap < 2):
         raise OptionError(f"bootstrap must be None or an integer >= 2 (e.g. 999), not "
