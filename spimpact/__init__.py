@@ -47,6 +47,6 @@ def __getattr__(name: str):  # lazy subpackages keep `import spimpact` light
     import importlib
 
     if name in {"did", "matching", "its", "bayes", "simulate", "bench", "plotting",
-                "aggregation"}:
+                "aggregation", "econ", "equity"}:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'spimpact' has no attribute {name!r}")
