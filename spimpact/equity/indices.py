@@ -13,7 +13,8 @@ Household Survey Data*, chapters 7-9).
   Doorslaer (1997, eq. 14), which accounts for the estimated ranks (with
   weights, the same linearisation with sampling weights). The
   ``"erreygers"`` correction is ``4 mean / (b - a) * C`` and the
-  ``"wagstaff"`` normalisation ``(b - a) C / ((b - mean)(mean - a))`` for a
+  ``"wagstaff"`` normalisation ``mean (b - a) C / ((b - mean)(mean - a))`` (for a
+  binary variable ``C / (1 - mean)``) for a
   variable bounded in ``[a, b]``.
 - Slope index of inequality: the weighted least-squares slope of ``h`` on the
   fractional rank (the difference between the top and the bottom of the
@@ -182,7 +183,7 @@ def concentration_index(
             raise OptionError(f"bounds {bounds!r} must contain every value (range "
                               f"{h.min():.4g} to {h.max():.4g}).")
         scale = 4 * mu / (hi - lo) if kind == "erreygers" else \
-            (hi - lo) / ((hi - mu) * (mu - lo))
+            mu * (hi - lo) / ((hi - mu) * (mu - lo))
     est = Estimate.from_se(scale * C, abs(scale) * se, confidence,
                            label=f"concentration index ({kind})")
     share = np.r_[0.0, np.cumsum((w * h)[order]) / np.sum(w * h)]
