@@ -165,7 +165,7 @@ def test_subgroup_effects_adjustments_and_contrast() -> None:
     p = s.table["p_value"].to_numpy()
     order = np.argsort(p)
     holm = np.minimum(1, np.maximum.accumulate((4 - np.arange(4)) * p[order]))
-    bh = np.minimum.accumulate((4 / np.arange(4, 0, -1) * p[order][::-1]))[::-1]
+    bh = np.minimum.accumulate(4 / np.arange(4, 0, -1) * p[order][::-1])[::-1]
     got_h, got_b = s.table["p_holm"].to_numpy()[order], s.table["p_bh"].to_numpy()[order]
     assert got_h == pytest.approx(holm) and got_b == pytest.approx(np.minimum(bh, 1))
     con = s.contrasts.iloc[0]
