@@ -174,3 +174,20 @@ def test_inputs_unchanged_and_plots() -> None:
     cost_effectiveness(1309.0, 0.004, effect_ci=(-0.022, 0.029)).plot_plane()
     assert (c == c0).all() and (e == e0).all()
     assert "ICER" in ce.summary()
+
+
+def test_value_for_money_and_equity_report_sections() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from spimpact.demo import run_sections
+
+    runs = {r.key: r for r in run_sections(random_state=3, quick=True,
+                                           only=("econ", "equity"))}
+    assert runs["econ"].section.title == "Value for money"
+    assert runs["equity"].section.title == "Equity"
+    for r in runs.values():
+        kinds = [k for k, _ in r.section.blocks]
+        assert "table" in kinds and "figure" in kinds
+    econ_text = " ".join(b for k, b in runs["econ"].section.blocks if k == "text")
+    assert "327,250" in econ_text

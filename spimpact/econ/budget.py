@@ -16,8 +16,8 @@ NICE_DISCOUNT_RATE = 0.035
 
 
 def discount_factors(horizon: int, rate: float = NICE_DISCOUNT_RATE) -> np.ndarray:
-    """``1 / (1 + rate) ** t`` for years ``t = 0 .. horizon - 1`` (the first year
-    undiscounted).
+    """Discount factors ``1 / (1 + rate) ** t`` for years ``t`` from 0 to ``horizon - 1``
+    (the first year undiscounted).
 
     Examples
     --------
