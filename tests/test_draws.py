@@ -116,3 +116,27 @@ def test_bayes_posterior_draws() -> None:
     assert d.std(ddof=1) == pytest.approx(row["std_error"], rel=1e-10)
     with pytest.raises(OptionError, match="no overall"):
         res.draws()
+
+
+def test_same_units_and_seed_share_the_bootstrap_multipliers() -> None:
+    """Fits of two outcomes on the same units with the same seed give draws from
+    one joint bootstrap: for an outcome 2 y + 1 the deviations are exactly twice
+    those of y."""
+    from spimpact.did import CallawaySantAnna
+    from spimpact.simulate import pcn_rollout
+
+    sim = pcn_rollout(n_pcns=60, random_state=2)
+    data = sim.data.assign(y2=2 * sim.data["wellbeing"] + 1)
+    import spimpact as sp
+
+    def fit(outcome: str):
+        panel = sp.Panel(data, outcome=outcome, unit="practice", time="quarter",
+                         cohort="cohort", cluster="pcn")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return CallawaySantAnna(bootstrap=99, random_state=4).fit(panel)
+
+    a, b = fit("wellbeing"), fit("y2")
+    dev_a = a.draws() - a.overall.estimate
+    dev_b = b.draws() - b.overall.estimate
+    assert np.allclose(dev_b, 2 * dev_a, rtol=1e-6, atol=1e-9)

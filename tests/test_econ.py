@@ -191,3 +191,11 @@ def test_value_for_money_and_equity_report_sections() -> None:
         assert "table" in kinds and "figure" in kinds
     econ_text = " ".join(b for k, b in runs["econ"].section.blocks if k == "text")
     assert "327,250" in econ_text
+
+
+def test_quadrants_label_negative_icers() -> None:
+    assert cost_effectiveness(-100.0, 0.1).quadrant == "dominant"
+    assert cost_effectiveness(100.0, -0.1).quadrant == "dominated"
+    assert cost_effectiveness(100.0, 0.1).quadrant == "more costly, more effective"
+    assert cost_effectiveness(-100.0, -0.1).quadrant == "less costly, less effective"
+    assert "dominant" in cost_effectiveness(-100.0, 0.1).summary()

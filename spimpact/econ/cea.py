@@ -139,6 +139,20 @@ class CostEffectiveness:
         return self.mean_cost / e if e != 0 else float("nan")
 
     @property
+    def quadrant(self) -> str:
+        """Where the mean lies on the cost-effectiveness plane: ``"dominant"``
+        (less costly, more effective), ``"dominated"`` (more costly, less
+        effective), ``"more costly, more effective"`` or ``"less costly, less
+        effective"`` (where the ICER is a saving per unit of effect lost). A
+        negative ICER means one of the first two: read it with this label."""
+        c, e = self.mean_cost, self.mean_effect
+        if c <= 0 and e > 0:
+            return "dominant"
+        if c >= 0 and e < 0:
+            return "dominated"
+        return "more costly, more effective" if e > 0 else "less costly, less effective"
+
+    @property
     def draws(self) -> pd.DataFrame | None:
         """The paired draws (``cost``, ``effect``), or ``None`` from summary inputs."""
         if self._cost is None:
@@ -223,8 +237,8 @@ class CostEffectiveness:
     def summary(self) -> str:
         """Plain-text summary at the NICE thresholds."""
         head = (f"CostEffectiveness{' (' + self._label + ')' if self._label else ''}: "
-                f"{self._mode} inputs; incremental cost {self.mean_cost:,.4g}, incremental "
-                f"effect {self.mean_effect:.4g}, ICER {self.icer:,.6g}")
+                f"{self._mode} inputs; incremental cost {self.mean_cost:,.6g}, incremental "
+                f"effect {self.mean_effect:.4g}, ICER {self.icer:,.6g} ({self.quadrant})")
         return head + "\n" + self.summary_table().to_string(index=False,
                                                             float_format="{:,.6g}".format)
 
