@@ -106,7 +106,12 @@ class CostEffectiveness:
         self._conf = confidence
         self._cost = cost
         self._effect = effect
-        self._moments = moments
+        if moments is None:  # draws: their sample moments (for display only)
+            assert cost is not None and effect is not None
+            sd_c, sd_e = float(cost.std(ddof=1)), float(effect.std(ddof=1))
+            rho = float(np.corrcoef(cost, effect)[0, 1]) if sd_c > 0 and sd_e > 0 else 0.0
+            moments = (float(cost.mean()), sd_c, float(effect.mean()), sd_e, rho)
+        self._moments: tuple[float, float, float, float, float] = moments
         self._population = population
         self._label = label
 
@@ -124,12 +129,12 @@ class CostEffectiveness:
     @property
     def mean_cost(self) -> float:
         """Expected incremental cost."""
-        return float(self._cost.mean()) if self._cost is not None else self._moments[0]
+        return self._moments[0]
 
     @property
     def mean_effect(self) -> float:
         """Expected incremental effect (e.g. QALYs)."""
-        return float(self._effect.mean()) if self._effect is not None else self._moments[2]
+        return self._moments[2]
 
     @property
     def icer(self) -> float:
@@ -168,10 +173,11 @@ class CostEffectiveness:
     def inb_draws(self) -> np.ndarray:
         """Incremental net monetary benefit per draw and WTP ``(n_draws, n_wtp)``
         (draws mode only)."""
-        if self._cost is None:
+        cost, effect = self._cost, self._effect
+        if cost is None or effect is None:
             raise OptionError("inb_draws() needs draws; this evaluation was built from summary "
                               "inputs (see .inmb for the closed form).")
-        return self._effect[:, None] * self._wtp[None, :] - self._cost[:, None]
+        return effect[:, None] * self._wtp[None, :] - cost[:, None]
 
     @property
     def inmb(self) -> pd.DataFrame:
@@ -254,9 +260,10 @@ class CostEffectiveness:
         from ..plotting import NEUTRAL_COLOUR, TREATED_COLOUR, get_ax
 
         ax = get_ax(ax, (6, 5))
-        if self._cost is not None:
-            step = max(1, len(self._cost) // max_points)
-            ax.scatter(self._effect[::step], self._cost[::step], s=6, alpha=0.3,
+        cost, effect = self._cost, self._effect
+        if cost is not None and effect is not None:
+            step = max(1, len(cost) // max_points)
+            ax.scatter(effect[::step], cost[::step], s=6, alpha=0.3,
                        color=NEUTRAL_COLOUR, label="draws")
         else:
             from scipy.special import ndtri

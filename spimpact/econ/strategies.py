@@ -64,7 +64,7 @@ def efficiency_frontier(cost: Sequence[float], effect: Sequence[float],
     le_c = c[None, :] <= c[:, None]
     ge_e = e[None, :] >= e[:, None]
     strict = (c[None, :] < c[:, None]) | (e[None, :] > e[:, None])
-    dom = (le_c & ge_e & strict).any(axis=1)
+    dom = np.asarray((le_c & ge_e & strict).any(axis=1), dtype=bool)
     status[dom] = "dominated"
     front = [int(i) for i in order if not dom[i]]
     changed = True
