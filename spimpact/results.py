@@ -470,8 +470,8 @@ def target_row(table: pd.DataFrame, id_columns: Sequence[str], target: Any,
     if len(rows) != 1:
         what = "no row" if len(rows) == 0 else f"{len(rows)} rows"
         hint = choices() if callable(choices) else f"{ids}"
-        raise OptionError(f"target {target!r} names {what} of the estimates; use 'overall' or "
-                          f"{hint} (a tuple to give every identifying column).")
+        raise OptionError(f"target {target!r} names {what} of the estimates; name a row by "
+                          f"{hint} (a tuple gives every identifying column), or 'overall'.")
     return int(rows[0])
 
 

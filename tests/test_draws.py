@@ -140,3 +140,20 @@ def test_same_units_and_seed_share_the_bootstrap_multipliers() -> None:
     dev_a = a.draws() - a.overall.estimate
     dev_b = b.draws() - b.overall.estimate
     assert np.allclose(dev_b, 2 * dev_a, rtol=1e-6, atol=1e-9)
+
+
+def test_subgroup_draws_are_each_subgroups_bootstrap() -> None:
+    from spimpact.did import CallawaySantAnna
+    from spimpact.simulate import pcn_rollout
+
+    sim = pcn_rollout(n_pcns=120, random_state=1)
+    panel = sim.panel("wellbeing", covariates=("deprivation_quintile",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = CallawaySantAnna(covariates=(), control_group="not_yet_treated", bootstrap=99,
+                               random_state=2).fit(panel, by="deprivation_quintile")
+    assert np.array_equal(res.draws(5), res.results[5].draws())
+    row = res.estimates.set_index("subgroup").loc[5]
+    _check_boot(res.draws(5), row["estimate"], row["std_error"])
+    with pytest.raises(OptionError, match="name a subgroup"):
+        res.draws()
