@@ -2,7 +2,7 @@
 the reported estimate and SE.
 
 - Multiplier-bootstrap DiD (Callaway-Sant'Anna, Sun-Abraham, imputation,
-  two-stage): the draws are ``estimate + (theta* - theta_hat)``; their
+  two-stage, ETWFE): the draws are ``estimate + (theta* - theta_hat)``; their
   interquartile range over 1.349 *is* the reported SE (1e-8 relative: the same
   draws), and their mean is the estimate within 4 Monte Carlo SEs.
 - Results without stored draws (analytic DiD, matching/weighting, ITS): normal
@@ -38,7 +38,8 @@ def _check_boot(draws: np.ndarray, estimate: float, se: float) -> None:
     assert abs(draws.mean() - estimate) < 4 * draws.std() / np.sqrt(len(draws))
 
 
-@pytest.mark.parametrize("name", ["CallawaySantAnna", "SunAbraham", "Imputation", "TwoStage"])
+@pytest.mark.parametrize("name", ["CallawaySantAnna", "SunAbraham", "Imputation", "TwoStage",
+                                  "ETWFE"])
 def test_bootstrap_did_draws(panel, name: str) -> None:
     import spimpact.did as did
 

@@ -104,7 +104,7 @@ def test_draws_equal_direct_monte_carlo_loops() -> None:
 def test_constant_cost_with_effect_draws_and_normal_loss() -> None:
     e = np.random.default_rng(0).normal(0.004, 0.013, 5000)
     ce = cost_effectiveness(1309.0, e, wtp=[30_000])
-    assert ce.mode == "draws" and ce.draws["cost"].eq(1309.0).all()
+    assert ce.mode == "draws" and ce.samples["cost"].eq(1309.0).all()
     assert float(normal_loss(0.0, 2.0)) == pytest.approx(2 * stats.norm.pdf(0), rel=EXACT)
 
 

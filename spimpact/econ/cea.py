@@ -158,7 +158,7 @@ class CostEffectiveness:
         return "more costly, more effective" if e > 0 else "less costly, less effective"
 
     @property
-    def draws(self) -> pd.DataFrame | None:
+    def samples(self) -> pd.DataFrame | None:
         """The paired draws (``cost``, ``effect``), or ``None`` from summary inputs."""
         if self._cost is None:
             return None
