@@ -185,3 +185,18 @@ def test_errors() -> None:
     with pytest.raises(OptionError, match="no subgroup"):
         subgroup_effects({"x": pd.DataFrame({"subgroup": [1, 2], "estimate": [0.0, 1.0],
                                               "std_error": [1.0, 1.0]})}, contrasts={"x": (5, 1)})
+
+
+def test_plots_label_the_areas() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rng = np.random.default_rng(1)
+    d = pd.DataFrame({"t": 1, "area": [f"A{i}" for i in range(30)],
+                      "need": rng.uniform(10, 50, 30), "fte": rng.uniform(0.5, 1.5, 30)})
+    res = provision_vs_need(d, provision="fte", need="need", time="t", area="area")
+    ax = res.plot_gaps(top=5)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[::-1] == res.gaps()["area"].head(5).tolist()
+    res.plot()
+    concentration_index(d["fte"], -d["need"]).plot()

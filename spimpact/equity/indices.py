@@ -111,7 +111,7 @@ class ConcentrationIndex:
         ax.plot([0, 1], [0, 1], color=NEUTRAL_COLOUR, ls="--", lw=0.8, label="equality")
         ax.plot(self.curve["rank"], self.curve["share"], color=TREATED_COLOUR,
                 label=label or f"C = {self.estimate.estimate:.3f}")
-        ax.set_xlabel("cumulative share of population, ranked by rank_by (ascending)")
+        ax.set_xlabel("cumulative population share (ranked by rank_by)")
         ax.set_ylabel("cumulative share of the variable")
         ax.set_title("Concentration curve")
         ax.legend(fontsize=8)

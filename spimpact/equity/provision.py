@@ -90,9 +90,10 @@ class ProvisionNeed:
         ax.fill_between(x, e["ci_lower"], e["ci_upper"], color=TREATED_COLOUR, alpha=0.2)
         ax.plot(x, e["estimate"], marker="o", color=TREATED_COLOUR)
         ax.axhline(0, color=NEUTRAL_COLOUR, ls="--", lw=0.8)
-        step = max(1, len(e) // 8)
-        ax.set_xticks(x[::step], [str(v) for v in e[self._cols["time"]].iloc[::step]])
-        ax.set_ylabel(f"slope of {self._cols['provision']} on {self._cols['need']}")
+        step = max(1, -(-len(e) // 6))
+        ax.set_xticks(x[::step], [str(v) for v in e[self._cols["time"]].iloc[::step]],
+                      rotation=30, ha="right")
+        ax.set_ylabel(f"slope on {self._cols['need']}")
         ax.set_title("Provision against need, by period")
         return ax
 
@@ -103,7 +104,7 @@ class ProvisionNeed:
 
         g = self.gaps(time, by=by).head(top).iloc[::-1]
         ax = get_ax(ax, (7, max(3, 0.3 * len(g) + 1)))
-        label = g.columns[1]
+        label = g.columns[0]  # the area (or row) identifier
         ax.barh(g[label].astype(str), g["gap"],
                 color=np.where(g["gap"] < 0, TREATED_COLOUR, CONTROL_COLOUR))
         ax.set_xlabel("provision minus need-proportional share")
