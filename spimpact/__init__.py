@@ -2,8 +2,10 @@
 
 Four estimator families on one :class:`Panel` interface (staggered
 difference-in-differences, propensity-matched cohorts, interrupted time
-series, Bayesian multilevel models) and simulation benchmarks of their bias
-and coverage. Heavy optional dependencies (PyMC, Dask) load only when used.
+series, Bayesian multilevel models), simulation benchmarks of their bias
+and coverage, and what follows from the effects: economic evaluation from
+any result's draws (``spimpact.econ``) and equity of provision and effects
+(``spimpact.equity``). Heavy optional dependencies (PyMC, Dask) load only when used.
 """
 
 from __future__ import annotations

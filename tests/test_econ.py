@@ -199,3 +199,20 @@ def test_quadrants_label_negative_icers() -> None:
     assert cost_effectiveness(100.0, 0.1).quadrant == "more costly, more effective"
     assert cost_effectiveness(-100.0, -0.1).quadrant == "less costly, less effective"
     assert "dominant" in cost_effectiveness(-100.0, 0.1).summary()
+
+
+def test_results_stand_for_their_draws() -> None:
+    from spimpact.results import Result, estimate_table
+
+    res = Result(estimate_table([-2.0], [0.5], index={"term": ["x"]}), method="demo",
+                 overall=None)
+    with pytest.raises(OptionError, match="no overall"):
+        service_cost_change({"gp_consultations": res})
+    from spimpact.results import Estimate
+
+    res = Result(estimate_table([-2.0], [0.5], index={"term": ["x"]}), method="demo",
+                 overall=Estimate.from_se(-2.0, 0.5))
+    out = service_cost_change({"gp_consultations": res}, {"gp_consultations": 10.0})
+    assert out.shape == (4000,) and abs(out.mean() + 20.0) < 4 * 5.0 / np.sqrt(4000)
+    ce = cost_effectiveness(100.0, res)
+    assert ce.mode == "draws"

@@ -329,9 +329,10 @@ def cost_effectiveness(
 
     Parameters
     ----------
-    delta_cost, delta_effect : float or 1-D array
+    delta_cost, delta_effect : float, 1-D array or result
         Incremental cost and effect (intervention minus comparator). Arrays
-        are draws (bootstrap or posterior, e.g. ``result.draws()``); two arrays
+        are draws (bootstrap or posterior, e.g. ``result.draws()``; a fitted
+        result stands for its ``.draws()`` of the overall effect); two arrays
         of the same length are paired draw by draw, so their correlation is
         kept. A number is a fixed value, or the mean when its ``*_ci`` is given.
     effect_ci, cost_ci : (lower, upper), optional
@@ -373,7 +374,10 @@ def cost_effectiveness(
         raise OptionError(f"population must be a positive number, not {population!r}.")
     if not (-1.0 <= float(correlation) <= 1.0):
         raise OptionError(f"correlation must be in [-1, 1], not {correlation!r}.")
-    cost, effect = _draws_of(delta_cost, "delta_cost"), _draws_of(delta_effect, "delta_effect")
+    from .costing import _draws_of_result
+
+    cost = _draws_of(_draws_of_result(delta_cost), "delta_cost")
+    effect = _draws_of(_draws_of_result(delta_effect), "delta_effect")
     is_draws = cost.ndim == 1 or effect.ndim == 1
     if is_draws:
         if effect_ci is not None or cost_ci is not None:

@@ -79,10 +79,10 @@ def service_cost_change(
 
     Parameters
     ----------
-    effects : mapping of item to float or 1-D array
+    effects : mapping of item to float, 1-D array or result
         The effect of the programme on each service-use outcome (events per
-        person, per practice, per PCN... as the analysis needs), as a number or
-        as draws (``result.draws()``). Draws of different items are paired by
+        person, per practice, per PCN... as the analysis needs), as a number,
+        as draws, or as a fitted result (its ``.draws()`` of the overall effect). Draws of different items are paired by
         position, so draws from one joint model keep their correlation; draws
         from separate fits are independent and should be drawn with their own
         ``random_state``.
@@ -106,13 +106,21 @@ def service_cost_change(
     if unknown:
         raise OptionError(f"no unit cost for {unknown}; pass unit_costs={{'{unknown[0]}': "
                           f"...}} (known items: {sorted(costs.index)}).")
-    arrays = [np.asarray(v, dtype=float) * costs[k] for k, v in effects.items()]
+    arrays = [np.asarray(_draws_of_result(v), dtype=float) * costs[k]
+              for k, v in effects.items()]
     lengths = {a.size for a in arrays if a.ndim > 0}
     if len(lengths) > 1:
         raise OptionError(f"effect draws have different lengths {sorted(lengths)}; draw each "
                           f"result the same number of times.")
     total = np.sum(np.broadcast_arrays(*arrays), axis=0) if arrays else np.zeros(())
     return np.asarray(total * scale)
+
+
+def _draws_of_result(value: Any) -> Any:
+    """A fitted result's overall draws; anything else unchanged."""
+    from ..results import Result
+
+    return value.draws() if isinstance(value, Result) else value
 
 
 def link_worker_cost(
