@@ -200,3 +200,22 @@ def test_plots_label_the_areas() -> None:
     assert labels[::-1] == res.gaps()["area"].head(5).tolist()
     res.plot()
     concentration_index(d["fte"], -d["need"]).plot()
+
+
+def test_provision_vs_need_clustered_se_by_hand() -> None:
+    """Cluster-robust (CR1: G/(G-1) * (N-1)/(N-K)) sandwich written out by hand."""
+    rng = np.random.default_rng(9)
+    n, G = 200, 25
+    g = rng.integers(0, G, n)
+    d = pd.DataFrame({"t": 1, "icb": g, "need": rng.uniform(20, 60, n) + rng.normal(0, 5, G)[g]})
+    d["fte"] = 1 - 0.01 * d["need"] + rng.normal(0, 0.2, G)[g] + rng.normal(0, 0.1, n)
+    res = provision_vs_need(d, provision="fte", need="need", time="t", cluster="icb")
+    X = np.column_stack([np.ones(n), d["need"]])
+    y = d["fte"].to_numpy()
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    e = y - X @ beta
+    bread = np.linalg.inv(X.T @ X)
+    scores = np.zeros((G, 2))
+    np.add.at(scores, g, X * e[:, None])
+    V = bread @ scores.T @ scores @ bread * G / (G - 1) * (n - 1) / (n - 2)
+    assert res.estimates["std_error"].iloc[0] == pytest.approx(np.sqrt(V[1, 1]), rel=1e-8)
