@@ -2,8 +2,10 @@
 
 Four estimator families on one :class:`Panel` interface (staggered
 difference-in-differences, propensity-matched cohorts, interrupted time
-series, Bayesian multilevel models) and simulation benchmarks of their bias
-and coverage. Heavy optional dependencies (PyMC, Dask) load only when used.
+series, Bayesian multilevel models), simulation benchmarks of their bias
+and coverage, and what follows from the effects: economic evaluation from
+any result's draws (``spimpact.econ``) and equity of provision and effects
+(``spimpact.equity``). Heavy optional dependencies (PyMC, Dask) load only when used.
 """
 
 from __future__ import annotations
@@ -47,6 +49,6 @@ def __getattr__(name: str):  # lazy subpackages keep `import spimpact` light
     import importlib
 
     if name in {"did", "matching", "its", "bayes", "simulate", "bench", "plotting",
-                "aggregation"}:
+                "aggregation", "econ", "equity"}:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'spimpact' has no attribute {name!r}")

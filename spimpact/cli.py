@@ -80,7 +80,7 @@ def main() -> None:
 @click.option("--quick", is_flag=True, help="Smaller simulations (a first look in seconds).")
 @click.option("--seed", default=2019, show_default=True, type=int, help="Random seed.")
 @click.option("--only", multiple=True,
-              type=click.Choice(["panel", "did", "matching", "its", "bayes"]),
+              type=click.Choice(["panel", "did", "matching", "its", "bayes", "econ", "equity"]),
               help="Run only these sections (repeatable).")
 def demo(out: str, quick: bool, seed: int, only: tuple[str, ...]) -> None:
     """Simulate the England-like link-worker rollout and evaluate it with every estimator.

@@ -27,6 +27,8 @@ FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("matching", "Propensity-matched cohort", "spimpact.matching.demo"),
     ("its", "Interrupted time series", "spimpact.its.demo"),
     ("bayes", "Bayesian multilevel models", "spimpact.bayes.demo"),
+    ("econ", "Value for money", "spimpact.econ.demo"),
+    ("equity", "Equity", "spimpact.equity.demo"),
 )
 
 
@@ -115,7 +117,8 @@ def run_sections(
     quick : bool
         Smaller simulations (for tests and a first look).
     only : tuple of str
-        Keys to run (``"panel"``, ``"did"``, ``"matching"``, ``"its"``, ``"bayes"``);
+        Keys to run (``"panel"``, ``"did"``, ``"matching"``, ``"its"``, ``"bayes"``,
+        ``"econ"``, ``"equity"``);
         empty runs them all.
 
     Yields

@@ -361,6 +361,74 @@ class Result:
         return coef_plot(self._estimates, self.id_columns, ax=ax,
                          title=kwargs.pop("title", self.method), **kwargs)
 
+    # ------------------------------------------------------------------- draws
+    def draws(self, target: Any = "overall", *, n_draws: int = 4000,
+              random_state: Any = None) -> np.ndarray:
+        """Draws of one estimate, for economic evaluation and other summaries.
+
+        Results that hold bootstrap or posterior draws (DiD fitted with
+        ``bootstrap=``, Bayesian models) return those. Others return
+        parametric draws from the estimate's normal sampling distribution,
+        ``estimate + std_error * z`` (``n_draws`` of them, seeded by
+        ``random_state``).
+
+        Parameters
+        ----------
+        target : "overall" or a row label
+            ``"overall"`` (the headline estimate), or a value of the
+            identifying column(s) of :attr:`estimates` (e.g. a ``term``, an
+            ``event_time``, or a ``(group, time)`` tuple).
+        n_draws : int
+            Number of parametric draws (ignored when draws are stored).
+        random_state : int, Generator or None
+            Seeds the parametric draws.
+
+        Returns
+        -------
+        ndarray of shape (n_draws,)
+
+        Examples
+        --------
+        >>> r = Result(estimate_table([0.5], [0.1], index={"term": ["x"]}), method="demo")
+        >>> d = r.draws("x", n_draws=20000, random_state=0)
+        >>> round(float(d.mean()), 2), round(float(d.std()), 2)
+        (0.5, 0.1)
+        """
+        est, se = self._target_moments(target)
+        if not isinstance(n_draws, (int, np.integer)) or n_draws < 2:
+            raise OptionError(f"n_draws must be an integer >= 2, not {n_draws!r}.")
+        if not (np.isfinite(est) and np.isfinite(se)):
+            raise OptionError(f"target {target!r} has no finite estimate and standard error "
+                              f"to draw from.")
+        rng = np.random.default_rng(random_state)
+        return est + se * rng.standard_normal(int(n_draws))
+
+    def _target_moments(self, target: Any) -> tuple[float, float]:
+        if isinstance(target, str) and target == "overall" and (
+            "overall" not in self._estimates[self.id_columns].astype(str).to_numpy()
+        ):
+            if self._overall is None:
+                raise OptionError(
+                    f"{type(self).__name__} has no overall estimate; name a row instead: "
+                    f"{self._target_choices()}.")
+            return self._overall.estimate, self._overall.std_error
+        i = self._target_row(target)
+        row = self._estimates.iloc[i]
+        return float(row["estimate"]), float(row["std_error"])
+
+    def _target_choices(self, limit: int = 8) -> str:
+        ids = self.id_columns
+        if not ids:
+            return "(no identifying columns)"
+        vals = self._estimates[ids].head(limit).itertuples(index=False, name=None)
+        shown = [v[0] if len(v) == 1 else v for v in vals]
+        more = ", ..." if len(self._estimates) > limit else ""
+        return f"{ids} values such as {shown}{more}"
+
+    def _target_row(self, target: Any) -> int:
+        """Position in :attr:`estimates` of the row named by ``target``."""
+        return target_row(self._estimates, self.id_columns, target, self._target_choices)
+
     # ---------------------------------------------------------------- helpers
     def _replace(self, **changes: Any) -> dict[str, Any]:
         """Constructor arguments of this result with some changed."""
@@ -374,6 +442,39 @@ class Result:
         return args
 
 
+def _matches(column: pd.Series, value: Any) -> np.ndarray:
+    """Rows equal to ``value``, or whose label reads as ``value`` (``"2021Q3"``)."""
+    try:
+        eq = np.asarray(column == value, dtype=bool)
+    except (TypeError, ValueError):
+        eq = np.zeros(len(column), dtype=bool)
+    return eq | (column.astype(str).to_numpy() == str(value))
+
+
+def target_row(table: pd.DataFrame, id_columns: Sequence[str], target: Any,
+               choices: Any = None) -> int:
+    """Position of the row of ``table`` named by ``target``: a value of one
+    identifying column, or a tuple with one value per identifying column."""
+    ids = list(id_columns)
+    if isinstance(target, tuple) and len(target) == len(ids) and ids:
+        hit = np.ones(len(table), dtype=bool)
+        for c, v in zip(ids, target, strict=True):
+            hit &= _matches(table[c], v)
+        rows = np.flatnonzero(hit)
+    else:
+        rows = np.array([], dtype=int)
+        for c in ids:
+            rows = np.flatnonzero(_matches(table[c], target))
+            if len(rows):
+                break
+    if len(rows) != 1:
+        what = "no row" if len(rows) == 0 else f"{len(rows)} rows"
+        hint = choices() if callable(choices) else f"{ids}"
+        raise OptionError(f"target {target!r} names {what} of the estimates; name a row by "
+                          f"{hint} (a tuple gives every identifying column), or 'overall'.")
+    return int(rows[0])
+
+
 def select_rows(table: pd.DataFrame, column: str, values: Sequence[Any]) -> pd.DataFrame:
     """Rows of ``table`` whose ``column`` is in ``values``, in table order."""
     return table.loc[table[column].isin(list(values))].reset_index(drop=True)
@@ -385,4 +486,4 @@ def warn_once(messages: list[str], message: str) -> None:
         messages.append(message)
 
 
-__all__ += ["ResultInfo", "select_rows", "warn_once", "StatisticalWarning"]
+__all__ += ["ResultInfo", "select_rows", "target_row", "warn_once", "StatisticalWarning"]

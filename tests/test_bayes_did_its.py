@@ -58,14 +58,23 @@ def _check_aggregation(wellbeing) -> None:
     ucoh = pd.Series(panel.unit_cohort_codes).value_counts()
     n_g = np.array([ucoh[panel.periods.get_loc(g)] for g in cells["group"]], dtype=float)
     ref = cells["e"].to_numpy() == -1  # reference cells: never aggregated
-    for e, draws in zip(ev.estimates["event_time"], np.moveaxis(ev.draws, -1, 0), strict=True):
+    for e, draws in zip(ev.estimates["event_time"], np.moveaxis(ev.posterior_draws, -1, 0),
+                        strict=True):
         m = (cells["e"].to_numpy() == e) & ~ref
         expect = (att[..., m] * n_g[m]).sum(axis=-1) / n_g[m].sum()
         assert np.allclose(draws, expect)
+        assert np.allclose(ev.draws(int(e)), expect.reshape(-1))  # .draws(target): flattened
     simple = res.aggregate("simple").overall
     post = (cells["e"].to_numpy() >= 0)
     w = n_g[post] / n_g[post].sum()
     assert simple.estimate == pytest.approx(float((att[..., post] @ w).mean()))
+    # .draws(): posterior draws whose mean and SD are the reported summary
+    overall = res.draws()
+    assert overall == pytest.approx((att[..., post] @ w).reshape(-1))
+    assert overall.mean() == pytest.approx(res.overall.estimate, rel=1e-10)
+    assert overall.std(ddof=1) == pytest.approx(res.overall.std_error, rel=1e-10)
+    g, t = res.estimates[["group", "time"]].iloc[-1]
+    assert res.draws((g, t)) == pytest.approx(att[..., -1].reshape(-1))
 
 
 def _check_recovery(wellbeing) -> None:

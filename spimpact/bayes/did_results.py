@@ -66,12 +66,26 @@ def _aggregate_draws(
 
 
 class PosteriorAggregate(AggregateResult):
-    """An aggregation of posterior ATT(g,t) draws; ``.draws`` holds its draws
-    ``(chain, draw, rows)`` and ``.overall`` the overall summary."""
+    """An aggregation of posterior ATT(g,t) draws; ``.posterior_draws`` holds its
+    draws ``(chain, draw, rows)``, ``.draws(target)`` one row's (or the
+    overall's) and ``.overall`` the overall summary."""
 
-    def __init__(self, *, draws: np.ndarray, **kwargs: Any) -> None:
+    def __init__(self, *, draws: np.ndarray, overall_draws: np.ndarray | None = None,
+                 **kwargs: Any) -> None:
         self._draws = draws
+        self._overall_draws = overall_draws
         super().__init__(**kwargs)
+
+    def draws(self, target: Any = "overall", *, n_draws: int = 4000,
+              random_state: Any = None) -> np.ndarray:
+        """Posterior draws (chains stacked) of the overall effect or of one row
+        (e.g. an event time); ``n_draws`` and ``random_state`` are not used."""
+        if isinstance(target, str) and target == "overall":
+            if self._overall_draws is None:
+                raise OptionError("this aggregation has no overall draws.")
+            return np.asarray(self._overall_draws, dtype=float).reshape(-1)
+        i = self._target_row(target)
+        return self._draws.reshape(-1, self._draws.shape[-1])[:, i].astype(float)
 
     @property
     def id_columns(self) -> list[str]:
@@ -79,7 +93,7 @@ class PosteriorAggregate(AggregateResult):
         return [c for c in self._estimates.columns if c not in skip]
 
     @property
-    def draws(self) -> np.ndarray:
+    def posterior_draws(self) -> np.ndarray:
         """Posterior draws of the rows of ``.estimates`` ``(chain, draw, rows)``."""
         return self._draws.copy()
 
@@ -136,10 +150,22 @@ class MultilevelDiDResult(BayesResult):
             table = table.iloc[:0]
         over = _estimate(overall, self.confidence, f"overall ({kind})")
         return PosteriorAggregate(
-            draws=rows, kind=kind,
+            draws=rows, overall_draws=overall, kind=kind,
             **self._replace(estimates=table, overall=over,
                             method=f"{self.method}, {kind} aggregation"),
         )
+
+    def draws(self, target: Any = "overall", *, n_draws: int = 4000,
+              random_state: Any = None) -> np.ndarray:
+        """Posterior draws (chains stacked) of the overall ATT (``"overall"``, the
+        simple aggregation), of an event-time effect (an integer) or of one
+        ATT(g,t) (``(group, time)``); ``n_draws`` and ``random_state`` are not used."""
+        if isinstance(target, str) and target == "overall":
+            return self.aggregate("simple").draws("overall")
+        if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+            return self.aggregate("event").draws(int(target))
+        i = self._target_row(target)
+        return self._att.reshape(-1, self._att.shape[-1])[:, i].astype(float)
 
     def level_effects(self) -> pd.DataFrame:
         """Effect in each unit of ``effect_level`` (e.g. each PCN), partially pooled.

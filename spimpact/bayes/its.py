@@ -229,8 +229,8 @@ class MultilevelITS:
                              draws=self.draws, tune=self.tune, random_state=self.random_state,
                              target_accept=self.target_accept)
         diag = diagnose(idata, [v.name for v in model.free_RVs])
-        table = _its_table(idata.posterior, d, self.family, str(panel.unit), self.confidence,
-                           slope_scale)
+        table, row_draws = _its_table(idata.posterior, d, self.family, str(panel.unit),
+                                      self.confidence, slope_scale)
         extra = {"level change L (log scale for counts)": f"Normal(0, {pr.effect_sd:.4g})",
                  "slope change S": f"Normal(0, {pr.effect_sd / slope_scale:.4g})",
                  "sd of site level / slope changes":
@@ -244,7 +244,8 @@ class MultilevelITS:
                 "divergences": diag["divergences"],
                 "intervals": f"equal-tailed {100 * self.confidence:g}% credible"}
         return MultilevelITSResult(
-            table, treated_sites=d.treated_labels, slope_scale=slope_scale, idata=idata, diagnostics=diag,
+            table, treated_sites=d.treated_labels, slope_scale=slope_scale, idata=idata,
+            diagnostics=diag, row_draws=row_draws,
             priors=prior_table(pr, self.family, ("trend", *d.s_names), True, extra),
             groups=groups, model=model, method=f"Bayesian multi-site ITS ({self.family})",
             confidence=self.confidence, n_obs=len(d.y), n_units=panel.n_units,
@@ -312,8 +313,9 @@ def _site_draws(post: Any, term: str, scale: float = 1.0) -> np.ndarray:
 
 
 def _its_table(post: Any, d: _ITSData, family: str, site: str, confidence: float,
-               slope_scale: float) -> pd.DataFrame:
-    """Pooled effects, their spread, the common terms and the site SDs (per period)."""
+               slope_scale: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Pooled effects, their spread, the common terms and the site SDs (per period),
+    and the draws they summarise ``(chain, draw, rows)``."""
     beta = np.asarray(post["beta_std"])
     trend = beta[..., 0] / d.t_sd
     intercept = np.asarray(post["Intercept_c"]) - trend * d.t_mean
@@ -334,7 +336,8 @@ def _its_table(post: Any, d: _ITSData, family: str, site: str, confidence: float
     for label, var in family_vars(family):
         cols.append(np.asarray(post[var]))
         names.append(label)
-    return summarise_draws(np.stack(cols, axis=-1), {"term": names}, confidence)
+    draws = np.stack(cols, axis=-1)
+    return summarise_draws(draws, {"term": names}, confidence), draws
 
 
 class MultilevelITSResult(BayesResult):

@@ -153,7 +153,8 @@ class MultilevelModel:
                              target_accept=self.target_accept)
         free = [v.name for v in model.free_RVs]
         diag = diagnose(idata, free)
-        table = _estimates(idata.posterior, design, groups, self.family, self.confidence)
+        table, row_draws = _estimates(idata.posterior, design, groups, self.family,
+                                      self.confidence)
         warns = gate_warnings(diag)
         info = {"family": self.family, "sampler": used,
                 "draws": f"{self.chains} chains x {self.draws} (tune {self.tune})",
@@ -163,7 +164,7 @@ class MultilevelModel:
         n_groups = {g.name: len(g.labels) for g in groups}
         info.update({f"groups ({k})": v for k, v in n_groups.items()})
         return BayesResult(
-            table, idata=idata, diagnostics=diag,
+            table, idata=idata, diagnostics=diag, row_draws=row_draws,
             priors=prior_table(pr, self.family, design.slope_names, bool(design.groups)),
             groups=groups, model=model, method=f"Bayesian multilevel {self.family}: "
             f"{self.formula}", confidence=self.confidence, n_obs=len(design.y),
@@ -195,8 +196,9 @@ class MultilevelModel:
 
 
 def _estimates(posterior: Any, design: Design, groups: Sequence[Any], family: str,
-               confidence: float) -> pd.DataFrame:
-    """Posterior summaries of the fixed effects, group SDs and correlations, family terms."""
+               confidence: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """Posterior summaries of the fixed effects, group SDs and correlations, family
+    terms, and the draws they summarise ``(chain, draw, rows)``."""
     cols: list[np.ndarray] = []
     names: list[str] = []
     slopes = np.asarray(posterior["beta_std"]) / design.x_sd if design.Xc.shape[1] else None
@@ -232,4 +234,4 @@ def _estimates(posterior: Any, design: Design, groups: Sequence[Any], family: st
         cols.append(np.asarray(posterior[var]))
         names.append(label)
     draws = np.stack(cols, axis=-1)
-    return summarise_draws(draws, {"term": names}, confidence)
+    return summarise_draws(draws, {"term": names}, confidence), draws

@@ -71,8 +71,10 @@ class BayesResult(Result):
         priors: pd.DataFrame,
         groups: Sequence[GroupVars] = (),
         model: Any = None,
+        row_draws: np.ndarray | None = None,
         **kwargs: Any,
     ) -> None:
+        self._row_draws = row_draws
         self._idata = idata
         self._diagnostics = MappingProxyType(dict(diagnostics))
         self._priors = priors.copy()
@@ -85,6 +87,20 @@ class BayesResult(Result):
         """The columns of :attr:`estimates` that identify a row."""
         skip = (*ESTIMATE_COLUMNS, *DIAGNOSTIC_COLUMNS)
         return [c for c in self._estimates.columns if c not in skip]
+
+    def draws(self, target: Any = "overall", *, n_draws: int = 4000,
+              random_state: Any = None) -> np.ndarray:
+        """Posterior draws (chains stacked) of the overall effect or of one row of
+        :attr:`estimates` (e.g. a ``term`` such as ``"level_change"``);
+        ``n_draws`` and ``random_state`` are not used: the posterior is returned."""
+        if self._row_draws is None:
+            return super().draws(target, n_draws=n_draws, random_state=random_state)
+        if isinstance(target, str) and target == "overall":
+            raise OptionError(f"{type(self).__name__} has no overall estimate; name a row "
+                              f"instead: {self._target_choices()}.")
+        i = self._target_row(target)
+        d = np.asarray(self._row_draws)
+        return d.reshape(-1, d.shape[-1])[:, i].astype(float)
 
     @property
     def idata(self) -> Any:

@@ -25,7 +25,7 @@ from ..aggregation import (
     check_kind,
     row_labels,
 )
-from ..errors import EstimationError
+from ..errors import EstimationError, OptionError
 from ..inference import (
     FactoredInfluence,
     MultiplierKind,
@@ -204,13 +204,32 @@ class AggregateResult(_Band, Result):
         psi: np.ndarray | FactoredInfluence | None = None,
         uniform_band: tuple[np.ndarray, np.ndarray] | None = None,
         crit_uniform: float | None = None,
+        boot_draws: tuple[np.ndarray, np.ndarray] | None = None,
         **kwargs: Any,
     ) -> None:
         self._kind = kind
         self._psi = psi
         self._band = uniform_band
         self._crit = crit_uniform
+        #: bootstrap draws of ``theta* - theta_hat``: rows ``(n_boot, m)``, overall ``(n_boot,)``
+        self._boot = boot_draws
         super().__init__(estimates, **kwargs)
+
+    def draws(self, target: Any = "overall", *, n_draws: int = 4000,
+              random_state: Any = None) -> np.ndarray:
+        """Bootstrap draws of the overall effect or of one row (e.g. an event
+        time): ``estimate + (theta* - theta_hat)`` from the fit's multiplier
+        bootstrap, so their interquartile range gives the reported SE. Without
+        a bootstrap, parametric normal draws (see :meth:`Result.draws`)."""
+        if self._boot is None:
+            return super().draws(target, n_draws=n_draws, random_state=random_state)
+        rows, overall = self._boot
+        if isinstance(target, str) and target == "overall":
+            if self._overall is None:
+                raise OptionError("this aggregation has no overall estimate.")
+            return self._overall.estimate + np.asarray(overall, dtype=float).reshape(-1)
+        i = self._target_row(target)
+        return float(self._estimates["estimate"].iloc[i]) + np.asarray(rows)[:, i].astype(float)
 
     @property
     def kind(self) -> str:
@@ -254,6 +273,8 @@ class Aggregated:
     crit: float | None
     overall: Estimate
     psi: np.ndarray | FactoredInfluence
+    #: bootstrap draws of ``theta* - theta_hat`` of the rows and of the overall
+    draws: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def aggregate_cells(
@@ -289,7 +310,8 @@ def aggregate_cells(
     o_tab, _, _ = _inference_table(np.array([overall]), psi_overall, inf, confidence, {},
                                    d_overall)
     over = Estimate.from_row(o_tab.iloc[0], confidence, label=f"overall ({kind})")
-    return Aggregated(table, band, crit, over, psi_rows)
+    boot = None if d_rows is None else (np.asarray(d_rows), np.asarray(d_overall))
+    return Aggregated(table, band, crit, over, psi_rows, boot)
 
 
 def assemble_group_time(
@@ -407,10 +429,38 @@ class GroupTimeResult(_Band, Result):
                             kind, min_event=min_event, max_event=max_event,
                             balance_event=balance_event)
         return AggregateResult(
-            kind=kind, psi=a.psi, uniform_band=a.band, crit_uniform=a.crit,
+            kind=kind, psi=a.psi, uniform_band=a.band, crit_uniform=a.crit, boot_draws=a.draws,
             **self._replace(estimates=a.table, overall=a.overall,
                             method=f"{self._base_method}, {kind} aggregation"),
         )
+
+    def draws(self, target: Any = "overall", *, n_draws: int = 4000,
+              random_state: Any = None) -> np.ndarray:
+        """Bootstrap draws (with ``bootstrap=``) of the overall ATT
+        (``"overall"``, the simple aggregation), of one ATT(g,t)
+        (``(group, time)``) or of an event-time effect (an integer event time).
+        Without a bootstrap, parametric normal draws (see :meth:`Result.draws`).
+
+        Examples
+        --------
+        >>> from spimpact.did import CallawaySantAnna
+        >>> from spimpact.simulate import pcn_rollout
+        >>> panel = pcn_rollout(n_pcns=60, random_state=1).panel("wellbeing", covariates=())
+        >>> res = CallawaySantAnna(bootstrap=199, random_state=0).fit(panel)
+        >>> res.draws().shape, res.draws(0).shape
+        ((199,), (199,))
+        """
+        if isinstance(target, str) and target == "overall":
+            return self.aggregate("simple").draws("overall", n_draws=n_draws,
+                                                  random_state=random_state)
+        if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+            return self.aggregate("event").draws(int(target), n_draws=n_draws,
+                                                 random_state=random_state)
+        if self._inf.draws is None:
+            return super().draws(target, n_draws=n_draws, random_state=random_state)
+        i = self._target_row(target)
+        return float(self._estimates["estimate"].iloc[i]) + \
+            np.asarray(self._inf.draws.cells)[:, i].astype(float)
 
     def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """The event study (``.aggregate("event").plot()``)."""

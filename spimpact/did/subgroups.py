@@ -60,6 +60,18 @@ class SubgroupResult(Result):
         """Wald test that all subgroup effects are equal."""
         return self._equality
 
+    def draws(self, target: Any = "overall", *, n_draws: int = 4000,
+              random_state: Any = None) -> np.ndarray:
+        """Draws of one subgroup's overall effect (``target`` = the subgroup):
+        its fit's bootstrap draws when bootstrapped, else parametric normal draws."""
+        if isinstance(target, str) and target == "overall":
+            raise OptionError(f"effects by subgroup have no overall effect; name a subgroup: "
+                              f"{self._target_choices()}.")
+        i = self._target_row(target)
+        level = self._estimates["subgroup"].iloc[i]
+        return self._results[level].draws("overall", n_draws=n_draws,
+                                          random_state=random_state)
+
     def aggregate(self, kind: str = "event", **kwargs: Any) -> AggregateResult:
         """Every subgroup's aggregation, stacked with a ``subgroup`` column."""
         parts, warn = [], []

@@ -7,6 +7,9 @@
   confounded referral and monthly GP consultations around an index date.
 * :func:`interrupted_series` -- monthly series with a known level and slope
   change at an interruption, optional controls and a common shock.
+* :func:`link_worker_provision` -- PCN-quarter link-worker FTE per 10,000
+  patients and a pre-rollout need-for-support measure, provision falling with
+  need from July 2022 (for :func:`spimpact.equity.provision_vs_need`).
 
 Each simulator is a frozen parameters dataclass plus a generator function that
 returns a frozen result holding the data, the truth and the parameters. Every
@@ -20,6 +23,7 @@ from __future__ import annotations
 from ._params import OutcomeSpec, RolloutParams
 from ._truth import TRUTH_COLUMNS, aggregate_truth, group_time_truth, truth_table
 from .patients import CohortParams, SimulatedCohort, patient_cohort
+from .provision import link_worker_provision
 from .rollout import SimulatedRollout, pcn_rollout
 from .series import SeriesParams, SimulatedSeries, interrupted_series
 
@@ -34,6 +38,7 @@ __all__ = [
     "SeriesParams",
     "SimulatedSeries",
     "interrupted_series",
+    "link_worker_provision",
     "TRUTH_COLUMNS",
     "group_time_truth",
     "aggregate_truth",
