@@ -21,6 +21,7 @@ from .errors import (
 )
 from .panel import Panel
 from .results import Estimate, Result
+from .tables import compare
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,7 @@ __all__ = [
     "Panel",
     "Estimate",
     "Result",
+    "compare",
     "SpimpactError",
     "PanelError",
     "EstimationError",

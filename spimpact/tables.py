@@ -1,0 +1,163 @@
+"""Results side by side: :func:`compare`, the table fixest's ``etable`` and
+pyfixest's ``etable`` give, for every spimpact result.
+
+One column per result; rows for the headline estimate, its standard error,
+interval and p-value, the sample sizes, the comparison group and the
+estimator's settings. The cells are text formatted for people (as in
+``etable``), so the frame renders as it is to LaTeX (``.to_latex()``),
+Markdown (``.to_markdown()``) and HTML (``.to_html()``); the numbers
+themselves stay on each result (``.overall``, ``.estimates``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from ._format import MISSING, fmt, fmt_interval, fmt_p
+from .errors import OptionError
+
+__all__ = ["compare", "estimator_settings", "comparison_group"]
+
+#: The comparison group of estimators that do not state one as a setting.
+_IMPLICIT_COMPARISON = {
+    "Imputation": "untreated observations (not yet and never treated)",
+    "TwoStage": "untreated observations (not yet and never treated)",
+    "TWFE": "untreated and earlier-treated observations (implicit)",
+}
+
+
+def estimator_settings(estimator: Any) -> dict[str, Any]:
+    """The settings of ``estimator`` that differ from their defaults.
+
+    Examples
+    --------
+    >>> from spimpact.did import CallawaySantAnna
+    >>> estimator_settings(CallawaySantAnna(control_group="not_yet_treated"))
+    {'control_group': 'not_yet_treated'}
+    """
+    out: dict[str, Any] = {}
+    for name, param in inspect.signature(type(estimator).__init__).parameters.items():
+        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if not hasattr(estimator, name):
+            continue
+        value = getattr(estimator, name)
+        default = param.default
+        try:
+            same = default is not inspect.Parameter.empty and bool(value == default)
+        except (TypeError, ValueError):  # arrays, frames: shown as set
+            same = False
+        if not same:
+            out[name] = value
+    return out
+
+
+def comparison_group(estimator: Any) -> str:
+    """Who an estimator compares the treated with, in words.
+
+    Examples
+    --------
+    >>> from spimpact.did import CallawaySantAnna, Imputation
+    >>> comparison_group(CallawaySantAnna()), comparison_group(Imputation())
+    ('never treated', 'untreated observations (not yet and never treated)')
+    """
+    group = getattr(estimator, "control_group", None)
+    if isinstance(group, str):
+        return group.replace("_", " ")
+    return _IMPLICIT_COMPARISON.get(type(estimator).__name__, MISSING)
+
+
+def compare(
+    results: Sequence[Any],
+    names: Sequence[str] | None = None,
+    *,
+    estimators: Sequence[Any] | None = None,
+    digits: int = 4,
+) -> pd.DataFrame:
+    """Results side by side: one column per result, one row per quantity.
+
+    Parameters
+    ----------
+    results : sequence of Result
+        Fitted results (any family); each shows its ``.overall`` estimate.
+    names : sequence of str, optional
+        Column names (default: each result's class name, numbered if repeated).
+    estimators : sequence, optional
+        The estimators that produced ``results``, in the same order: adds their
+        comparison group and the settings that differ from the defaults.
+    digits : int
+        Significant digits of the numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text cells, rows ``estimate``, ``std. error``, the interval, ``p-value``,
+        ``rows``, ``units``, ``clusters``, ``comparison group``, ``method``
+        (and ``settings`` with ``estimators``). Render it with ``.to_latex()``,
+        ``.to_markdown()`` or ``.to_html()``.
+
+    Raises
+    ------
+    OptionError
+        When ``names`` or ``estimators`` do not match ``results`` in length, or
+        a result has no headline estimate.
+
+    Examples
+    --------
+    >>> import spimpact as sp
+    >>> from spimpact.did import CallawaySantAnna, Imputation
+    >>> from spimpact.simulate import pcn_rollout
+    >>> panel = pcn_rollout(n_pcns=60, random_state=1).panel("wellbeing", covariates=())
+    >>> ests = [CallawaySantAnna(), Imputation()]
+    >>> table = sp.compare([e.fit(panel) for e in ests], names=["CS", "BJS"], estimators=ests)
+    >>> table.columns.tolist(), table.index[:2].tolist()
+    (['CS', 'BJS'], ['estimate', 'std. error'])
+    >>> "\\\\begin{tabular}" in table.to_latex()
+    True
+    """
+    results = list(results)
+    if not results:
+        raise OptionError("compare needs at least one result, e.g. compare([cs, twfe]).")
+    if names is None:
+        base = [type(r).__name__ for r in results]
+        names = [b if base.count(b) == 1 else f"{b} ({i + 1})" for i, b in enumerate(base)]
+    names = [str(n) for n in names]
+    if len(names) != len(results):
+        raise OptionError(f"names has {len(names)} entries for {len(results)} results; give one "
+                          f"name per result.")
+    if len(set(names)) != len(names):
+        raise OptionError(f"names must be distinct; got {names}.")
+    if estimators is not None and len(estimators) != len(results):
+        raise OptionError(f"estimators has {len(estimators)} entries for {len(results)} "
+                          f"results; give the estimator of each result, in order.")
+    columns = {}
+    for i, (name, res) in enumerate(zip(names, results, strict=True)):
+        est = getattr(res, "overall", None)
+        if est is None:
+            raise OptionError(f"result {name!r} ({type(res).__name__}) has no headline "
+                              f"estimate (.overall) to compare; aggregate it first.")
+        cells: dict[str, str] = {
+            "estimate": fmt(est.estimate, digits),
+            "std. error": fmt(est.std_error, digits),
+            f"{100 * est.confidence:g}% interval": fmt_interval(est.ci_lower, est.ci_upper,
+                                                               digits),
+            "p-value": fmt_p(est.p_value),
+            "rows": fmt(res.n_obs),
+            "units": fmt(res.n_units),
+            "clusters": fmt(res.n_clusters),
+        }
+        if estimators is not None:
+            cells["comparison group"] = comparison_group(estimators[i])
+        cells["method"] = str(res.method)
+        if estimators is not None:
+            settings = estimator_settings(estimators[i])
+            cells["settings"] = ("; ".join(f"{k} = {fmt(v)}" for k, v in settings.items())
+                                 or "defaults")
+        columns[name] = cells
+    table = pd.DataFrame(columns)
+    table.index.name = None
+    return table.fillna(MISSING)
