@@ -1,7 +1,8 @@
 """Numbers, dates and tables formatted for people: the one place the report,
 the terminal and :func:`spimpact.compare` turn values into text.
 
-Numbers get thousands separators and about four significant digits, p-values
+Numbers get thousands separators (from five digits on, so years stay years) and
+about four significant digits, p-values
 three decimals (``<0.001`` below), missing values a dash; timestamps at
 midnight print as dates and pandas Periods as their labels (``2019Q3``).
 """
@@ -46,7 +47,7 @@ def fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
+        return _fmt_int(int(value))
     if isinstance(value, (float, np.floating)):
         return _fmt_float(float(value), digits)
     if isinstance(value, pd.Timestamp) or isinstance(value, _dt.datetime):
@@ -63,6 +64,11 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _fmt_int(n: int) -> str:
+    # four-digit numbers (years, most counts) read better without a separator
+    return str(n) if abs(n) < 10_000 else f"{n:,}"
+
+
 def _fmt_float(x: float, digits: int) -> str:
     if math.isnan(x):
         return MISSING
@@ -71,7 +77,7 @@ def _fmt_float(x: float, digits: int) -> str:
     if x == 0:
         return "0"
     if x.is_integer() and abs(x) < 1e15:
-        return f"{int(x):,}"
+        return _fmt_int(int(x))
     magnitude = math.floor(math.log10(abs(x)))
     if magnitude < -4:
         return f"{x:.{max(digits - 1, 1)}e}"

@@ -92,9 +92,9 @@ def result_header(result: Any) -> pd.DataFrame:
     --------
     >>> from spimpact.results import Result, estimate_table
     >>> r = Result(estimate_table([0.5], [0.1], index={"term": ["x"]}), method="demo",
-    ...            n_units=1500)
+    ...            n_units=15000)
     >>> result_header(r).set_index("property")["value"].to_dict()
-    {'method': 'demo', 'confidence': '95%', 'units': '1,500'}
+    {'method': 'demo', 'confidence': '95%', 'units': '15,000'}
     """
     rows: list[tuple[str, str]] = [("method", str(result.method)),
                                    ("confidence", f"{100 * result.confidence:g}%")]
@@ -119,7 +119,7 @@ def estimate_text(est: Any) -> str:
     --------
     >>> from spimpact.results import Estimate
     >>> estimate_text(Estimate.from_se(1234.5678, 100.0))
-    '1,235 (SE 100; 95% CI [1,039, 1,431]; p <0.001)'
+    '1235 (SE 100; 95% CI [1039, 1431]; p <0.001)'
     """
     pct = f"{100 * est.confidence:g}%"
     p = fmt_p(est.p_value)
