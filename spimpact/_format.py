@@ -82,7 +82,8 @@ def _fmt_float(x: float, digits: int) -> str:
     if magnitude < -4:
         return f"{x:.{max(digits - 1, 1)}e}"
     decimals = max(0, digits - 1 - magnitude)
-    return f"{x:,.{decimals}f}"
+    sep = "," if abs(x) >= 10_000 else ""
+    return f"{x:{sep}.{decimals}f}"
 
 
 def fmt_p(p: Any) -> str:

@@ -189,6 +189,7 @@ def load_spec(path: str | Path) -> Spec:
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "a.toml").write_text(EXAMPLE_SPEC)
+    >>> _ = (folder / "extract.csv").write_text("pcn,quarter,first_quarter,wellbeing\\n")
     >>> spec = load_spec(folder / "a.toml")
     >>> [a.estimator for a in spec.analyses]
     ['did.CallawaySantAnna', 'did.Imputation', 'did.TWFE']
