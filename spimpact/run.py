@@ -515,17 +515,21 @@ def run(
         sections.append(_fit_one(ar, folder))
         files += ar.files
     comparison = None
-    if runs:
-        comparison = _comparison(runs)
+    headline = [r for r in runs if r.result.overall is not None]  # not by-subgroup fits
+    if headline:
+        comparison = _comparison(headline)
         stem = folder / "comparison"
         comparison.to_csv(stem.with_suffix(".csv"))
         stem.with_suffix(".tex").write_text(comparison.to_latex(), encoding="utf-8")
         stem.with_suffix(".md").write_text(comparison.to_markdown() + "\n", encoding="utf-8")
         files += ["comparison.csv", "comparison.tex", "comparison.md"]
         sec = Section("Results side by side")
+        left = [r.analysis.name for r in runs if r.result.overall is None]
         sec.text("The headline estimate of every analysis (for group-time estimators the "
                  "simple aggregation, R did's overall ATT), with its sample and settings. "
-                 "comparison.csv, .tex and .md hold this table.")
+                 "comparison.csv, .tex and .md hold this table."
+                 + (f" Analyses by subgroup ({', '.join(left)}) have one estimate per "
+                    "subgroup, shown in their own sections." if left else ""))
         sec.table(comparison.reset_index(names=""), "The analyses side by side.")
         sections.insert(1, sec)
     note("writing the report")
