@@ -111,7 +111,9 @@ def main() -> None:
 @main.command()
 @click.option("--out", "out", default="spimpact-demo", show_default=True,
               type=click.Path(file_okay=False), help="Folder for report.html.")
-@click.option("--quick", is_flag=True, help="Smaller simulations (a first look in seconds).")
+@click.option("--quick", is_flag=True,
+              help="Smaller simulations and no Bayesian section (about 15 s of computing on two "
+                   "cores; add --only bayes for it).")
 @click.option("--seed", default=2019, show_default=True, type=int, help="Random seed.")
 @click.option("--only", multiple=True,
               type=click.Choice(["panel", "did", "matching", "its", "bayes"]),
@@ -120,28 +122,41 @@ def demo(out: str, quick: bool, seed: int, only: tuple[str, ...]) -> None:
     """Simulate the England-like link-worker rollout and evaluate it with every estimator.
 
     Prints the tables and writes a self-contained HTML report (figures embedded)
-    to OUT/report.html.
+    to OUT/report.html. The full demo takes several minutes (the Bayesian
+    section samples with PyMC); --quick gives a first look.
     """
+    import platform
+    import time
+    from datetime import UTC, datetime
+
     os.environ.setdefault("MPLBACKEND", "Agg")
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from .demo import FAMILIES, run_sections
+    from .errors import SpimpactWarning
     from .report import render_html
 
     console = _console()
     total = len(only) if only else 1 + len(FAMILIES)
     sections, skipped = [], []
+    start = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("simulating the rollout", total=total)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # red flags are kept on each result
-            for run in run_sections(random_state=seed, quick=quick, only=only):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")  # recorded for the report's warnings box
+            seen = 0
+            for run in run_sections(random_state=seed, quick=quick, only=only,
+                                    progress=console.is_terminal):
                 progress.advance(task)
                 progress.update(task, description=f"done: {run.title}")
+                raised, seen = caught[seen:], len(caught)
                 if run.section is None:
-                    skipped.append(f"{run.title}: skipped ({run.skipped})")
+                    skipped.append(f"{run.title}: {run.skipped}.")
                     continue
+                for w in raised:
+                    if issubclass(w.category, SpimpactWarning):
+                        run.section.warn(str(w.message))
                 progress.console.print(f"[green]done[/green] {run.title} ({run.seconds:.1f} s)")
                 print_section(console, run.section)
                 sections.append(run.section)
@@ -149,14 +164,21 @@ def demo(out: str, quick: bool, seed: int, only: tuple[str, ...]) -> None:
         console.print(f"[yellow]{line}[/yellow]")
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    preamble = (f"spimpact {__version__}: the simulated England-like rollout of social "
-                f"prescribing link workers (seed {seed}{', quick sizes' if quick else ''}), "
+    preamble = ("The simulated England-like rollout of social prescribing link workers, "
                 "evaluated by every estimator family, each against the simulated truth.")
     if skipped:
-        preamble += " " + " ".join(skipped)
+        preamble += " Not in this report: " + " ".join(skipped)
+    provenance = {
+        "spimpact": __version__, "python": platform.python_version(), "seed": seed,
+        "sizes": "quick (smaller simulations)" if quick else "full",
+        "run at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "time": f"{time.perf_counter() - start:.0f} s",
+    }
     path = folder / "report.html"
-    path.write_text(render_html("spimpact demo report", sections, preamble), encoding="utf-8")
-    console.print(f"Report written to [bold]{path}[/bold]")
+    path.write_text(render_html("spimpact demo report", sections, preamble,
+                                provenance=provenance), encoding="utf-8")
+    console.print(f"Report written to [bold]{path}[/bold] "
+                  f"({time.perf_counter() - start:.0f} s)")
 
 
 def _fail(message: str) -> None:
@@ -258,7 +280,8 @@ def run_command(spec: str | None, dry_run: bool, out: str | None, example: bool)
                 progress.update(task, description=message)
                 progress.console.print(f"[dim]{message}[/dim]")
 
-            output = run(parsed, dry_run=dry_run, out=out, progress=step)
+            output = run(parsed, dry_run=dry_run, out=out, progress=step,
+                         progress_bars=console.is_terminal)
     except SpimpactError as exc:
         _fail(str(exc))
     if output.dry_run:

@@ -233,7 +233,7 @@ def _provenance_html(provenance: Mapping[str, Any]) -> str:
 def _warnings_html(items: list[tuple[str, str, str]]) -> str:
     if not items:
         return ('<div class="box warn" id="warnings"><strong>Warnings</strong>'
-                "<p>None were raised.</p></div>")
+                "<p>None were recorded.</p></div>")
     lis = "".join(f'<li>{html.escape(msg)} (<a href="#{sid}">{html.escape(title)}</a>)</li>'
                   for msg, sid, title in items)
     return (f'<div class="box warn" id="warnings"><strong>Warnings ({len(items)})</strong>'

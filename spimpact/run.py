@@ -324,8 +324,11 @@ def estimator_class(name: str, where: str) -> type:
     return cls  # type: ignore[no-any-return]
 
 
-def build_estimator(analysis: Analysis, seed: int | None, data_covariates: list[str]) -> Any:
-    """The estimator of one analysis, with its settings (and the run's seed)."""
+def build_estimator(analysis: Analysis, seed: int | None, data_covariates: list[str],
+                    progress_bars: bool = False) -> Any:
+    """The estimator of one analysis, with its settings (and the run's seed; with
+    ``progress_bars``, ``progress=True`` for estimators that show one, e.g. a
+    Bayesian sampler's, unless the spec says otherwise)."""
     where = f"analysis {analysis.name!r}"
     cls = estimator_class(analysis.estimator, where)
     params = inspect.signature(cls.__init__).parameters
@@ -337,6 +340,8 @@ def build_estimator(analysis: Analysis, seed: int | None, data_covariates: list[
     settings = dict(analysis.settings)
     if seed is not None and "random_state" in names and "random_state" not in settings:
         settings["random_state"] = seed
+    if progress_bars and "progress" in names and "progress" not in settings:
+        settings["progress"] = True
     if analysis.by is not None and "covariates" in names and "covariates" not in settings:
         # ``by`` travels with the data as a covariate; the estimator keeps the
         # covariates of [data] only
@@ -462,6 +467,7 @@ def run(
     dry_run: bool = False,
     out: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    progress_bars: bool = False,
 ) -> RunOutput:
     """Run an analysis file: read the data, fit every analysis, write the report.
 
@@ -476,6 +482,9 @@ def run(
         Output folder instead of the spec's ``[report] out``.
     progress : callable, optional
         Called with a description before each step (the CLI shows it).
+    progress_bars : bool
+        Let estimators with long steps show their own progress bars (Bayesian
+        sampling), unless the spec sets ``progress``.
 
     Returns
     -------
@@ -496,7 +505,7 @@ def run(
     data_covs = list(spec.roles.get("covariates", []))
     runs: list[AnalysisRun] = []
     for analysis in spec.analyses:  # check every analysis before fitting any
-        est = build_estimator(analysis, spec.seed, data_covs)
+        est = build_estimator(analysis, spec.seed, data_covs, progress_bars)
         panel, notes = _panel(frame, spec.roles, analysis)
         fit_params = inspect.signature(est.fit).parameters
         if analysis.by is not None and "by" not in fit_params:

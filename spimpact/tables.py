@@ -31,7 +31,8 @@ _IMPLICIT_COMPARISON = {
 
 
 def estimator_settings(estimator: Any) -> dict[str, Any]:
-    """The settings of ``estimator`` that differ from their defaults.
+    """The settings of ``estimator`` that differ from their defaults (display
+    switches such as ``progress`` left out).
 
     Examples
     --------
@@ -41,8 +42,9 @@ def estimator_settings(estimator: Any) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for name, param in inspect.signature(type(estimator).__init__).parameters.items():
-        if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
+        if name in ("self", "progress") or param.kind in (param.VAR_POSITIONAL,
+                                                          param.VAR_KEYWORD):
+            continue  # progress bars change what is shown, not the estimate
         if not hasattr(estimator, name):
             continue
         value = getattr(estimator, name)
