@@ -36,6 +36,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import os
 import platform
 import re
 import time
@@ -222,7 +223,7 @@ def load_spec(path: str | Path) -> Spec:
     title = _expect(report.get("title", f"spimpact analysis of {data_path.name}"), str,
                     "[report] title", 'text, e.g. title = "Link workers and wellbeing"')
     return Spec(path=path, text=text, data_path=data_path, roles=roles, analyses=analyses,
-                out=path.parent / out, title=title, seed=seed)
+                out=Path(os.path.normpath(path.parent / out)), title=title, seed=seed)
 
 
 def _data_section(data: Any, folder: Path) -> tuple[dict[str, Any], Path]:

@@ -304,3 +304,18 @@ def test_report_in_a_real_browser(castle_run):
         assert page.console_errors() == []
     finally:
         page.close()
+
+
+def test_the_shipped_example_runs(tmp_path):
+    """README's third command: `spimpact run vignettes/analysis.toml` on the example
+    extract beside the vignettes (written here to a temporary folder)."""
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[1] / "vignettes" / "analysis.toml"
+    res = CliRunner().invoke(main, ["run", str(spec), "--out", str(tmp_path / "report")])
+    assert res.exit_code == 0, res.output
+    written = {p.name for p in (tmp_path / "report").iterdir()}
+    assert {"report.html", "run.json", "callaway_santanna.csv", "by_rurality.csv",
+            "comparison.tex"} <= written
+    table = pd.read_csv(tmp_path / "report" / "comparison.csv", index_col=0)
+    assert table.columns.tolist() == ["callaway_santanna", "imputation", "twfe"]
