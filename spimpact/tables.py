@@ -20,7 +20,28 @@ import pandas as pd
 from ._format import MISSING, fmt, fmt_interval, fmt_p
 from .errors import OptionError
 
-__all__ = ["compare", "estimator_settings", "comparison_group"]
+__all__ = ["compare", "ComparisonTable", "estimator_settings", "comparison_group"]
+
+
+class ComparisonTable(pd.DataFrame):
+    """The frame :func:`compare` returns: a :class:`pandas.DataFrame` whose
+    :meth:`to_latex` escapes LaTeX's special characters by default (the cells
+    hold ``%``, ``_`` and ``<``, as in ``95% interval`` or ``control_group``).
+
+    Examples
+    --------
+    >>> t = ComparisonTable({"a_b": ["95% [0.1, 0.2]"]})
+    >>> "95\\% [0.1, 0.2]" in t.to_latex() and "a\\_b" in t.to_latex()
+    True
+    """
+
+    @property
+    def _constructor(self) -> type[ComparisonTable]:
+        return ComparisonTable
+
+    def to_latex(self, *args: Any, escape: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+        """:meth:`pandas.DataFrame.to_latex`, escaping special characters by default."""
+        return super().to_latex(*args, escape=escape, **kwargs)
 
 #: The comparison group of estimators that do not state one as a setting.
 _IMPLICIT_COMPARISON = {
@@ -96,11 +117,12 @@ def compare(
 
     Returns
     -------
-    pandas.DataFrame
-        Text cells, rows ``estimate``, ``std. error``, the interval, ``p-value``,
+    ComparisonTable
+        A :class:`pandas.DataFrame` of text cells, rows ``estimate``, ``std. error``, the interval, ``p-value``,
         ``rows``, ``units``, ``clusters``, ``comparison group``, ``method``
         (and ``settings`` with ``estimators``). Render it with ``.to_latex()``,
-        ``.to_markdown()`` or ``.to_html()``.
+        ``.to_markdown()`` or ``.to_html()`` (``to_latex`` escapes ``%``,
+        ``_`` and the like).
 
     Raises
     ------
@@ -160,6 +182,6 @@ def compare(
             cells["settings"] = ("; ".join(f"{k} = {fmt(v)}" for k, v in settings.items())
                                  or "defaults")
         columns[name] = cells
-    table = pd.DataFrame(columns)
+    table = ComparisonTable(columns)
     table.index.name = None
     return table.fillna(MISSING)

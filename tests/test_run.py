@@ -146,7 +146,8 @@ def test_report_shows_the_estimators_own_numbers(castle_run, api_results):
         assert fmt(o.estimate) in page and fmt_interval(o.ci_lower, o.ci_upper) in page
     # numbers for people: no raw reprs, no timestamps, years without separators
     assert "<spimpact." not in page and "00:00:00" not in page and "2,006" not in page
-    assert "\\begin{tabular}" in (folder / "out" / "comparison.tex").read_text()
+    tex = (folder / "out" / "comparison.tex").read_text()
+    assert "\\begin{tabular}" in tex and "95\\% interval" in tex and "control\\_group" in tex
 
 
 def test_run_json_records_the_provenance(castle_run, api_results):
@@ -237,8 +238,10 @@ def test_compare_side_by_side_renders_to_latex_markdown_html(api_results):
     assert table.index[:4].tolist() == ["estimate", "std. error", "95% interval", "p-value"]
     assert table.loc["units"].tolist() == ["50", "50", "50"]
     assert table.loc["estimate", "TWFE"] == fmt(results[2].overall.estimate)
+    assert isinstance(table, pd.DataFrame)
     latex = table.to_latex()
     assert "\\begin{tabular}" in latex and "BJS" in latex
+    assert "95\\% interval" in latex  # LaTeX's specials escaped
     assert "| CS" in table.to_markdown() and "<table" in table.to_html()
     with_settings = sp.compare(results, names=["CS", "BJS", "TWFE"], estimators=ests)
     assert with_settings.loc["comparison group", "CS"] == "not yet treated"
