@@ -7,7 +7,7 @@ import re
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -181,7 +181,7 @@ def demo(out: str, quick: bool, seed: int, only: tuple[str, ...]) -> None:
                   f"({time.perf_counter() - start:.0f} s)")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     """Print an error without a traceback and exit with status 2."""
     click.echo(f"error: {message}", err=True)
     sys.exit(2)

@@ -322,7 +322,7 @@ def estimator_class(name: str, where: str) -> type:
     if cls_name not in available or cls is None:
         raise SpecError(f"{where} estimator = {name!r}: spimpact.{family} has no estimator "
                         f"{cls_name!r}; choose one of {available}.")
-    return cls  # type: ignore[no-any-return]
+    return cls
 
 
 def build_estimator(analysis: Analysis, seed: int | None, data_covariates: list[str],
@@ -332,7 +332,7 @@ def build_estimator(analysis: Analysis, seed: int | None, data_covariates: list[
     Bayesian sampler's, unless the spec says otherwise)."""
     where = f"analysis {analysis.name!r}"
     cls = estimator_class(analysis.estimator, where)
-    params = inspect.signature(cls.__init__).parameters
+    params = inspect.signature(cls).parameters
     names = [p for p in params if p != "self"]
     unknown = sorted(set(analysis.settings) - set(names))
     if unknown:

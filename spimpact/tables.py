@@ -39,7 +39,7 @@ class ComparisonTable(pd.DataFrame):
     def _constructor(self) -> type[ComparisonTable]:
         return ComparisonTable
 
-    def to_latex(self, *args: Any, escape: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
+    def to_latex(self, *args: Any, escape: bool = True, **kwargs: Any) -> Any:
         """:meth:`pandas.DataFrame.to_latex`, escaping special characters by default."""
         return super().to_latex(*args, escape=escape, **kwargs)
 
