@@ -67,8 +67,9 @@ ANALYSIS_KEYS = ("name", "estimator", "outcome", "aggregate", "by")
 AGGREGATIONS = ("simple", "group", "event", "calendar")
 
 #: Optional sub-tables of an analysis (e.g. ``[analysis.sensitivity]``), added by
-#: the capabilities that provide them: name -> function(result, settings, section,
-#: out_dir) that adds to the analysis's report section and returns files written.
+#: the capabilities that provide them: name -> function(result, options, section,
+#: out_dir) that adds to the analysis's report section (a :class:`Section`) and
+#: returns the names of the files it wrote in ``out_dir``.
 EXTENSIONS: dict[str, Callable[..., list[str]]] = {}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -593,6 +594,11 @@ def _fit_one(ar: AnalysisRun, folder: Path) -> Any:
         ar.files.append(f"{name}_{kind}.csv")
         sec.table(table, f"{name}: {kind} aggregation ({agg.method}); in {name}_{kind}.csv.")
     _figures(ar, sec, folder)
+    for key, options in a.extensions.items():  # e.g. [analysis.sensitivity]
+        try:
+            ar.files += EXTENSIONS[key](res, dict(options), sec, folder)
+        except SpimpactError as exc:
+            raise SpecError(f"analysis {name!r} [{key}]: {exc}") from None
     return sec
 
 

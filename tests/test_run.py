@@ -322,3 +322,28 @@ def test_the_shipped_example_runs(tmp_path):
             "comparison.tex"} <= written
     table = pd.read_csv(tmp_path / "report" / "comparison.csv", index_col=0)
     assert table.columns.tolist() == ["callaway_santanna", "imputation", "twfe"]
+
+
+def test_analysis_sub_tables_reach_their_registered_extension(tmp_path, monkeypatch):
+    import spimpact.run as run_module
+
+    seen = {}
+
+    def extension(result, options, section, folder):
+        seen.update(options, overall=result.overall.estimate)
+        section.text("extension ran")
+        (folder / "ext.csv").write_text("a\n1\n")
+        return ["ext.csv"]
+
+    text = SPEC.replace('[[analysis]]\nname = "imputation"',
+                        '[analysis.extra]\nlevel = 0.9\n\n[[analysis]]\nname = "imputation"')
+    path = _spec(tmp_path, text)
+    res = CliRunner().invoke(main, ["run", str(path), "--dry-run"])
+    assert res.exit_code == 2 and "unknown section(s) ['extra']" in res.output
+    monkeypatch.setitem(run_module.EXTENSIONS, "extra", extension)
+    res = CliRunner().invoke(main, ["run", str(path)])
+    assert res.exit_code == 0, res.output
+    assert seen["level"] == 0.9 and np.isfinite(seen["overall"])
+    record = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert "ext.csv" in record["analyses"][0]["files"]
+    assert "extension ran" in (tmp_path / "out" / "report.html").read_text()
