@@ -113,22 +113,38 @@ def fmt_interval(lower: Any, upper: Any, digits: int = 4) -> str:
     return f"[{fmt(lower, digits)}, {fmt(upper, digits)}]"
 
 
+def _monthly(column: pd.Series) -> bool:
+    """Whether ``column`` holds dates at midnight on the first of their months."""
+    if pd.api.types.is_datetime64_any_dtype(column):
+        stamps = pd.DatetimeIndex(column.dropna())
+    elif column.dtype == object and len(column.dropna()) and all(
+            isinstance(v, (pd.Timestamp, _dt.datetime)) for v in column.dropna()):
+        stamps = pd.DatetimeIndex(pd.to_datetime(column.dropna()))
+    else:
+        return False
+    return bool(len(stamps)) and bool(((stamps.day == 1) & (stamps == stamps.normalize())).all())
+
+
 def format_frame(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     """A copy of ``frame`` with every cell formatted by :func:`fmt` (p-value
-    columns by :func:`fmt_p`), for display.
+    columns by :func:`fmt_p`), for display. A column of dates that all fall on
+    the first of a month is monthly data and prints as months (``1983-02``).
 
     Examples
     --------
-    >>> t = pd.DataFrame({"time": pd.to_datetime(["1983-02-01"]), "estimate": [0.123456],
-    ...                   "p_value": [0.0004]})
+    >>> t = pd.DataFrame({"time": pd.to_datetime(["1983-02-01", "1983-03-01"]),
+    ...                   "estimate": [0.123456, 2.0], "p_value": [0.0004, 0.5]})
     >>> format_frame(t).iloc[0].tolist()
-    ['1983-02-01', '0.1235', '<0.001']
+    ['1983-02', '0.1235', '<0.001']
     """
     out = {}
     for col in frame.columns:
         values = frame[col].tolist()
         if str(col) in P_COLUMNS:
             out[col] = [fmt_p(v) for v in values]
+        elif _monthly(frame[col]):
+            out[col] = [MISSING if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m")
+                        for v in values]
         else:
             out[col] = [fmt(v, digits) for v in values]
     return pd.DataFrame(out, index=frame.index, columns=frame.columns, dtype=object)

@@ -36,8 +36,11 @@ def test_p_values_and_frames():
     frame = pd.DataFrame({"time": pd.to_datetime(["1983-02-01", "1983-03-01"]),
                           "estimate": [1234567.891, np.nan], "p_value": [0.2, 1e-5]})
     out = format_frame(frame)
-    assert out.to_numpy().tolist() == [["1983-02-01", "1,234,568", "0.200"],
-                                       ["1983-03-01", "–", "<0.001"]]
+    # dates on the first of each month are monthly periods; other dates stay dates
+    assert out.to_numpy().tolist() == [["1983-02", "1,234,568", "0.200"],
+                                       ["1983-03", "–", "<0.001"]]
+    daily = format_frame(frame.assign(time=pd.to_datetime(["1983-02-01", "1983-02-02"])))
+    assert daily["time"].tolist() == ["1983-02-01", "1983-02-02"]
     assert frame["estimate"].iloc[0] == 1234567.891  # the input is not modified
 
 
