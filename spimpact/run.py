@@ -506,9 +506,13 @@ def run(
     frame = read_data(spec.data_path)
     data_covs = list(spec.roles.get("covariates", []))
     runs: list[AnalysisRun] = []
+    panels: dict[tuple[str, str | None], Any] = {}  # one Panel per outcome and subgroup
     for analysis in spec.analyses:  # check every analysis before fitting any
         est = build_estimator(analysis, spec.seed, data_covs, progress_bars)
-        panel, notes = _panel(frame, spec.roles, analysis)
+        key = (analysis.outcome, analysis.by)
+        if key not in panels:
+            panels[key] = _panel(frame, spec.roles, analysis)
+        panel, notes = panels[key][0], list(panels[key][1])
         fit_params = inspect.signature(est.fit).parameters
         if analysis.by is not None and "by" not in fit_params:
             raise SpecError(f"analysis {analysis.name!r} by = {analysis.by!r}: "
@@ -610,6 +614,8 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 def _figures(ar: AnalysisRun, sec: Any, folder: Path) -> None:
     import matplotlib.pyplot as plt
 
+    from .results import Result
+
     name = ar.analysis.name
     plots: list[tuple[str, Any, str]] = []
     kinds = [k for k in ar.aggregates if k != "simple"]
@@ -619,7 +625,10 @@ def _figures(ar: AnalysisRun, sec: Any, folder: Path) -> None:
         plots.append((name, ar.result, f"{name}: estimates with their intervals"))
     (folder / "figures").mkdir(exist_ok=True)
     for stem, res, caption in plots:
-        fig, ax = plt.subplots(figsize=(8, 4.5))
+        height = 4.5
+        if type(res).plot is Result.plot:  # the coefficient plot grows with its rows
+            height = min(8.0, max(2.0, 1.2 + 0.35 * len(res.estimates)))
+        fig, ax = plt.subplots(figsize=(8, height))
         try:
             res.plot(ax=ax)
         except Exception as exc:  # a figure must not cost the analysis; say so
