@@ -144,3 +144,19 @@ def test_quick_demo_leaves_the_bayesian_section_out_unless_named(monkeypatch):
     assert set(named) == {"bayes"} and named["bayes"].section is not None
     full = {r.key: r for r in demo.run_sections(quick=False)}
     assert full["bayes"].section is not None
+
+
+def test_bayesian_progress_is_a_setting_that_run_turns_on_in_a_terminal():
+    from spimpact.bayes import MultilevelDiD
+    from spimpact.bayes._sampling import sample
+    from spimpact.run import Analysis, build_estimator
+
+    assert MultilevelDiD().progress is False and MultilevelDiD(progress=True).progress is True
+    with pytest.raises(sp.OptionError, match="progress must be True or False"):
+        sample(None, {}, (), progress="yes")
+    spec = Analysis("b", "bayes.MultilevelDiD", "y", {"draws": 200})
+    assert build_estimator(spec, 1, [], progress_bars=True).progress is True
+    assert build_estimator(spec, 1, [], progress_bars=False).progress is False
+    quiet = Analysis("b", "bayes.MultilevelDiD", "y", {"progress": False})
+    assert build_estimator(quiet, 1, [], progress_bars=True).progress is False
+    assert build_estimator(spec, 1, []).random_state == 1  # the run's seed
