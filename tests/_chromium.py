@@ -51,16 +51,24 @@ class Page:
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.insert(1, "--no-sandbox")  # Chromium refuses root without it
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port = self._port()
-        deadline = time.monotonic() + timeout
-        while True:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-                pages = [t for t in json.load(r) if t.get("type") == "page"]
-            if pages or time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=None,
-                          open_timeout=timeout)
+        try:
+            port = self._port()
+            deadline = time.monotonic() + timeout
+            pages: list[dict[str, Any]] = []
+            while not pages:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the browser opened no page")
+                url = f"http://127.0.0.1:{port}/json/list"
+                with urllib.request.urlopen(url, timeout=10) as r:
+                    pages = [t for t in json.load(r) if t.get("type") == "page"]
+                time.sleep(0.05)
+            self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=None,
+                              open_timeout=timeout)
+        except BaseException:  # leave no browser behind
+            self.proc.kill()
+            self.proc.wait()
+            shutil.rmtree(self.profile, ignore_errors=True)
+            raise
         self._id = 0
         self.events: list[dict[str, Any]] = []
         for domain in ("Page", "Runtime", "Log", "Network"):
