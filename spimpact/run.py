@@ -422,6 +422,22 @@ def _panel(frame: pd.DataFrame, roles: dict[str, Any], analysis: Analysis) -> An
     return panel, [str(w.message) for w in caught]
 
 
+def _check_options(est: Any, panel: Any, name: str) -> None:
+    """Run the estimator's own option checks (those ``fit`` runs first), so that a
+    bad setting stops the run, or a dry run, before anything is fitted."""
+    check = getattr(est, "_validate", None)
+    if not callable(check):
+        return
+    n_args = len(inspect.signature(check).parameters)
+    try:
+        if n_args == 0:
+            check()
+        elif n_args == 1:
+            check(panel)
+    except SpimpactError as exc:
+        raise SpecError(f"analysis {name!r}: {exc}") from None
+
+
 # ------------------------------------------------------------------------ run
 @dataclass
 class AnalysisRun:
@@ -513,6 +529,7 @@ def run(
         if key not in panels:
             panels[key] = _panel(frame, spec.roles, analysis)
         panel, notes = panels[key][0], list(panels[key][1])
+        _check_options(est, panel, analysis.name)
         fit_params = inspect.signature(est.fit).parameters
         if analysis.by is not None and "by" not in fit_params:
             raise SpecError(f"analysis {analysis.name!r} by = {analysis.by!r}: "
@@ -714,6 +731,7 @@ def _write_report(spec: Spec, folder: Path, sections: list[Any], runs: list[Anal
         "data": {"path": str(spec.data_path), "sha256": data_hash, "rows": len(frame),
                  "columns": list(map(str, frame.columns)), "roles": _json_safe(spec.roles)},
         "seed": spec.seed,
+        "seconds": round(sum(r.seconds for r in runs), 3),
         "analyses": [
             {"name": r.analysis.name, "estimator": r.analysis.estimator,
              "outcome": r.analysis.outcome,

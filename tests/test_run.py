@@ -181,6 +181,8 @@ def _spec(tmp_path, text: str):
     (('treatment = "post"', 'treatment = "treated"', 1), ["treated"]),
     (('path = "castle.csv"', 'path = "castles.csv"', 1), ["castles.csv", "[data] path"]),
     (('aggregate = ["event"]', 'aggregate = ["dynamics"]', 1), ["dynamics", "aggregate"]),
+    (('control_group = "not_yet_treated"', 'control_group = "not_yet"', 1),
+     ["control_group", "not_yet"]),
 ])
 def test_a_bad_spec_exits_naming_the_field_without_a_traceback(tmp_path, change, named):
     old, new, count = change
