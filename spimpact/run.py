@@ -49,7 +49,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import SpecError, SpimpactError
+from .errors import DependencyError, SpecError, SpimpactError
 
 __all__ = ["Spec", "Analysis", "load_spec", "run", "EXAMPLE_SPEC", "FAMILIES"]
 
@@ -550,16 +550,22 @@ def run(
     headline = [r for r in runs if r.result.overall is not None]  # not by-subgroup fits
     if headline:
         comparison = _comparison(headline)
+        sec = Section("Results side by side")
         stem = folder / "comparison"
         comparison.to_csv(stem.with_suffix(".csv"))
         stem.with_suffix(".tex").write_text(comparison.to_latex(), encoding="utf-8")
         stem.with_suffix(".md").write_text(comparison.to_markdown() + "\n", encoding="utf-8")
-        files += ["comparison.csv", "comparison.tex", "comparison.md"]
-        sec = Section("Results side by side")
+        written = ["comparison.csv", "comparison.tex", "comparison.md"]
+        try:
+            comparison.to_docx(stem.with_suffix(".docx"), spec.title)
+            written.append("comparison.docx")
+        except DependencyError as exc:  # said in the report, not skipped silently
+            sec.warn(f"comparison.docx was not written: {exc}")
+        files += written
         left = [r.analysis.name for r in runs if r.result.overall is None]
         sec.text("The headline estimate of every analysis (for group-time estimators the "
                  "simple aggregation, R did's overall ATT), with its sample and settings. "
-                 "comparison.csv, .tex and .md hold this table."
+                 f"{', '.join(written)} hold this table."
                  + (f" Analyses by subgroup ({', '.join(left)}) have one estimate per "
                     "subgroup, shown in their own sections." if left else ""))
         sec.table(comparison.reset_index(names=""), "The analyses side by side.")
@@ -741,6 +747,7 @@ def _write_report(spec: Spec, folder: Path, sections: list[Any], runs: list[Anal
              "overall": r.result.overall.to_dict() if r.result.overall is not None else None}
             for r in runs
         ],
+        "warnings": list(dict.fromkeys(w for sec in sections for w in sec.warnings)),
         "files": ["report.html", *files, "run.json"],
     }
     (folder / "run.json").write_text(json.dumps(record, indent=2, allow_nan=True) + "\n",

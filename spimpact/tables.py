@@ -5,7 +5,8 @@ One column per result; rows for the headline estimate, its standard error,
 interval and p-value, the sample sizes, the comparison group and the
 estimator's settings. The cells are text formatted for people (as in
 ``etable``), so the frame renders as it is to LaTeX (``.to_latex()``),
-Markdown (``.to_markdown()``) and HTML (``.to_html()``); the numbers
+Markdown (``.to_markdown()``), HTML (``.to_html()``) and Word
+(``.to_docx(path)``, with python-docx); the numbers
 themselves stay on each result (``.overall``, ``.estimates``).
 """
 
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ._format import MISSING, fmt, fmt_interval, fmt_p
-from .errors import OptionError
+from .errors import DependencyError, OptionError
 
 __all__ = ["compare", "ComparisonTable", "estimator_settings", "comparison_group"]
 
@@ -42,6 +44,42 @@ class ComparisonTable(pd.DataFrame):
     def to_latex(self, *args: Any, escape: bool = True, **kwargs: Any) -> Any:
         """:meth:`pandas.DataFrame.to_latex`, escaping special characters by default."""
         return super().to_latex(*args, escape=escape, **kwargs)
+
+    def to_docx(self, path: str | Path, title: str = "") -> Path:
+        """Write the table to a Word document (python-docx, the ``report`` extra).
+
+        Parameters
+        ----------
+        path : str or Path
+            The ``.docx`` file to write.
+        title : str
+            A caption above the table.
+
+        Returns
+        -------
+        Path
+        """
+        try:
+            import docx
+        except ImportError:
+            raise DependencyError(
+                "writing a Word table needs python-docx: pip install 'spimpact[report]' "
+                "(or pip install python-docx)."
+            ) from None
+        document = docx.Document()
+        if title:
+            document.add_paragraph(title)
+        table = document.add_table(rows=len(self) + 1, cols=self.shape[1] + 1)
+        table.style = "Table Grid"
+        cells = [["", *map(str, self.columns)]]
+        cells += [[str(label), *map(str, row)] for label, row in zip(
+            self.index, self.itertuples(index=False), strict=True)]
+        for r, row in enumerate(cells):
+            for c, text in enumerate(row):
+                table.cell(r, c).text = text
+        path = Path(path)
+        document.save(str(path))
+        return path
 
 #: The comparison group of estimators that do not state one as a setting.
 _IMPLICIT_COMPARISON = {

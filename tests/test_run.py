@@ -112,6 +112,12 @@ def test_run_writes_what_it_promises(castle_run):
                 "cs_group.csv", "imputation.csv", "imputation_event.csv", "twfe.csv",
                 "comparison.csv", "comparison.tex", "comparison.md"}
     assert expected <= {p.name for p in out.iterdir()}
+    try:
+        import docx  # noqa: F401
+
+        assert (out / "comparison.docx").exists()
+    except ImportError:
+        assert "comparison.docx was not written" in (out / "report.html").read_text()
     assert {p.name for p in (out / "figures").iterdir()} == {
         "cs_event.png", "cs_group.png", "imputation_event.png", "twfe.png"}
     assert "report.html" in output
@@ -250,6 +256,19 @@ def test_compare_side_by_side_renders_to_latex_markdown_html(api_results):
     assert "control_group = not_yet_treated" in with_settings.loc["settings", "CS"]
     with pytest.raises(sp.OptionError, match="names has 2 entries"):
         sp.compare(results, names=["a", "b"])
+
+
+def test_compare_writes_a_word_table(api_results, tmp_path):
+    docx = pytest.importorskip("docx", reason="the Word table needs python-docx (extra report)")
+    _, results = api_results
+    table = sp.compare(results, names=["CS", "BJS", "TWFE"])
+    path = table.to_docx(tmp_path / "t.docx", "Castle doctrine")
+    doc = docx.Document(str(path))
+    assert doc.paragraphs[0].text == "Castle doctrine"
+    cells = [[c.text for c in row.cells] for row in doc.tables[0].rows]
+    assert cells[0] == ["", "CS", "BJS", "TWFE"]
+    assert cells[1] == ["estimate", *table.loc["estimate"].tolist()]
+    assert len(cells) == len(table) + 1
 
 
 # ------------------------------------------------------------------ real browser
