@@ -23,6 +23,7 @@ from .errors import (
 )
 from .panel import Panel
 from .results import Estimate, Result
+from .tables import compare
 
 __version__ = "0.1.0"
 
@@ -30,6 +31,7 @@ __all__ = [
     "Panel",
     "Estimate",
     "Result",
+    "compare",
     "SpimpactError",
     "PanelError",
     "EstimationError",

@@ -4,13 +4,13 @@ encodes; these only read a built panel."""
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ._validate import show
+from ._warn import warn
 from .errors import DataWarning, PanelError
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def balanced_panel(panel: Panel) -> Panel:
             f"no unit is observed in all {panel.n_periods} periods, so a balanced sub-panel "
             f"is empty; estimate on the unbalanced panel instead."
         )
-    warnings.warn(note, DataWarning, stacklevel=3)
+    warn(note, DataWarning)
     new = panel._derive(panel._df.loc[keep])
     object.__setattr__(new, "_notes", [*new._notes, note])
     return new

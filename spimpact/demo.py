@@ -9,6 +9,7 @@ skipped, with the install hint, never silently left out).
 from __future__ import annotations
 
 import importlib
+import inspect
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import pandas as pd
 from .errors import DependencyError
 from .report import Section
 
-__all__ = ["FAMILIES", "SectionRun", "panel_section", "run_sections"]
+__all__ = ["FAMILIES", "SLOW", "SectionRun", "panel_section", "run_sections"]
 
 #: Report sections in order: (key, title, module with a ``demo`` function).
 FAMILIES: tuple[tuple[str, str, str], ...] = (
@@ -30,6 +31,12 @@ FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("econ", "Value for money", "spimpact.econ.demo"),
     ("equity", "Equity", "spimpact.equity.demo"),
 )
+
+#: Sections ``--quick`` leaves out unless asked for by name (``only``), and why.
+SLOW: dict[str, str] = {
+    "bayes": "left out by --quick: PyMC compiles and samples for a minute or two; "
+             "`spimpact demo --quick --only bayes` runs it",
+}
 
 
 def panel_section(random_state: int = 2019, quick: bool = False) -> Section:
@@ -69,10 +76,9 @@ def panel_section(random_state: int = 2019, quick: bool = False) -> Section:
         "2020Q2-2021Q1."
     )
     desc = panel.describe()
-    sec.table(pd.DataFrame({"property": desc.index, "value": desc.astype(str).to_numpy()}),
-              "Panel.describe():")
-    cohorts = panel.cohorts.copy()
-    sec.table(cohorts.head(24), "Cohorts (first treated quarter) and their sizes:")
+    sec.table(pd.DataFrame({"property": desc.index, "value": desc.to_numpy()}),
+              "Panel.describe(): the panel's sizes, cohorts and outcome.")
+    sec.table(panel.cohorts.head(24), "Cohorts (first treated quarter) and their sizes.")
     fig, ax = plt.subplots(figsize=(8, 4.5))
     panel.plot_rollout(ax=ax, max_units=800)
     sec.figure(fig, "The rollout: practices by quarter, coloured by link-worker status.")
@@ -106,7 +112,8 @@ def _family_demo(module: str) -> Callable[..., Section] | None:
 
 
 def run_sections(
-    random_state: int = 2019, quick: bool = False, only: tuple[str, ...] = ()
+    random_state: int = 2019, quick: bool = False, only: tuple[str, ...] = (),
+    progress: bool = False,
 ) -> Iterator[SectionRun]:
     """Yield the demo's sections one by one (so a caller can show progress).
 
@@ -115,11 +122,14 @@ def run_sections(
     random_state : int
         Seed shared by every section.
     quick : bool
-        Smaller simulations (for tests and a first look).
+        Smaller simulations (for tests and a first look); the sections in
+        :data:`SLOW` run only when named in ``only``.
     only : tuple of str
         Keys to run (``"panel"``, ``"did"``, ``"matching"``, ``"its"``, ``"bayes"``,
         ``"econ"``, ``"equity"``);
         empty runs them all.
+    progress : bool
+        Let sections with long steps (Bayesian sampling) show their progress bars.
 
     Yields
     ------
@@ -135,9 +145,14 @@ def run_sections(
         if func is None:
             yield SectionRun(key, title, None, 0.0, "not in this installation")
             continue
+        if quick and key in SLOW and key not in only:
+            yield SectionRun(key, title, None, 0.0, SLOW[key])
+            continue
         start = time.perf_counter()
         try:
-            section = func(random_state=random_state, quick=quick)
+            extra = ({"progress": progress}
+                     if "progress" in inspect.signature(func).parameters else {})
+            section = func(random_state=random_state, quick=quick, **extra)
         except DependencyError as exc:
             yield SectionRun(key, title, None, time.perf_counter() - start, str(exc))
             continue

@@ -18,6 +18,7 @@ __all__ = [
     "PanelError",
     "EstimationError",
     "OptionError",
+    "SpecError",
     "DependencyError",
     "NotFittedError",
     "SpimpactWarning",
@@ -44,6 +45,11 @@ class EstimationError(SpimpactError, ValueError):
 
 class OptionError(SpimpactError, ValueError):
     """An estimator or function was given an invalid option."""
+
+
+class SpecError(OptionError):
+    """An analysis file for ``spimpact run`` is wrong: the message names the field
+    (or the column it refers to) and the fix."""
 
 
 class DependencyError(SpimpactError, ImportError):

@@ -8,7 +8,6 @@ float arrays. Every estimator family consumes a ``Panel``.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,6 +34,7 @@ from ._validate import (
     show,
     varying_groups,
 )
+from ._warn import warn
 from .errors import DataWarning, PanelError
 
 if TYPE_CHECKING:
@@ -221,9 +221,7 @@ class Panel:
                 f"(rows {row_examples(df.index[miss])})."
             )
             self._notes.append(note)
-            # stack: warn < this < _build < _setup < __init__ (or _from_frame < a
-            # method) < the caller
-            warnings.warn(note, DataWarning, stacklevel=6 if self._internal else 5)
+            warn(note, DataWarning)
         return df.loc[~miss], df.loc[miss]
 
     def _check_values(self, df: pd.DataFrame) -> None:
@@ -363,7 +361,7 @@ class Panel:
                     f"(e.g. {shown})."
                 )
             self._notes.append(note)
-            warnings.warn(note, DataWarning, stacklevel=7 if self._internal else 6)
+            warn(note, DataWarning)
         return pos, unit_pos
 
     def _cohort_positions(
@@ -466,9 +464,7 @@ class Panel:
             f"with cohort= if it is known."
         )
         self._notes.append(note)
-        # stack: warn < this < _cohort_from_treatment < _encode_cohort < _encode < _build
-        # < _setup < __init__ (or _from_frame < a method) < the caller
-        warnings.warn(note, DataWarning, stacklevel=9 if self._internal else 8)
+        warn(note, DataWarning)
 
     # ------------------------------------------------------------- immutability
     def __setattr__(self, name: str, value: Any) -> None:

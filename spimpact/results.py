@@ -9,7 +9,6 @@ raised while fitting. New views (aggregations, other scales) are new objects.
 from __future__ import annotations
 
 import html
-import warnings as _warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._warn import warn
 from .errors import OptionError, StatisticalWarning
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ class Result:
         self._warnings = tuple(dict.fromkeys(warnings))
         if emit:
             for msg in self._warnings:
-                _warnings.warn(msg, StatisticalWarning, stacklevel=3)
+                warn(msg, StatisticalWarning)
         self._frozen = True
 
     def __setattr__(self, name: str, value: Any) -> None:

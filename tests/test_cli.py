@@ -21,7 +21,7 @@ def test_version():
 def test_help_lists_every_command():
     res = CliRunner().invoke(main, ["--help"])
     assert res.exit_code == 0, res.output
-    for cmd in ("demo", "bench", "describe"):
+    for cmd in ("demo", "bench", "describe", "run"):
         assert cmd in res.output
 
 
@@ -36,6 +36,12 @@ def test_demo_writes_a_self_contained_report(tmp_path):
     # figures are embedded, not linked
     assert len(re.findall(r'src="data:image/png;base64,', page)) >= 3
     assert "Callaway-Sant" in res.output  # the tables are printed too
+    # contents with working anchors, provenance, numbers for people
+    for sid in re.findall(r'<section id="([^"]+)"', page):
+        assert f'href="#{sid}"' in page
+    assert 'id="provenance"' in page and "<th>seed</th>" in page
+    text = re.sub(r'src="data:[^"]+"', "", page)
+    assert "NaN" not in text and "00:00:00" not in text and "e+0" not in text
 
 
 def _extract(path):

@@ -93,21 +93,27 @@ def sample(
     tune: int = 1000,
     random_state: RandomState = None,
     target_accept: float = 0.8,
+    progress: bool = False,
 ) -> tuple[Any, str]:
-    """Sample the posterior of ``model``; returns the InferenceData and the sampler used."""
+    """Sample the posterior of ``model``; returns the InferenceData and the sampler used.
+
+    ``progress`` shows the sampler's own progress bar (nutpie's or PyMC's).
+    """
+    if not isinstance(progress, bool):
+        raise OptionError(f"progress must be True or False, not {progress!r}.")
     seed = seed_of(random_state)
     cores = max(1, min(chains, os.cpu_count() or 1))
     nutpie = nutpie_or_none() if sampler == "nutpie" else None
     if nutpie is not None:
         compiled = _compiled(model, data, key)
         idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores,
-                              seed=seed, progress_bar=False, save_warmup=False,
+                              seed=seed, progress_bar=progress, save_warmup=False,
                               target_accept=target_accept)
         return idata, "nutpie"
     pm = pymc()
     with model:
         idata = pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed,
-                          progressbar=False, compute_convergence_checks=False,
+                          progressbar=progress, compute_convergence_checks=False,
                           target_accept=target_accept)
     used = "pymc" if sampler == "pymc" else "pymc (nutpie is not installed)"
     return idata, used

@@ -15,9 +15,10 @@ __all__ = ["demo"]
 OUTCOME = "wellbeing"
 
 
-def demo(random_state: int = 2019, quick: bool = False) -> Section:
+def demo(random_state: int = 2019, quick: bool = False, progress: bool = False) -> Section:
     """Fit the Bayesian multilevel DiD to a simulated rollout and compare it with
-    Callaway & Sant'Anna and with the truth; show PCN effects and their shrinkage."""
+    Callaway & Sant'Anna and with the truth; show PCN effects and their shrinkage
+    (``progress`` shows the sampler's progress bar)."""
     import matplotlib.pyplot as plt
 
     from ..did import CallawaySantAnna
@@ -39,7 +40,7 @@ def demo(random_state: int = 2019, quick: bool = False) -> Section:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = MultilevelDiD(effect_level="pcn", draws=draws, tune=draws,
+        res = MultilevelDiD(effect_level="pcn", draws=draws, tune=draws, progress=progress,
                             random_state=random_state).fit(panel)
         cs = CallawaySantAnna(control_group="never_treated", base_period="universal").fit(panel)
     window = {"min_event": -6, "max_event": 10}

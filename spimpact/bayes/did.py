@@ -71,7 +71,7 @@ class MultilevelDiD:
         Time-varying covariates (columns or a formulaic right-hand side).
         Time-invariant ones are absorbed by the unit effects.
     priors : Priors or dict, optional
-    chains, draws, tune, sampler, random_state, confidence, target_accept
+    chains, draws, tune, sampler, random_state, confidence, target_accept, progress
         As in :class:`~spimpact.bayes.MultilevelModel`.
     centred : sequence of str, optional
         Levels (and the unit column) whose effects are parameterised centred;
@@ -108,6 +108,7 @@ class MultilevelDiD:
         centred: Sequence[str] | None = None,
         effects_centred: bool = False,
         target_accept: float = 0.8,
+        progress: bool = False,
     ) -> None:
         self.family = family
         self.leads = leads
@@ -124,6 +125,7 @@ class MultilevelDiD:
         self.centred = centred
         self.effects_centred = effects_centred
         self.target_accept = target_accept
+        self.progress = progress
 
     def __repr__(self) -> str:
         return f"MultilevelDiD(family={self.family!r}, effect_level={self.effect_level!r})"
@@ -164,7 +166,7 @@ class MultilevelDiD:
                                                    centred, self.effects_centred)
         idata, used = sample(model, data, key, sampler=self.sampler, chains=self.chains,
                              draws=self.draws, tune=self.tune, random_state=self.random_state,
-                             target_accept=self.target_accept)
+                             target_accept=self.target_accept, progress=self.progress)
         diag = diagnose(idata, [v.name for v in model.free_RVs])
         warns = [*d.notes, *gate_warnings(diag)]
         post = idata.posterior

@@ -140,7 +140,7 @@ class MultilevelITS:
     priors : Priors or dict, optional
         ``effect_sd`` sets the prior SD of the pooled level change (the slope
         change's is scaled by the spread of time since interruption).
-    chains, draws, tune, sampler, random_state, confidence
+    chains, draws, tune, sampler, random_state, confidence, progress
         As in :class:`~spimpact.bayes.MultilevelModel`.
     target_accept : float
         NUTS target acceptance rate; 0.9 by default, as the SDs of site trends
@@ -180,6 +180,7 @@ class MultilevelITS:
         random_state: RandomState = None,
         confidence: float = 0.95,
         target_accept: float = 0.9,
+        progress: bool = False,
         site_trends: bool = False,
         centred: Sequence[str] = ("level_change",),
     ) -> None:
@@ -195,6 +196,7 @@ class MultilevelITS:
         self.random_state = random_state
         self.confidence = confidence
         self.target_accept = target_accept
+        self.progress = progress
 
     def __repr__(self) -> str:
         return f"MultilevelITS(family={self.family!r}, seasonality={self.seasonality})"
@@ -227,7 +229,7 @@ class MultilevelITS:
                                           self.site_trends, tuple(self.centred))
         idata, used = sample(model, data, key, sampler=self.sampler, chains=self.chains,
                              draws=self.draws, tune=self.tune, random_state=self.random_state,
-                             target_accept=self.target_accept)
+                             target_accept=self.target_accept, progress=self.progress)
         diag = diagnose(idata, [v.name for v in model.free_RVs])
         table, row_draws = _its_table(idata.posterior, d, self.family, str(panel.unit),
                                       self.confidence, slope_scale)

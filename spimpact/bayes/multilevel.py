@@ -68,6 +68,9 @@ class MultilevelModel:
         data each); the others are non-centred.
     target_accept : float
         NUTS target acceptance rate (raise towards 0.95 after divergences).
+    progress : bool
+        Show the sampler's progress bar while it compiles and samples
+        (``spimpact run`` turns it on in a terminal).
 
     Examples
     --------
@@ -94,6 +97,7 @@ class MultilevelModel:
         confidence: float = 0.95,
         centred: Sequence[str] = (),
         target_accept: float = 0.8,
+        progress: bool = False,
     ) -> None:
         self.formula = formula
         self.family = family
@@ -106,6 +110,7 @@ class MultilevelModel:
         self.confidence = confidence
         self.centred = centred
         self.target_accept = target_accept
+        self.progress = progress
 
     def __repr__(self) -> str:
         return f"MultilevelModel({self.formula!r}, family={self.family!r})"
@@ -150,7 +155,7 @@ class MultilevelModel:
         model, data, key, groups = build_multilevel(design, self.family, pr, centred)
         idata, used = sample(model, data, key, sampler=self.sampler, chains=self.chains,
                              draws=self.draws, tune=self.tune, random_state=self.random_state,
-                             target_accept=self.target_accept)
+                             target_accept=self.target_accept, progress=self.progress)
         free = [v.name for v in model.free_RVs]
         diag = diagnose(idata, free)
         table, row_draws = _estimates(idata.posterior, design, groups, self.family,

@@ -46,7 +46,7 @@ def demo(random_state: int = 2019, quick: bool = False) -> Section:
     from ..simulate import pcn_rollout
 
     sec = Section("Staggered difference-in-differences")
-    n_pcns = 250 if quick else 800
+    n_pcns = 100 if quick else 800
     sim = pcn_rollout(n_pcns=n_pcns, effect="heterogeneous_dynamic", covid=False,
                       random_state=random_state)
     panel = sim.panel(OUTCOME, covariates=())

@@ -162,7 +162,7 @@ def demo(random_state: int = 2019, quick: bool = False) -> Section:
     )
     if not quick:
         _site_spread(sec, multi, truth)
-    sec.result(multi)
+    sec.result(multi, "Multi-site ITS with the COVID-19 shift by deprivation")
     return sec
 
 

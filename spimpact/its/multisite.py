@@ -3,7 +3,6 @@ each interrupted at its own period, pooled into one level and slope change."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._warn import warn
 from ..errors import DataWarning, EstimationError, OptionError
 from ..inference import few_clusters_message
 from ..panel import Panel
@@ -251,7 +251,7 @@ def _sample(panel: Panel, notes: list[str]) -> _Sample:
     us = panel.unit_sample()
     for note in us.notes:
         notes.append(note)
-        warnings.warn(note, DataWarning, stacklevel=4)
+        warn(note, DataWarning)
     kept_units = us.unit_codes
     if not np.isfinite(us.unit_cohort).any():
         raise EstimationError(

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..report import Section
+from ..results import Estimate
 
 __all__ = ["demo", "patient_panel"]
 
@@ -80,8 +81,12 @@ def _cross_section(sec: Section, sim: Any, xs: Any) -> None:
     sec.figure(fig, "Love plot (dashed: |SMD| = 0.1) and propensity-score overlap.")
     d = sim.patients["referred"].to_numpy() == 1
     y = sim.patients["outcome_post"].to_numpy()
-    rows = [{"estimator": "naive difference", "estimate": y[d].mean() - y[~d].mean(),
-             "SE": np.nan, "95% CI": ""}]
+    # the naive difference's SE: two independent samples, unequal variances (Welch)
+    naive = Estimate.from_se(y[d].mean() - y[~d].mean(),
+                             float(np.sqrt(y[d].var(ddof=1) / d.sum() + y[~d].var(ddof=1)
+                                           / (~d).sum())))
+    rows = [{"estimator": "naive difference", "estimate": naive.estimate, "SE": naive.std_error,
+             "95% CI": f"{naive.ci_lower:.3f} to {naive.ci_upper:.3f}"}]
     for label, res in (("PS matching 1:1, caliper 0.2 SD", psm), ("IPW (ATT)", ipw),
                        ("AIPW (ATT, doubly robust)", aipw)):
         o = res.overall

@@ -30,7 +30,6 @@ One documented path (see the user guide, "Matched DiD"):
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .._formula import covariate_formula
+from .._warn import warn
 from ..errors import DataWarning, EstimationError, OptionError
 from ..panel import Panel
 from .psm import PropensityScoreMatching
@@ -360,7 +360,7 @@ def match_cohort(
     if settings["ps_formula"] is None:
         settings["ps_formula"] = covariate_formula(stacked, [*covs, *outcome_covs])
     for note in win.notes:  # units set aside are counted, never dropped silently
-        warnings.warn(note, DataWarning, stacklevel=2)
+        warn(note, DataWarning)
     result = PropensityScoreMatching(**settings)._fit(sp, group=win.units)
     return _assemble(panel, result, win, pre, post, cluster, covs)
 
