@@ -280,7 +280,8 @@ def cluster_sums(psi: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
 
 
 def influence_vcov(
-    psi: np.ndarray, cluster: np.ndarray | None = None, *, n: int | None = None
+    psi: np.ndarray | FactoredInfluence, cluster: np.ndarray | None = None, *,
+    n: int | None = None,
 ) -> np.ndarray:
     """Variance matrix ``S.T @ S / n**2`` of the estimator from its influence functions.
 
@@ -311,7 +312,8 @@ def influence_vcov(
 
 
 def influence_se(
-    psi: np.ndarray, cluster: np.ndarray | None = None, *, n: int | None = None
+    psi: np.ndarray | FactoredInfluence, cluster: np.ndarray | None = None, *,
+    n: int | None = None,
 ) -> np.ndarray:
     """Standard errors: square roots of the diagonal of :func:`influence_vcov`,
     computed column by column without forming the full matrix.

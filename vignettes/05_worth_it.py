@@ -52,7 +52,7 @@ sim = pcn_rollout(n_pcns=300, n_icbs=12, covid=False, random_state=7)
 draws = {}
 for outcome in ("gp_consultations", "ae_attendances", "emergency_admissions", "wellbeing"):
     res = CallawaySantAnna(control_group="not_yet_treated", covariates=(), bootstrap=299,
-                           random_state=1).fit(sim.panel(outcome))
+                           random_state=1).fit(sim.panel(outcome, exposure=None))
     draws[outcome] = res.draws()          # the overall ATT, per practice-quarter
     print(f"{outcome:22s} {res.overall}")
 

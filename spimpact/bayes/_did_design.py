@@ -90,7 +90,7 @@ def _cells(groups: np.ndarray, T: int, leads: bool) -> pd.DataFrame:
 def _sample(panel: Panel) -> tuple[np.ndarray, np.ndarray, list[str]]:
     us = panel.unit_sample()
     notes = list(us.notes)
-    keep = np.ones(panel.n_obs, dtype=bool) if us.all_rows else us.row_keep.copy()
+    keep = np.ones(panel.n_obs, dtype=bool) if us.row_keep is None else us.row_keep.copy()
     cohort = np.full(panel.n_obs, np.inf)
     cohort[keep] = us.row_cohort
     if not (~np.isfinite(cohort[keep])).any() and keep.any():

@@ -144,7 +144,7 @@ class ETWFE:
         X, x_names = self._covariates(panel)
         design = _Design(s, X, x_names, self.control_group, panel.periods)
         offset = None
-        if panel.exposure is not None:
+        if panel.exposure_values is not None:
             offset = np.log(panel.unit_sample().rows(panel.exposure_values))
         if self.family == "gaussian":
             att, psi, notes = _linear(design, s)

@@ -149,7 +149,8 @@ def with_bootstrap(
 
 
 def _inference_table(
-    est: np.ndarray, psi: np.ndarray, inf: InfluenceData, confidence: float, index: dict,
+    est: np.ndarray, psi: np.ndarray | FactoredInfluence, inf: InfluenceData,
+    confidence: float, index: dict,
     draws: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray] | None, float | None]:
     """Tidy table (pointwise intervals) plus the uniform band when bootstrapped
@@ -164,30 +165,17 @@ def _inference_table(
     return table, band, summ.crit_uniform
 
 
-class _Band:
-    """The simultaneous band of a bootstrapped result."""
-
-    _band: tuple[np.ndarray, np.ndarray] | None
-    _crit: float | None
-    _estimates: pd.DataFrame
-    id_columns: list[str]
-
-    @property
-    def uniform_band(self) -> pd.DataFrame | None:
-        """The simultaneous band (``ci_lower``/``ci_upper`` columns), if bootstrapped."""
-        if self._band is None:
-            return None
-        out = self._estimates[self.id_columns].copy()
-        out["ci_lower"], out["ci_upper"] = self._band
-        return out
-
-    @property
-    def crit_uniform(self) -> float | None:
-        """Sup-t critical value of the simultaneous band, if bootstrapped."""
-        return self._crit
+def _band_frame(result: Result, band: tuple[np.ndarray, np.ndarray] | None
+                ) -> pd.DataFrame | None:
+    """A result's simultaneous band as ``ci_lower``/``ci_upper`` columns."""
+    if band is None:
+        return None
+    out = result.estimates[result.id_columns]
+    out["ci_lower"], out["ci_upper"] = band
+    return out
 
 
-class AggregateResult(_Band, Result):
+class AggregateResult(Result):
     """An aggregation of group-time effects (or an estimator's own event study).
 
     ``.estimates`` is indexed by ``group``, ``event_time`` or ``time``
@@ -235,6 +223,16 @@ class AggregateResult(_Band, Result):
     def kind(self) -> str:
         """``"simple"``, ``"group"``, ``"event"`` or ``"calendar"``."""
         return self._kind
+
+    @property
+    def uniform_band(self) -> pd.DataFrame | None:
+        """The simultaneous band (``ci_lower``/``ci_upper`` columns), if bootstrapped."""
+        return _band_frame(self, self._band)
+
+    @property
+    def crit_uniform(self) -> float | None:
+        """Sup-t critical value of the simultaneous band, if bootstrapped."""
+        return self._crit
 
     @property
     def influence(self) -> np.ndarray | None:
@@ -358,7 +356,7 @@ def assemble_group_time(
                 confidence=confidence, warnings=notes, info=info)
 
 
-class GroupTimeResult(_Band, Result):
+class GroupTimeResult(Result):
     """Group-time average treatment effects ATT(g,t) with influence functions.
 
     ``.estimates`` has ``group, time, estimate, std_error, ci_lower, ci_upper,
@@ -395,6 +393,16 @@ class GroupTimeResult(_Band, Result):
     def pretest(self) -> PreTest | None:
         """Wald pre-test of parallel trends (``None`` without pre-periods)."""
         return self._pretest
+
+    @property
+    def uniform_band(self) -> pd.DataFrame | None:
+        """The simultaneous band (``ci_lower``/``ci_upper`` columns), if bootstrapped."""
+        return _band_frame(self, self._band)
+
+    @property
+    def crit_uniform(self) -> float | None:
+        """Sup-t critical value of the simultaneous band, if bootstrapped."""
+        return self._crit
 
     @property
     def influence(self) -> np.ndarray:
@@ -475,7 +483,7 @@ PRETEST_UNITS_PER_CELL = 10
 
 
 def pretest_from(
-    att: np.ndarray, psi: np.ndarray, pre: np.ndarray, cluster: Any,
+    att: np.ndarray, psi: np.ndarray | FactoredInfluence, pre: np.ndarray, cluster: Any,
     fallback: Any = None,
 ) -> tuple[PreTest | None, str | None]:
     """Wald pre-test that every pre-treatment ATT(g,t) is zero.

@@ -38,7 +38,8 @@ def demo(random_state: int = 2019, quick: bool = False) -> Section:
             warnings.simplefilter("ignore")
             res = CallawaySantAnna(control_group="not_yet_treated", covariates=(),
                                    bootstrap=199 if quick else 499,
-                                   random_state=random_state).fit(sim.panel(outcome))
+                                   random_state=random_state).fit(
+                sim.panel(outcome, exposure=None))  # effects on the counts themselves
         draws[outcome] = res.draws()
     costs = unit_cost_table()
     per_year = service_cost_change(draws, scale=4.0)  # practice-quarter -> practice-year

@@ -258,7 +258,7 @@ def _sample(panel: Panel, notes: list[str]) -> _Sample:
             "no site is interrupted inside the panel's window (every cohort "
             "is missing, before the first period or after the last)."
         )
-    keep = np.ones(panel.n_obs, dtype=bool) if us.all_rows else us.row_keep
+    keep = np.ones(panel.n_obs, dtype=bool) if us.row_keep is None else us.row_keep
     site = us.unit
     site_pos = us.unit_cohort
     pos = np.asarray(panel.time_codes)[keep]
