@@ -23,7 +23,8 @@ on the score are its immediate neighbours in the sorted array.
   Cost grows with the number of controls inside the caliper.
 
 Ties are broken by position in the sorted order (the control with the lower
-score first).
+score first; among equal scores, the smaller ``tie_key``, which the estimators
+derive from the units' data and ``random_state``, never from row positions).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class Matches:
 
 
 def processing_order(
-    priority: np.ndarray, order: str, rng: np.random.Generator | None = None
+    priority: np.ndarray, order: str, rng: np.random.Generator | None = None,
+    tie_key: np.ndarray | None = None,
 ) -> np.ndarray:
     """The order in which focal units pick their controls (greedy matching).
 
@@ -94,6 +96,12 @@ def processing_order(
         The propensity score (for ``"largest"``/``"smallest"``) or the row
         number in the user's data (for ``"data"``).
     order : {"largest", "smallest", "random", "data"}
+    rng : Generator, optional
+        For ``"random"`` without ``tie_key``.
+    tie_key : ndarray, shape (n_focal,), optional
+        Breaks ties of ``priority``; with ``"random"``, the order is the order
+        of these keys (salted hashes of the units' data give a random order
+        that does not depend on the order of the rows).
 
     Examples
     --------
@@ -102,13 +110,16 @@ def processing_order(
     [1, 2, 0]
     """
     n = len(priority)
+    key = np.arange(n) if tie_key is None else np.asarray(tie_key)
     if order == "largest":
-        return np.argsort(-np.asarray(priority), kind="stable")
+        return np.lexsort((key, -np.asarray(priority)))
     if order == "smallest":
-        return np.argsort(np.asarray(priority), kind="stable")
+        return np.lexsort((key, np.asarray(priority)))
     if order == "data":
         return np.argsort(np.asarray(priority), kind="stable")
     if order == "random":
+        if tie_key is not None:
+            return np.argsort(key, kind="stable")
         if rng is None:
             raise OptionError("order='random' needs a random number generator (random_state).")
         return rng.permutation(n)
@@ -238,6 +249,7 @@ def nearest_neighbours(
     strata: np.ndarray | None = None,
     coords: np.ndarray | None = None,
     group: np.ndarray | None = None,
+    tie_key: np.ndarray | None = None,
 ) -> Matches:
     """Match each focal unit to its nearest non-focal units.
 
@@ -266,6 +278,11 @@ def nearest_neighbours(
         Without replacement: rows sharing a code are one control unit, so
         using one row removes all of them (e.g. a patient offered as a
         control at several index dates).
+    tie_key : ndarray, shape (n,), optional
+        Orders controls with equal scores (the one with the smaller key comes
+        first and wins a tie); default: input order. Pass
+        :func:`~spimpact.matching._common.tie_keys` so that results do not
+        depend on the order of the rows.
 
     Returns
     -------
@@ -285,8 +302,9 @@ def nearest_neighbours(
     n_f = len(f_idx)
     strata = np.zeros(len(score), np.intp) if strata is None else np.asarray(strata)
     single = bool(np.all(strata == strata[0])) if len(strata) else True
-    c_order = (np.argsort(score[c_idx], kind="stable") if single
-               else np.lexsort((score[c_idx], strata[c_idx])))
+    key = np.arange(len(score)) if tie_key is None else np.asarray(tie_key)
+    c_order = (np.lexsort((key[c_idx], score[c_idx])) if single
+               else np.lexsort((key[c_idx], score[c_idx], strata[c_idx])))
     cs, cst = score[c_idx][c_order], strata[c_idx][c_order]
     s, fst = score[f_idx], strata[f_idx]
     lo = np.searchsorted(cst, fst, side="left")
