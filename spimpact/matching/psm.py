@@ -41,6 +41,23 @@ _ADDED = ("match_id", "weight", "propensity_score", "treated")
 #: With replacement, a warning when the controls' effective number (Kish) falls
 #: below this share of the matched focal units: few controls carry the estimate.
 REUSE_SHARE = 0.2
+#: Decimals the logit of the score is rounded to before matching: units with the
+#: same covariates then tie exactly, whatever the floating-point noise of the
+#: model fit (which depends on the order of the rows).
+SCORE_DECIMALS = 10
+
+
+def matching_score(linear: np.ndarray) -> np.ndarray:
+    """The logit of the propensity score as matched on, rounded to
+    :data:`SCORE_DECIMALS` decimals so that ties are exact.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> bool(matching_score(np.array([0.1 + 0.2]))[0] == matching_score(np.array([0.3]))[0])
+    True
+    """
+    return np.round(np.asarray(linear, dtype=float), SCORE_DECIMALS)
 
 
 class PropensityScoreMatching:
@@ -272,18 +289,19 @@ class PropensityScoreMatching:
                 f"but only {n_pool} exist: {'later' if self.method == 'nearest' else 'some'} "
                 f"focal units receive fewer (the weights account for it)."
             )
+        score = matching_score(ps.linear)
         width = self._caliper_width(ps.linear, sample.d == 1)
         strata = self._strata(sample.frame)
         n = len(sample.y)
         if self.method == "full":
-            fm = full_match(ps.linear, sample.d == 1, caliper=width, strata=strata, tie_key=key)
+            fm = full_match(score, sample.d == 1, caliper=width, strata=strata, tie_key=key)
             if fm.n_sets == 0:
                 raise self._nobody(width, strata)
             notes += self._full_notes(fm.subclass, sample.d, width)
             return _Matched(subclass_weights(fm.subclass, sample.d, self.estimand),
                             fm.subclass, None, width, notes, fm.total_distance)
         if self.method == "optimal":
-            m = optimal_pairs(ps.linear, focal, ratio=self.ratio, caliper=width,
+            m = optimal_pairs(score, focal, ratio=self.ratio, caliper=width,
                               strata=strata, tie_key=key)
         else:
             coords = self._coords(sample.frame, sample.d == 1)
@@ -291,11 +309,11 @@ class PropensityScoreMatching:
                         else ps.score)[focal]
             order = processing_order(priority, self.order, as_generator(self.random_state),
                                      tie_key=key[focal] if self.order != "data" else None)
-            m = nearest_neighbours(ps.linear, focal, ratio=self.ratio, caliper=width,
+            m = nearest_neighbours(score, focal, ratio=self.ratio, caliper=width,
                                    replace=bool(self.replace), order=order, strata=strata,
                                    coords=coords, group=group, tie_key=key)
         if self.replace and self.mahalanobis is None:
-            sets = pairs_to_sets(*tied_pairs(ps.linear, m, focal, strata))
+            sets = pairs_to_sets(*tied_pairs(score, m, focal, strata))
         else:
             sets = matched_sets(m.controls, m.focal)
         if sets.n_sets == 0:
@@ -417,7 +435,7 @@ class PropensityScoreMatching:
         focal = sample.d == focal_arm
         reused = np.flatnonzero(np.bincount(sets.control, minlength=n) > 1)
         sigma2 = np.zeros(n)
-        sigma2[reused] = conditional_variance(sample.y, ps.linear, np.flatnonzero(~focal),
+        sigma2[reused] = conditional_variance(sample.y, matching_score(ps.linear), np.flatnonzero(~focal),
                                               reused, self._strata(sample.frame),
                                               tie_key=key)
         y = sample.y
