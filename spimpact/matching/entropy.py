@@ -237,7 +237,16 @@ class EntropyBalancing:
         if np.any(sd == 0):
             raise OptionError(f"the balance column {names[int(np.argmax(sd == 0))]!r} does not "
                               f"vary; remove it from the covariates or formula.")
-        return (X - X.mean(axis=0)) / sd, names
+        Z = (X - X.mean(axis=0)) / sd
+        # drop columns implied by the others (e.g. every level of a categorical
+        # covariate): balancing the rest balances them, and the dual stays regular
+        from scipy.linalg import qr
+
+        _, R, piv = qr(Z, mode="economic", pivoting=True)
+        diag = np.abs(np.diag(R))
+        rank = int((diag > 1e-9 * diag.max()).sum())
+        keep = np.sort(piv[:rank])
+        return Z[:, keep], [names[j] for j in keep]
 
     def fit(self, panel: Panel) -> EntropyBalancingResult:
         """Find the balancing weights and estimate the effect.
