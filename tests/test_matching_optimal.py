@@ -436,3 +436,34 @@ def test_bias_correction_removes_nonlinear_bias_with_coverage():
     assert abs(corr.mean() - truth) < 3 * mcse
     cov = np.mean(cover)
     assert abs(cov - 0.95) < 3 * np.sqrt(0.95 * 0.05 / reps)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_optimal_pairs_use_each_control_unit_once(seed):
+    """Controls offered in several strata (a patient at several index months)
+    are one unit: the optimum equals the LP with one capacity per unit."""
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(300 + seed)
+    n = 40
+    s = rng.normal(size=n)
+    f = rng.random(n) < 0.3
+    f[0] = True
+    st = rng.integers(0, 3, n)
+    group = np.where(f, np.arange(n), 1000 + rng.integers(0, 12, n))  # ~12 control units
+    m = optimal_pairs(s, f, caliper=0.8, strata=st, group=group)
+    used = group[m.controls[m.controls >= 0]]
+    assert len(np.unique(used)) == len(used)
+    E = _edges(s, f, 0.8, st)
+    F = list(np.flatnonzero(f))
+    G = sorted(set(group[~f]))
+    A = np.zeros((len(F) + len(G), len(E)))
+    for q, (i, j, _) in enumerate(E):
+        A[F.index(i), q] = 1
+        A[len(F) + G.index(group[j]), q] = 1
+    card = -linprog(-np.ones(len(E)), A_ub=A, b_ub=np.ones(len(A)), bounds=(0, 1),
+                    method="highs").fun
+    r = linprog([e[2] for e in E], A_ub=A, b_ub=np.ones(len(A)), A_eq=np.ones((1, len(E))),
+                b_eq=[card], bounds=(0, 1), method="highs")
+    assert (m.controls >= 0).sum() == round(card)
+    assert m.distance[np.isfinite(m.distance)].sum() == pytest.approx(r.fun, abs=OPT_ATOL)

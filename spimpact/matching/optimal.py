@@ -119,6 +119,7 @@ def optimal_pairs(
     caliper: float = np.inf,
     strata: np.ndarray | None = None,
     tie_key: np.ndarray | None = None,
+    group: np.ndarray | None = None,
 ) -> Matches:
     """Optimal 1:``ratio`` matching without replacement on ``score``.
 
@@ -136,6 +137,9 @@ def optimal_pairs(
     strata : ndarray of int, shape (n,), optional
     tie_key : ndarray, shape (n,), optional
         Orders units with equal scores (default: input order).
+    group : ndarray of int, shape (n,), optional
+        Rows sharing a code are one control unit, used at most once (e.g. a
+        patient offered as a control at several index dates).
 
     Returns
     -------
@@ -161,14 +165,27 @@ def optimal_pairs(
     c_sorted = _sorted_pool(score, np.flatnonzero(~focal), strata, key)
     a, b = _windows(score[c_sorted], strata[c_sorted], score[f_idx], strata[f_idx], caliper)
     fr, pos = _expand(a, b)
-    dist = np.abs(score[c_sorted[pos]] - score[f_idx[fr]])
+    cand = c_sorted[pos]
+    dist = np.abs(score[cand] - score[f_idx[fr]])
+    # columns are control units: rows sharing a group code are one unit, used at
+    # most once; a focal unit's edge to a unit is its nearest row of that unit
+    codes = np.arange(n) if group is None else np.asarray(group)
+    _, gcol = np.unique(codes[cand], return_inverse=True)
+    n_cols = int(gcol.max()) + 1 if len(gcol) else 0
+    o = np.lexsort((dist, gcol, fr))
+    fr, gcol, cand, dist = fr[o], gcol[o], cand[o], dist[o]
+    first = np.r_[True, (fr[1:] != fr[:-1]) | (gcol[1:] != gcol[:-1])] if len(fr) else fr > 0
+    fr, gcol, cand, dist = fr[first], gcol[first], cand[first], dist[first]
     # row f * ratio + r is the r-th slot of focal unit f
     k = int(ratio)
     rows = (fr[:, None] * k + np.arange(k)[None, :]).ravel()
-    cols = np.repeat(pos, k)
-    cost = np.repeat(dist, k)
-    col_of = _assignment(rows, cols, cost, len(f_idx) * k, len(c_sorted)).reshape(-1, k)
-    ctrl = np.where(col_of >= 0, c_sorted[np.clip(col_of, 0, None)], -1)
+    col_of = _assignment(rows, np.repeat(gcol, k), np.repeat(dist, k), len(f_idx) * k,
+                         n_cols).reshape(-1, k)
+    # back from (focal, unit) to the control row of that edge
+    edge_key = fr.astype(np.int64) * max(n_cols, 1) + gcol
+    want = np.arange(len(f_idx))[:, None].astype(np.int64) * max(n_cols, 1) + col_of
+    at = np.clip(np.searchsorted(edge_key, want), 0, max(len(edge_key) - 1, 0))
+    ctrl = np.where(col_of >= 0, cand[at] if len(cand) else -1, -1)
     d = np.where(ctrl >= 0, np.abs(score[np.clip(ctrl, 0, None)] - score[f_idx][:, None]),
                  np.inf)
     o = np.argsort(d, axis=1, kind="stable")

@@ -259,10 +259,11 @@ class PropensityScoreMatching:
                 "matching with replacement does not support sampling weights (the panel has "
                 "weights=); use replace=False, or InverseProbabilityWeighting."
             )
-        if group is not None and self.method != "nearest":
+        if group is not None and self.method == "full":
             raise OptionError(
-                f"method={self.method!r} does not yet support controls offered at several "
-                f"index dates; use method='nearest' in match_cohort()."
+                "method='full' puts every unit in a matched set, which does not fit controls "
+                "offered at several index dates (each may be used once); use "
+                "method='optimal' or 'nearest' in match_cohort()."
             )
         ps = panel_propensity(panel, sample, self.ps_model, self.ps_formula)
         if group is not None:
@@ -302,7 +303,7 @@ class PropensityScoreMatching:
                             fm.subclass, None, width, notes, fm.total_distance)
         if self.method == "optimal":
             m = optimal_pairs(score, focal, ratio=self.ratio, caliper=width,
-                              strata=strata, tie_key=key)
+                              strata=strata, tie_key=key, group=group)
         else:
             coords = self._coords(sample.frame, sample.d == 1)
             priority = (sample.frame.index.to_numpy() if self.order == "data"
