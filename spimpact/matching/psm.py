@@ -131,8 +131,10 @@ class PropensityScoreMatching:
         uses "smallest" for the ATC), at random (``random_state``), or as the
         rows of the data (the one setting that depends on row order, by request).
     random_state : int, Generator or None
-        Breaks ties in the score and draws ``order="random"``. ``None``: ties
-        are broken by the units' data alone (deterministic).
+        Breaks ties in the score and draws ``order="random"`` (as a random
+        order of the units' data, so it does not depend on the row order).
+        ``None``: ties are broken by the units' data alone (deterministic) and
+        ``order="random"`` is drawn afresh.
     confidence : float
     method : {"nearest", "optimal", "full"}
     bias_correction : bool
@@ -308,8 +310,11 @@ class PropensityScoreMatching:
             coords = self._coords(sample.frame, sample.d == 1)
             priority = (sample.frame.index.to_numpy() if self.order == "data"
                         else ps.score)[focal]
+            order_key = key
+            if self.order == "random" and self.random_state is None:  # a fresh draw
+                order_key = tie_keys(sample.frame, np.random.default_rng())
             order = processing_order(priority, self.order, as_generator(self.random_state),
-                                     tie_key=key[focal] if self.order != "data" else None)
+                                     tie_key=order_key[focal] if self.order != "data" else None)
             m = nearest_neighbours(score, focal, ratio=self.ratio, caliper=width,
                                    replace=bool(self.replace), order=order, strata=strata,
                                    coords=coords, group=group, tie_key=key)
