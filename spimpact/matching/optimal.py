@@ -169,8 +169,10 @@ def optimal_pairs(
     dist = np.abs(score[cand] - score[f_idx[fr]])
     # columns are control units: rows sharing a group code are one unit, used at
     # most once; a focal unit's edge to a unit is its nearest row of that unit
-    codes = np.arange(n) if group is None else np.asarray(group)
-    _, gcol = np.unique(codes[cand], return_inverse=True)
+    # (without groups, a column is a position in the sorted pool, so that ties
+    # follow the sort keys, not the input order)
+    codes = pos if group is None else np.asarray(group)[cand]
+    _, gcol = np.unique(codes, return_inverse=True)
     n_cols = int(gcol.max()) + 1 if len(gcol) else 0
     o = np.lexsort((dist, gcol, fr))
     fr, gcol, cand, dist = fr[o], gcol[o], cand[o], dist[o]
