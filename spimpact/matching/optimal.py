@@ -90,25 +90,37 @@ def _expand(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, a[rows] + offs
 
 
-def _assignment(rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, n_rows: int,
+def _assignment(fr: np.ndarray, cols: np.ndarray, cost: np.ndarray, n_f: int, k: int,
                 n_cols: int) -> np.ndarray:
-    """Column of each row in the minimum-cost assignment that first maximises the
-    number of rows assigned to a real column (``-1``: none), then minimises cost."""
+    """Columns of each focal unit's ``k`` slots in the minimum-cost assignment that
+    first maximises the number of slots given a real column (``-1``: none), then
+    minimises the cost. Edges come sorted by focal unit ``fr`` (columns increasing
+    within a unit); the sparse matrix is laid out directly in CSR form."""
     from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+    n_rows = n_f * k
     if n_rows == 0:
-        return np.zeros(0, dtype=np.intp)
-    # an unmatched row costs more than any feasible total: cardinality first
+        return np.zeros((n_f, k), dtype=np.intp)
+    # an unmatched slot costs more than any feasible total: cardinality first
     big = 1.0 + float(cost.sum()) if len(cost) else 1.0
-    r = np.r_[rows, np.arange(n_rows)]
-    c = np.r_[cols, n_cols + np.arange(n_rows)]
-    w = np.r_[cost, np.full(n_rows, big)] + 1.0  # strictly positive weights
-    graph = csr_matrix((w, (r, c)), shape=(n_rows, n_cols + n_rows))
+    cnt = np.bincount(fr, minlength=n_f)
+    seg_start = np.cumsum(cnt) - cnt
+    row_f = np.repeat(np.arange(n_f), k)
+    row_len = cnt[row_f] + 1  # the unit's edges, then the slot's own "unmatched" column
+    indptr = np.r_[0, np.cumsum(row_len)]
+    row_of = np.repeat(np.arange(n_rows), row_len)
+    off = np.arange(int(indptr[-1])) - indptr[:-1][row_of]
+    dummy = off == row_len[row_of] - 1
+    src = np.where(dummy, 0, seg_start[row_f[row_of]] + off)
+    cols_x, cost_x = np.r_[cols, 0], np.r_[cost, 0.0]  # never empty
+    indices = np.where(dummy, n_cols + row_of, cols_x[src])
+    data = np.where(dummy, big, cost_x[src]) + 1.0  # strictly positive weights
+    graph = csr_matrix((data, indices, indptr), shape=(n_rows, n_cols + n_rows))
     ri, ci = min_weight_full_bipartite_matching(graph)
     out = np.full(n_rows, -1, dtype=np.intp)
     out[ri] = np.where(ci < n_cols, ci, -1)
-    return out
+    return out.reshape(n_f, k)
 
 
 def optimal_pairs(
@@ -171,18 +183,18 @@ def optimal_pairs(
     # most once; a focal unit's edge to a unit is its nearest row of that unit
     # (without groups, a column is a position in the sorted pool, so that ties
     # follow the sort keys, not the input order)
-    codes = pos if group is None else np.asarray(group)[cand]
-    _, gcol = np.unique(codes, return_inverse=True)
-    n_cols = int(gcol.max()) + 1 if len(gcol) else 0
-    o = np.lexsort((dist, gcol, fr))
-    fr, gcol, cand, dist = fr[o], gcol[o], cand[o], dist[o]
-    first = np.r_[True, (fr[1:] != fr[:-1]) | (gcol[1:] != gcol[:-1])] if len(fr) else fr > 0
-    fr, gcol, cand, dist = fr[first], gcol[first], cand[first], dist[first]
-    # row f * ratio + r is the r-th slot of focal unit f
+    if group is None:  # edges are unique and already sorted by (focal, position)
+        gcol, n_cols = pos, len(c_sorted)
+    else:
+        _, gcol = np.unique(np.asarray(group)[cand], return_inverse=True)
+        n_cols = int(gcol.max()) + 1 if len(gcol) else 0
+        o = np.lexsort((dist, gcol, fr))
+        fr, gcol, cand, dist = fr[o], gcol[o], cand[o], dist[o]
+        first = (np.r_[True, (fr[1:] != fr[:-1]) | (gcol[1:] != gcol[:-1])] if len(fr)
+                 else fr > 0)
+        fr, gcol, cand, dist = fr[first], gcol[first], cand[first], dist[first]
     k = int(ratio)
-    rows = (fr[:, None] * k + np.arange(k)[None, :]).ravel()
-    col_of = _assignment(rows, np.repeat(gcol, k), np.repeat(dist, k), len(f_idx) * k,
-                         n_cols).reshape(-1, k)
+    col_of = _assignment(fr, gcol, dist, len(f_idx), k, n_cols)
     # back from (focal, unit) to the control row of that edge
     edge_key = fr.astype(np.int64) * max(n_cols, 1) + gcol
     want = np.arange(len(f_idx))[:, None].astype(np.int64) * max(n_cols, 1) + col_of
