@@ -328,8 +328,15 @@ class EntropyBalancing:
         )
 
 
-def _moments(C, d, y, s, q, target, groups, lams, m) -> Moments:
-    """Stacked estimating equations ``(m, lambda_g..., mu1, mu0)`` at the estimate."""
+def _moments(
+    C: np.ndarray, d: np.ndarray, y: np.ndarray, s: np.ndarray, q: np.ndarray,
+    target: np.ndarray, groups: list[np.ndarray], lams: list[np.ndarray], m: np.ndarray,
+) -> Moments:
+    """Stacked estimating equations ``(m, lambda_g..., mu1, mu0)`` at the estimate.
+
+    ``C``: standardised constraints (n, k); ``target``: mask of the target
+    group; ``groups``: masks of the reweighted groups with their dual
+    coefficients ``lams``; ``m``: the target moments."""
     n, k = C.shape
     Z = C - m
     sT = np.where(target, s, 0.0)
@@ -337,7 +344,7 @@ def _moments(C, d, y, s, q, target, groups, lams, m) -> Moments:
     n_par = k + k * len(groups) + 2
     J = np.zeros((n_par, n_par))
     J[:k, :k] = -sT.sum() * np.eye(k)
-    a_of = {}
+    a_of: dict[int, np.ndarray] = {}
     for gi, (g, lam) in enumerate(zip(groups, lams, strict=True)):
         e = np.exp(Z @ lam - (Z[g] @ lam).max())
         a = np.where(g, s * q * e, 0.0)
@@ -347,20 +354,21 @@ def _moments(C, d, y, s, q, target, groups, lams, m) -> Moments:
         J[r, :k] = -(a.sum() * np.eye(k) + np.outer(a @ Z, lam))
         J[r, r] = (Z * a[:, None]).T @ Z
     arm = {1: d == 1, 0: d == 0}
-    mus, cols = {}, {}
+    mus: dict[int, float] = {}
+    cols: dict[int, np.ndarray] = {}
     for pos, a_arm in ((n_par - 2, 1), (n_par - 1, 0)):
         g = arm[a_arm]
-        gi = next((i for i, gg in enumerate(groups) if np.array_equal(gg, g)), None)
-        a = a_of[gi] if gi is not None else np.where(g, s, 0.0)
+        hit = next((i for i, gg in enumerate(groups) if np.array_equal(gg, g)), None)
+        a = a_of[hit] if hit is not None else np.where(g, s, 0.0)
         mu = a @ y / a.sum()
         mus[a_arm] = mu
         resid = a * (y - mu)
         cols[pos] = resid
         J[pos, pos] = -a.sum()
-        if gi is not None:
-            r = slice(k + gi * k, k + (gi + 1) * k)
+        if hit is not None:
+            r = slice(k + hit * k, k + (hit + 1) * k)
             J[pos, r] = resid @ Z
-            J[pos, :k] = -resid.sum() * lams[gi]
+            J[pos, :k] = -resid.sum() * lams[hit]
     blocks += [cols[n_par - 2][:, None], cols[n_par - 1][:, None]]
     psi = np.column_stack(blocks)
     theta = np.r_[m, *lams, mus[1], mus[0]]

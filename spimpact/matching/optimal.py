@@ -234,7 +234,8 @@ class FullMatch:
         return int(self.subclass.max()) + 1 if (self.subclass >= 0).any() else 0
 
 
-def _nearest_partner(score, treated, caliper, strata, key):
+def _nearest_partner(score: np.ndarray, treated: np.ndarray, caliper: float,
+                     strata: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each unit's nearest unit of the other group (index, distance; -1/inf: none)."""
     n = len(score)
     part = np.full(n, -1, dtype=np.intp)
@@ -247,7 +248,8 @@ def _nearest_partner(score, treated, caliper, strata, key):
     return part, dist
 
 
-def _candidates(score, treated, strata, key, keep):
+def _candidates(score: np.ndarray, treated: np.ndarray, strata: np.ndarray, key: np.ndarray,
+                keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (treated, control) with the control in the run of controls just
     before or just after the treated unit's run (sorted by stratum, score, key)."""
     idx = np.flatnonzero(keep)
@@ -345,7 +347,8 @@ def full_match(
                      float(np.abs(score[et] - score[ec]).sum()))
 
 
-def _matching_with_free_rows(rows, cols, red, n_rows, n_cols):
+def _matching_with_free_rows(rows: np.ndarray, cols: np.ndarray, red: np.ndarray, n_rows: int,
+                             n_cols: int) -> np.ndarray:
     """Minimum-weight (not necessarily full) matching with negative weights ``red``:
     every row may stay unmatched at cost 0 (its own dummy column)."""
     from scipy.sparse import csr_matrix
@@ -376,7 +379,10 @@ def _stars(et: np.ndarray, ec: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarr
         keep[bad[0]] = False  # one at a time: degrees change
 
 
-def _components(et, ec, n, score, strata, key) -> np.ndarray:
+def _components(et: np.ndarray, ec: np.ndarray, n: int, score: np.ndarray,
+                strata: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Matched set of every unit: connected components of the cover's pairs,
+    numbered by their first member in (stratum, score, key) order (-1: none)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
