@@ -270,12 +270,19 @@ class PropensityScoreMatching:
         ps = panel_propensity(panel, sample, self.ps_model, self.ps_formula)
         if group is not None:
             group = np.asarray(group)[sample.frame.index.to_numpy()]
-        key = tie_keys(sample.frame, self.random_state)
+        # keys from the units' data break ties; without tied scores (and without a
+        # random order) nothing depends on them, and hashing every row is skipped
+        score = matching_score(ps.linear)
+        if self.order == "random" or len(np.unique(score)) < len(score):
+            key = tie_keys(sample.frame, self.random_state)
+        else:
+            key = None
         m = self._match(sample, ps, group, key)
         return self._result(panel, sample, ps, m, key)
 
     def _match(
-        self, sample: Sample, ps: PropensityFit, group: np.ndarray | None, key: np.ndarray
+        self, sample: Sample, ps: PropensityFit, group: np.ndarray | None,
+        key: np.ndarray | None,
     ) -> _Matched:
         focal = sample.d == (1 if self.estimand != "ATC" else 0)
         n_focal, n_pool = int(focal.sum()), int((~focal).sum())
@@ -313,8 +320,10 @@ class PropensityScoreMatching:
             order_key = key
             if self.order == "random" and self.random_state is None:  # a fresh draw
                 order_key = tie_keys(sample.frame, np.random.default_rng())
+            focal_key = (order_key[focal] if order_key is not None and self.order != "data"
+                         else None)
             order = processing_order(priority, self.order, as_generator(self.random_state),
-                                     tie_key=order_key[focal] if self.order != "data" else None)
+                                     tie_key=focal_key)
             m = nearest_neighbours(score, focal, ratio=self.ratio, caliper=width,
                                    replace=bool(self.replace), order=order, strata=strata,
                                    coords=coords, group=group, tie_key=key)
@@ -414,7 +423,7 @@ class PropensityScoreMatching:
     # --------------------------------------------------------------- effect
     def _effect(
         self, panel: Panel, sample: Sample, ps: PropensityFit, m: _Matched,
-        w_final: np.ndarray, notes: list[str], key: np.ndarray,
+        w_final: np.ndarray, notes: list[str], key: np.ndarray | None,
     ) -> tuple[float, float, int | None, str]:
         n = len(sample.y)
         Xr = self._outcome_design(panel, sample, ps) if self._adjusted else None
@@ -478,7 +487,8 @@ class PropensityScoreMatching:
         ]
 
     def _result(
-        self, panel: Panel, sample: Sample, ps: PropensityFit, m: _Matched, key: np.ndarray,
+        self, panel: Panel, sample: Sample, ps: PropensityFit, m: _Matched,
+        key: np.ndarray | None,
     ) -> MatchingResult:
         notes = m.notes
         mw = m.weights
