@@ -145,6 +145,16 @@ def test_patient_confounding_needs_adjustment():
     assert _biased(t.loc["psm[caliper=None]"])
 
 
+def test_patient_confounding_bias_corrected_full_matching():
+    """The configuration the matching guide recommends: bias under a tenth of the
+    effect (|bias| + 2 MCSE < 0.1 |ATT|, so the bound is not Monte Carlo luck)."""
+    full_bc = "psm[method=full, caliper=None, bias_correction=True]"
+    t = _run("patient_confounding", [full_bc, "psm"])
+    row = t.loc[full_bc]
+    assert abs(row["bias"]) + 2 * row["mcse_bias"] < 0.1 * abs(row["truth"]), row
+    assert row["n_failed"] == 0
+
+
 def test_its_ols_intervals_ignore_autocorrelation():
     _needs("its")
     t = _run("its_autocorrelated", ["its[autocorrelation=None]", "its"])

@@ -152,3 +152,40 @@ def test_treated_without_a_full_window_are_counted():
                           control_index="index_month")
     assert any("left out" in n for n in mc.notes)
     assert not mc.data["patient_id"].isin(referred).any()
+
+
+@pytest.mark.parametrize("method", ["nearest", "optimal"])
+def test_not_yet_treated_controls_and_methods(cohort, method):
+    """controls='not_yet': later-referred patients are candidates at index months
+    before their window; each control is untreated over its whole matched window,
+    used once, and a patient may be treated in its own window as well."""
+    _, panel, _ = cohort
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)
+        # the simulator observes each patient from 12 months before their own index,
+        # so a later-referred patient covers a 6-month look-back of an earlier index
+        mc = match_cohort(panel, PropensityScoreMatching(method=method), pre_periods=6,
+                          post_periods=6, lags=3, controls="not_yet")
+    data = mc.data
+    first = panel.frame.groupby(panel.unit)[panel.cohort].first()
+    ctrl = data.loc[data["index_cohort"].isna()]
+    periods = list(panel.periods)
+    pos = {str(p): i for i, p in enumerate(periods)}
+    ctrl_first = first.reindex(ctrl[panel.unit]).to_numpy()
+    later = pd.notna(ctrl_first)
+    assert later.any()  # some later-referred patients serve as controls
+    idx = ctrl["index_period"].astype(str).map(pos).to_numpy()
+    ref = np.array([pos[str(v)] if pd.notna(v) else np.inf for v in ctrl_first])
+    assert (ref >= idx + 6).all()  # untreated over the whole window
+    per_ctrl = ctrl.groupby(panel.unit)["match_id"].nunique()
+    assert (per_ctrl == 1).all()  # a control at most once
+    assert mc.panel.unit == "stack_unit"
+    es = mc.event_study()
+    assert np.isfinite(es.overall.estimate)
+
+
+def test_full_matching_is_refused_by_match_cohort(cohort):
+    _, panel, _ = cohort
+    with pytest.raises(OptionError, match="full"):
+        match_cohort(panel, PropensityScoreMatching(method="full"), pre_periods=12,
+                     post_periods=6, lags=3)

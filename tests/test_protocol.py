@@ -61,6 +61,9 @@ def _cases():
          _cohort),
         ("InverseProbabilityWeighting", matching.InverseProbabilityWeighting, {}, _cohort),
         ("AugmentedIPW", matching.AugmentedIPW, {}, _cohort),
+        ("EntropyBalancing", matching.EntropyBalancing, {}, _cohort),
+        ("PropensityScoreMatching-full", matching.PropensityScoreMatching,
+         {"method": "full", "bias_correction": True}, _cohort),
         ("SegmentedRegression", its.SegmentedRegression, {"interruption": "2019-07"}, _series),
         ("MultiSiteITS", its.MultiSiteITS, {}, _sites),
     ]

@@ -315,12 +315,16 @@ def _register_standard() -> None:
         ("twfe", _lazy(did, "TWFE"), ("staggered",),
          "static two-way fixed effects (unit and period effects, one treatment dummy)", False, {}),
         ("psm", _lazy(matching, "PropensityScoreMatching"), ("cohort",),
-         "propensity-score matching, 1:1 nearest neighbour with a 0.2 SD caliper (ATT)", False,
+         "propensity-score matching, 1:1 nearest neighbour with a 0.2 SD caliper (ATT); "
+         "psm[method=full, caliper=None, bias_correction=True] for bias-corrected full "
+         "matching", False,
          {}),
         ("ipw", _lazy(matching, "InverseProbabilityWeighting"), ("cohort",),
          "inverse-probability weighting (ATT weights)", False, att),
         ("aipw", _lazy(matching, "AugmentedIPW"), ("cohort",),
          "augmented IPW, doubly robust (ATT)", False, att),
+        ("ebal", _lazy(matching, "EntropyBalancing"), ("cohort",),
+         "entropy balancing of the covariate means (ATT)", False, att),
         ("its", _its_factory, ("series",),
          "segmented regression with Newey-West (HAC) SEs and annual Fourier seasonality "
          "(monthly data): its[autocorrelation=None] for OLS SEs, its[autocorrelation=arma] "

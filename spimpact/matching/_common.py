@@ -15,7 +15,35 @@ from .balance import SMD_THRESHOLD, balance_covariates, balance_table
 from .propensity import PropensityFit, fit_propensity, propensity_design
 
 __all__ = ["Sample", "treatment_sample", "panel_propensity", "balance_with_score",
-           "imbalance_message"]
+           "imbalance_message", "tie_keys"]
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing constant: spreads the salted keys
+
+
+def tie_keys(frame: pd.DataFrame, random_state: Any = None) -> np.ndarray:
+    """One key per row that orders units with equal scores, derived from the
+    row's values (not its position or index label) salted by ``random_state``.
+
+    Shuffling the rows of the data moves each key with its row, so matching
+    that breaks ties by these keys gives the same matched units (and the same
+    estimate) whatever the order of the rows; ``random_state`` chooses among
+    the tied units at random, reproducibly. ``None`` uses salt 0.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"x": [1.0, 2.0, 1.0]})
+    >>> k = tie_keys(f, 3)
+    >>> bool(k[0] == k[2]), bool(k[0] == tie_keys(f.iloc[::-1], 3)[2])
+    (True, True)
+    """
+    from ..inference import as_generator
+
+    h = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    salt = (np.uint64(0) if random_state is None
+            else np.uint64(as_generator(random_state).integers(0, 2**63)))
+    with np.errstate(over="ignore"):
+        return (h ^ salt) * _MIX
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,9 @@ from .nearest import nearest_neighbours
 __all__ = [
     "MatchedSets",
     "matched_sets",
+    "pairs_to_sets",
     "matching_weights",
+    "subclass_weights",
     "cluster_robust_difference",
     "abadie_imbens",
     "conditional_variance",
@@ -81,6 +83,62 @@ def matched_sets(controls: np.ndarray, focal: np.ndarray) -> MatchedSets:
     set_of = np.cumsum(n_m > 0) - 1
     rows, cols = np.nonzero(has)
     return MatchedSets(set_of[rows], focal[rows], controls[rows, cols], n_m[rows])
+
+
+def pairs_to_sets(focal: np.ndarray, control: np.ndarray) -> MatchedSets:
+    """Long form of (focal, control) pairs listed focal unit by focal unit
+    (a focal unit may have any number of controls, as with kept ties).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = pairs_to_sets(np.array([4, 4, 4, 7]), np.array([1, 2, 3, 1]))
+    >>> m.set_id.tolist(), m.n_in_set.tolist()
+    ([0, 0, 0, 1], [3, 3, 3, 1])
+    """
+    focal, control = np.asarray(focal), np.asarray(control)
+    new = np.r_[True, focal[1:] != focal[:-1]] if len(focal) else np.zeros(0, bool)
+    set_id = np.cumsum(new) - 1
+    n_in = np.bincount(set_id, minlength=int(set_id.max()) + 1 if len(set_id) else 0)
+    return MatchedSets(set_id, focal, control, n_in[set_id])
+
+
+def subclass_weights(subclass: np.ndarray, d: np.ndarray, estimand: str) -> np.ndarray:
+    """MatchIt's weights for matched sets with several treated and controls
+    (full matching): for the ATT, 1 for a treated unit and ``n_t / n_c`` of its
+    set for a control; for the ATC, ``n_c / n_t`` and 1; for the ATE,
+    ``1 + n_c / n_t`` and ``1 + n_t / n_c``. Each group's weights are then
+    rescaled to add up to its number of matched units (MatchIt's
+    normalisation; the effect does not change). Units outside every set
+    (``subclass == -1``) weigh 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sub = np.array([0, 0, 0, 1, 1, -1]); d = np.array([1, 0, 0, 1, 0, 0])
+    >>> subclass_weights(sub, d, "ATT").tolist()
+    [1.0, 0.75, 0.75, 1.0, 1.5, 0.0]
+    """
+    sub, d = np.asarray(subclass), np.asarray(d)
+    m = sub >= 0
+    g = int(sub.max()) + 1 if m.any() else 0
+    nt = np.bincount(sub[m], weights=(d[m] == 1).astype(float), minlength=g)
+    nc = np.bincount(sub[m], weights=(d[m] == 0).astype(float), minlength=g)
+    s = np.clip(sub, 0, None)
+    ratio_c = np.where(m, nt[s] / np.maximum(nc[s], 1), 0.0)  # for controls: n_t / n_c
+    ratio_t = np.where(m, nc[s] / np.maximum(nt[s], 1), 0.0)
+    if estimand == "ATT":
+        w = np.where(d == 1, 1.0, ratio_c)
+    elif estimand == "ATC":
+        w = np.where(d == 1, ratio_t, 1.0)
+    else:
+        w = np.where(d == 1, 1.0 + ratio_t, 1.0 + ratio_c)
+    w = np.where(m, w, 0.0)
+    for grp in (d == 1, d == 0):
+        sel = grp & m
+        if sel.any():
+            w[sel] *= sel.sum() / w[sel].sum()
+    return w
 
 
 def matching_weights(sets: MatchedSets, n: int) -> np.ndarray:
@@ -143,10 +201,12 @@ def cluster_robust_difference(
 def conditional_variance(
     y: np.ndarray, score: np.ndarray, pool: np.ndarray, query: np.ndarray,
     strata: np.ndarray | None = None, n_neighbours: int = VARIANCE_NEIGHBOURS,
+    tie_key: np.ndarray | None = None,
 ) -> np.ndarray:
     """Abadie-Imbens estimates ``J / (J + 1) * (y_i - mean of its J nearest)^2``
     of the conditional outcome variance of units ``query``, matching each to
-    its ``J`` nearest *other* units among ``pool`` (indices) on ``score``.
+    its ``J`` nearest *other* units among ``pool`` (indices) on ``score``
+    (units with equal scores ordered by ``tie_key``).
 
     Examples
     --------
@@ -163,8 +223,9 @@ def conditional_variance(
     both = np.r_[query, pool]
     st = None if strata is None else np.asarray(strata)[both]
     focal = np.r_[np.ones(nq, bool), np.zeros(npool, bool)]
+    key = None if tie_key is None else np.asarray(tie_key)[both]
     m = nearest_neighbours(np.asarray(score, float)[both], focal, ratio=J + 1, replace=True,
-                           strata=st)
+                           strata=st, tie_key=key)
     nb = m.controls  # indices into `both`; the pool part starts at nq
     nb_unit = np.where(nb >= 0, both[np.clip(nb, 0, None)], -1)
     not_self = (nb_unit != query[:, None]) & (nb >= 0)

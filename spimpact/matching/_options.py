@@ -20,6 +20,7 @@ __all__ = [
     "Estimand",
     "MatchEstimand",
     "Order",
+    "Method",
     "check_psm_options",
     "check_weighting_options",
     "columns_option",
@@ -27,10 +28,12 @@ __all__ = [
 ]
 
 Estimand = Literal["ATE", "ATT", "ATC"]
-MatchEstimand = Literal["ATT", "ATC"]
+MatchEstimand = Literal["ATT", "ATC", "ATE"]
 Order = Literal["largest", "smallest", "random", "data"]
+Method = Literal["nearest", "optimal", "full"]
 
 ORDERS = ("largest", "smallest", "random", "data")
+METHODS = ("nearest", "optimal", "full")
 ESTIMANDS = ("ATE", "ATT", "ATC")
 
 
@@ -90,10 +93,38 @@ def check_psm_options(
     estimand: Any,
     order: Any,
     confidence: Any,
+    method: Any = "nearest",
+    bias_correction: Any = False,
+    outcome_formula: Any = None,
 ) -> None:
     """Validate the options of :class:`~spimpact.matching.PropensityScoreMatching`."""
     check_ps_model(ps_model)
     _check_formula(ps_formula)
+    _check_formula(outcome_formula)
+    validate_choice("method", method, METHODS)
+    if not isinstance(bias_correction, (bool, np.bool_)):
+        raise OptionError(f"bias_correction must be True or False, not {bias_correction!r}.")
+    if method != "nearest":
+        if replace:
+            raise OptionError(
+                f"method={method!r} matches without replacement; use method='nearest' with "
+                f"replace=True for matching with replacement."
+            )
+        if columns_option("mahalanobis", mahalanobis):
+            raise OptionError(
+                f"mahalanobis= is available with method='nearest' only (method={method!r} "
+                f"matches on the propensity score, within exact= strata)."
+            )
+        if order != "largest":
+            raise OptionError(
+                f"order={order!r} sets the order of the greedy pass; method={method!r} is not "
+                f"greedy (it optimises the total distance), so leave order at its default."
+            )
+    if method == "full" and ratio != 1:
+        raise OptionError(
+            "ratio= does not apply to method='full' (full matching chooses the size of each "
+            "matched set); leave ratio=1."
+        )
     if caliper is not None and not (
         isinstance(caliper, (int, float, np.integer, np.floating))
         and np.isfinite(caliper) and caliper > 0
@@ -108,13 +139,13 @@ def check_psm_options(
         raise OptionError(f"replace must be True or False, not {replace!r}.")
     columns_option("exact", exact)
     columns_option("mahalanobis", mahalanobis)
-    if estimand == "ATE":
+    if estimand == "ATE" and method != "full":
         raise OptionError(
-            "estimand='ATE' is not available for nearest-neighbour matching (each treated unit "
-            "is matched, so it targets the ATT; estimand='ATC' matches each control). For the "
-            "ATE use InverseProbabilityWeighting(estimand='ATE') or AugmentedIPW."
+            f"estimand='ATE' is not available for method={method!r} (each treated unit is "
+            f"matched, so it targets the ATT; estimand='ATC' matches each control). For the "
+            f"ATE use method='full', InverseProbabilityWeighting(estimand='ATE') or AugmentedIPW."
         )
-    validate_choice("estimand", estimand, ("ATT", "ATC"))
+    validate_choice("estimand", estimand, ("ATT", "ATC", "ATE"))
     validate_choice("order", order, ORDERS)
     _check_confidence(confidence)
 

@@ -46,7 +46,7 @@ from .results import MatchingResult
 
 __all__ = ["match_cohort", "MatchedCohort"]
 
-_ADDED = ("match_id", "weight", "event_time", "index_period", "index_cohort")
+_ADDED = ("match_id", "weight", "event_time", "index_period", "index_cohort", "stack_unit")
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,11 @@ def _control_index(panel: Panel, column: str) -> np.ndarray:
     return np.where(per_unit.isna().to_numpy(), -1, pos)
 
 
-def _windows(panel: Panel, pre: int, post: int, control_index: str | None) -> _Windows:
+def _windows(panel: Panel, pre: int, post: int, control_index: str | None,
+             controls: str = "never") -> _Windows:
     """Referred units with a full window, and never-referred candidates for each
-    of their index periods (one loop over index periods, vectorised over units)."""
+    of their index periods (one loop over index periods, vectorised over units);
+    with ``controls="not_yet"`` also units first treated after the window."""
     T = panel.n_periods
     keys = panel.unit_codes.astype(np.int64) * T + panel.time_codes
     us = panel.unit_sample()  # late cohorts: not referred in the window; early: set aside
@@ -120,15 +122,19 @@ def _windows(panel: Panel, pre: int, post: int, control_index: str | None) -> _W
             f"index period to {post - 1} after); lower pre_periods or post_periods."
         )
     never = np.flatnonzero(np.isposinf(c))
-    if len(never) == 0:
+    later = np.flatnonzero(treated)  # first treated inside the data: not yet at earlier indexes
+    if len(never) == 0 and (controls == "never" or len(later) == 0):
         raise EstimationError(
             "match_cohort needs never-treated units (a missing cohort) as controls, and the "
-            "panel has none."
+            "panel has none; with controls='not_yet' units treated after a window are "
+            "candidates too."
         )
     parts_u, parts_g, parts_r = [tu], [tg], [rows]
     own = None if control_index is None else _control_index(panel, control_index)[never]
     for g in np.unique(tg):  # one pass per index period
         pool = never if own is None else never[own == g]
+        if controls == "not_yet":  # untreated over the whole window [g - pre, g + post)
+            pool = np.r_[pool, later[c[later] >= g + post]]
         r = _window_rows(keys, T, pool, np.full(len(pool), g), pre, post)
         ok = (r >= 0).all(axis=1)
         parts_u.append(pool[ok])
@@ -287,8 +293,10 @@ def match_cohort(
     covariates: Sequence[str] | None = None,
     control_index: str | None = None,
     cluster: Literal["match_id", "panel"] = "match_id",
+    controls: Literal["never", "not_yet"] = "never",
 ) -> MatchedCohort:
-    """Match treated units to never-treated ones at each index period.
+    """Match treated units to never-treated (or not-yet-treated) ones at each
+    index period.
 
     Parameters
     ----------
@@ -324,6 +332,14 @@ def match_cohort(
     cluster : {"match_id", "panel"}
         Clusters of the event-study panel: the matched sets (default), or the
         panel's own cluster column (e.g. practices).
+    controls : {"never", "not_yet"}
+        Candidate controls at index period ``g``: never-treated units
+        (default), or also units first treated at ``g + post_periods`` or
+        later, i.e. untreated over the whole window (later-referred patients).
+        A unit can then be a control at one index period and treated at its
+        own; the matched panel's unit is then ``stack_unit`` (the unit and its
+        index period), so its two windows are separate units. Each unit is a
+        control at most once.
 
     Returns
     -------
@@ -338,6 +354,8 @@ def match_cohort(
     ('panel', True)
     """
     matcher = _check_args(panel, matcher, pre_periods, post_periods, lags, cluster)
+    if controls not in ("never", "not_yet"):
+        raise OptionError(f"controls must be 'never' or 'not_yet', not {controls!r}.")
     pre, post = int(pre_periods), int(post_periods)
     if control_index is not None and control_index not in panel.covariates:
         raise OptionError(f"control_index={control_index!r} must be one of the panel's "
@@ -349,7 +367,7 @@ def match_cohort(
     if missing:
         raise OptionError(f"covariate {missing[0]!r} is not a column of the panel; add it to "
                           f"Panel(covariates=[...]).")
-    win = _windows(panel, pre, post, control_index)
+    win = _windows(panel, pre, post, control_index, controls)
     stacked, outcome_covs = _stacked_frame(panel, win, pre, int(lags), covs)
     sp = Panel(stacked, outcome="post_mean", treatment="index_treated",
                covariates=[*covs, *outcome_covs, "index_period"],
@@ -362,11 +380,11 @@ def match_cohort(
     for note in win.notes:  # units set aside are counted, never dropped silently
         warn(note, DataWarning)
     result = PropensityScoreMatching(**settings)._fit(sp, group=win.units)
-    return _assemble(panel, result, win, pre, post, cluster, covs)
+    return _assemble(panel, result, win, pre, post, cluster, covs, controls == "not_yet")
 
 
 def _assemble(panel: Panel, result: MatchingResult, win: _Windows, pre: int, post: int,
-              cluster: str, covariates: tuple[str, ...]) -> MatchedCohort:
+              cluster: str, covariates: tuple[str, ...], stack: bool = False) -> MatchedCohort:
     """The matched units' window rows in event time, and their Panel."""
     w = result.weights.to_numpy()  # one per candidate row (index = stacked row number)
     cand = np.flatnonzero(w > 0)
@@ -380,8 +398,13 @@ def _assemble(panel: Panel, result: MatchingResult, win: _Windows, pre: int, pos
     data["index_period"] = np.repeat(np.asarray(panel.periods, dtype=object)[win.index[cand]], k)
     data["event_time"] = np.tile(np.arange(-pre, post), len(cand))
     data["index_cohort"] = np.repeat(np.where(win.treated[cand] == 1, 0.0, np.nan), k)
+    unit = panel.unit
+    if stack:  # a unit may be a control at one index period and treated at its own
+        data["stack_unit"] = (data[panel.unit].astype(str) + "@"
+                              + data["index_period"].astype(str))
+        unit = "stack_unit"
     mp = Panel(
-        data, outcome=panel.outcome, unit=panel.unit, time="event_time", cohort="index_cohort",
+        data, outcome=panel.outcome, unit=unit, time="event_time", cohort="index_cohort",
         covariates=covariates, weights="weight", exposure=panel.exposure,
         cluster="match_id" if cluster == "match_id" else panel.cluster,
     )

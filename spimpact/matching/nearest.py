@@ -23,7 +23,8 @@ on the score are its immediate neighbours in the sorted array.
   Cost grows with the number of controls inside the caliper.
 
 Ties are broken by position in the sorted order (the control with the lower
-score first).
+score first; among equal scores, the smaller ``tie_key``, which the estimators
+derive from the units' data and ``random_state``, never from row positions).
 """
 
 from __future__ import annotations
@@ -39,12 +40,16 @@ from ._greedy import greedy
 __all__ = [
     "Matches",
     "nearest_neighbours",
+    "tied_pairs",
     "processing_order",
     "whiten",
 ]
 
 #: Candidate pairs formed at once when matching on Mahalanobis distance with replacement.
 _PAIR_BUDGET = 4_000_000
+#: Most (focal, control) pairs matching with replacement may keep when ties are
+#: kept (a tie at the k-th distance keeps every tied control).
+MAX_TIED_PAIRS = 50_000_000
 #: Most (focal, control) distances Mahalanobis matching may evaluate: beyond this
 #: the caliper window is too wide to be the "nearest neighbour within a caliper"
 #: search it is meant to be, and the user is asked for a caliper or exact strata.
@@ -84,7 +89,8 @@ class Matches:
 
 
 def processing_order(
-    priority: np.ndarray, order: str, rng: np.random.Generator | None = None
+    priority: np.ndarray, order: str, rng: np.random.Generator | None = None,
+    tie_key: np.ndarray | None = None,
 ) -> np.ndarray:
     """The order in which focal units pick their controls (greedy matching).
 
@@ -94,6 +100,12 @@ def processing_order(
         The propensity score (for ``"largest"``/``"smallest"``) or the row
         number in the user's data (for ``"data"``).
     order : {"largest", "smallest", "random", "data"}
+    rng : Generator, optional
+        For ``"random"`` without ``tie_key``.
+    tie_key : ndarray, shape (n_focal,), optional
+        Breaks ties of ``priority``; with ``"random"``, the order is the order
+        of these keys (salted hashes of the units' data give a random order
+        that does not depend on the order of the rows).
 
     Examples
     --------
@@ -102,13 +114,16 @@ def processing_order(
     [1, 2, 0]
     """
     n = len(priority)
+    key = np.arange(n) if tie_key is None else np.asarray(tie_key)
     if order == "largest":
-        return np.argsort(-np.asarray(priority), kind="stable")
+        return np.lexsort((key, -np.asarray(priority)))
     if order == "smallest":
-        return np.argsort(np.asarray(priority), kind="stable")
+        return np.lexsort((key, np.asarray(priority)))
     if order == "data":
         return np.argsort(np.asarray(priority), kind="stable")
     if order == "random":
+        if tie_key is not None:
+            return np.argsort(key, kind="stable")
         if rng is None:
             raise OptionError("order='random' needs a random number generator (random_state).")
         return rng.permutation(n)
@@ -238,6 +253,7 @@ def nearest_neighbours(
     strata: np.ndarray | None = None,
     coords: np.ndarray | None = None,
     group: np.ndarray | None = None,
+    tie_key: np.ndarray | None = None,
 ) -> Matches:
     """Match each focal unit to its nearest non-focal units.
 
@@ -266,6 +282,11 @@ def nearest_neighbours(
         Without replacement: rows sharing a code are one control unit, so
         using one row removes all of them (e.g. a patient offered as a
         control at several index dates).
+    tie_key : ndarray, shape (n,), optional
+        Orders controls with equal scores (the one with the smaller key comes
+        first and wins a tie); default: input order. Pass
+        :func:`~spimpact.matching._common.tie_keys` so that results do not
+        depend on the order of the rows.
 
     Returns
     -------
@@ -285,8 +306,9 @@ def nearest_neighbours(
     n_f = len(f_idx)
     strata = np.zeros(len(score), np.intp) if strata is None else np.asarray(strata)
     single = bool(np.all(strata == strata[0])) if len(strata) else True
-    c_order = (np.argsort(score[c_idx], kind="stable") if single
-               else np.lexsort((score[c_idx], strata[c_idx])))
+    key = np.arange(len(score)) if tie_key is None else np.asarray(tie_key)
+    c_order = (np.lexsort((key[c_idx], score[c_idx])) if single
+               else np.lexsort((key[c_idx], score[c_idx], strata[c_idx])))
     cs, cst = score[c_idx][c_order], strata[c_idx][c_order]
     s, fst = score[f_idx], strata[f_idx]
     lo = np.searchsorted(cst, fst, side="left")
@@ -329,3 +351,69 @@ def nearest_neighbours(
         )
     controls = np.where(sel >= 0, c_idx[c_order][np.clip(sel, 0, None)] if len(c_idx) else -1, -1)
     return Matches(f_idx, controls.astype(np.intp), np.asarray(dist, dtype=float))
+
+
+def tied_pairs(
+    score: np.ndarray, m: Matches, focal: np.ndarray, strata: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Matching with replacement as Abadie & Imbens (2006) define it: each focal
+    unit keeps *every* control at most as far as its ``ratio``-th nearest (all
+    controls tied at that distance, not one chosen by position).
+
+    Parameters
+    ----------
+    score : ndarray, shape (n,)
+    m : Matches
+        The ``ratio`` nearest controls (with replacement) of the focal units.
+    focal : ndarray of bool, shape (n,)
+    strata : ndarray of int, shape (n,), optional
+
+    Returns
+    -------
+    (focal_index, control_index) : ndarrays of int
+        One entry per kept pair, focal units in the order of ``m.focal``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.array([0.5, 0.4, 0.6, 0.9])
+    >>> f = np.array([True, False, False, False])
+    >>> m = nearest_neighbours(s, f, replace=True)
+    >>> [a.tolist() for a in tied_pairs(s, m, f)]
+    [[0, 0], [1, 2]]
+    """
+    score = np.asarray(score, dtype=float)
+    n = len(score)
+    strata = np.zeros(n, np.int64) if strata is None else np.asarray(strata, np.int64)
+    c_idx = np.flatnonzero(~np.asarray(focal, bool))
+    c_sorted = c_idx[np.lexsort((score[c_idx], strata[c_idx]))]
+    has = m.n_matches > 0
+    f = m.focal[has]
+    r = np.where(np.isfinite(m.distance[has]), m.distance[has], -np.inf).max(axis=1)
+    s = score[f]
+    pad = 1e-9 * np.maximum(1.0, np.abs(s)) + 1e-9 * r
+    cs, cst = score[c_sorted], strata[c_sorted]
+    keys = np.concatenate([cst, strata[f], strata[f]])
+    vals = np.concatenate([cs, s - r - pad, s + r + pad])
+    # positions of the window ends among the sorted controls (one merged sort)
+    n_c, n_f = len(cs), len(f)
+    flag = np.r_[np.ones(n_c, np.int8), np.zeros(n_f, np.int8), np.full(n_f, 2, np.int8)]
+    merged = np.lexsort((flag, vals, keys))
+    before = np.cumsum(merged < n_c)
+    where = np.empty(len(vals), np.intp)
+    where[merged] = before - (merged < n_c)
+    a, b = where[n_c:n_c + n_f], where[n_c + n_f:]
+    cnt = np.maximum(b - a, 0)
+    total = int(cnt.sum())
+    if total > MAX_TIED_PAIRS:
+        raise EstimationError(
+            f"matching with replacement keeps every control tied at the matching distance, "
+            f"here {total:,} (focal, control) pairs (limit {MAX_TIED_PAIRS:,}): the score "
+            f"takes few distinct values. Use a richer propensity model (continuous "
+            f"covariates, interactions), exact= strata, or replace=False."
+        )
+    rows = np.repeat(np.arange(n_f), cnt)
+    pos = a[rows] + np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    ctrl = c_sorted[pos]
+    ok = np.abs(score[ctrl] - s[rows]) <= r[rows]
+    return f[rows[ok]], ctrl[ok]
