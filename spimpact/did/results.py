@@ -37,6 +37,7 @@ from ..inference import (
 )
 from ..plotting import event_study_plot
 from ..results import Estimate, Result, estimate_table
+from .sensitivity import EventStudySensitivity
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -175,7 +176,7 @@ def _band_frame(result: Result, band: tuple[np.ndarray, np.ndarray] | None
     return out
 
 
-class AggregateResult(Result):
+class AggregateResult(EventStudySensitivity, Result):
     """An aggregation of group-time effects (or an estimator's own event study).
 
     ``.estimates`` is indexed by ``group``, ``event_time`` or ``time``
@@ -193,10 +194,12 @@ class AggregateResult(Result):
         uniform_band: tuple[np.ndarray, np.ndarray] | None = None,
         crit_uniform: float | None = None,
         boot_draws: tuple[np.ndarray, np.ndarray] | None = None,
+        cluster: np.ndarray | None = None,
         **kwargs: Any,
     ) -> None:
         self._kind = kind
         self._psi = psi
+        self._cluster = cluster
         self._band = uniform_band
         self._crit = crit_uniform
         #: bootstrap draws of ``theta* - theta_hat``: rows ``(n_boot, m)``, overall ``(n_boot,)``
@@ -240,6 +243,17 @@ class AggregateResult(Result):
         if self._psi is None:
             return None
         return self._psi.dense() if isinstance(self._psi, FactoredInfluence) else self._psi.copy()
+
+    @property
+    def vcov(self) -> np.ndarray | None:
+        """Covariance of the rows of ``.estimates`` from their influence functions
+        (clustered as in the fit; analytic even when the intervals are
+        bootstrapped). Used by :meth:`honest_bounds` and :meth:`pretrend_power`."""
+        if self._psi is None:
+            return None
+        from ..inference import influence_vcov
+
+        return influence_vcov(cast(np.ndarray, self._psi), self._cluster)  # factored too
 
     def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Event-study plot (event time) or point-and-interval plot (others),
@@ -356,7 +370,7 @@ def assemble_group_time(
                 confidence=confidence, warnings=notes, info=info)
 
 
-class GroupTimeResult(Result):
+class GroupTimeResult(EventStudySensitivity, Result):
     """Group-time average treatment effects ATT(g,t) with influence functions.
 
     ``.estimates`` has ``group, time, estimate, std_error, ci_lower, ci_upper,
@@ -438,6 +452,7 @@ class GroupTimeResult(Result):
                             balance_event=balance_event)
         return AggregateResult(
             kind=kind, psi=a.psi, uniform_band=a.band, crit_uniform=a.crit, boot_draws=a.draws,
+            cluster=self._inf.cluster,
             **self._replace(estimates=a.table, overall=a.overall,
                             method=f"{self._base_method}, {kind} aggregation"),
         )
@@ -469,6 +484,10 @@ class GroupTimeResult(Result):
         i = self._target_row(target)
         return float(self._estimates["estimate"].iloc[i]) + \
             np.asarray(self._inf.draws.cells)[:, i].astype(float)
+
+    def _event_study_result(self) -> AggregateResult:
+        """The event study used by the sensitivity analyses."""
+        return self.aggregate("event")
 
     def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """The event study (``.aggregate("event").plot()``)."""

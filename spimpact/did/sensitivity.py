@@ -1,0 +1,161 @@
+"""Parallel-trends sensitivity on fitted event studies.
+
+Any result whose ``.estimates`` has an ``event_time`` column and which
+exposes the covariance of those rows as ``.vcov`` (an ``(m, m)`` array in row
+order) gets :meth:`EventStudySensitivity.honest_bounds` and
+:meth:`EventStudySensitivity.pretrend_power` by inheriting the mixin; results
+that estimate group-time effects first (``GroupTimeResult``) provide their
+event aggregation through ``_event_study_result()``.
+
+The event study must measure every coefficient against one reference period
+just before treatment (Callaway-Sant'Anna with ``base_period="universal"``,
+Sun-Abraham, a TWFE event study): that period is the one event time without
+an estimate (or with zero variance) inside the window. Coefficients before
+it are the pre-periods; those after it (including any anticipation periods)
+the post-periods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import EstimationError, OptionError
+from .honest import HonestBounds, honest_bounds
+from .pretrends import PretrendPower, pretrend_power
+
+__all__ = ["EventStudy", "event_study_of", "EventStudySensitivity"]
+
+
+@dataclass(frozen=True)
+class EventStudy:
+    """Event-study coefficients relative to one reference period: ``event_time``
+    (``m``), ``estimate`` (``m``), ``vcov`` (``m x m``), the ``reference``
+    event time and the numbers of pre and post coefficients."""
+
+    event_time: np.ndarray
+    estimate: np.ndarray
+    vcov: np.ndarray
+    reference: int
+    num_pre: int
+    num_post: int
+
+
+def event_study_of(result: Any, window: tuple[int, int] | None = None) -> EventStudy:
+    """The event study of a fitted result, checked to have one reference period.
+
+    ``window=(first, last)`` keeps the event times in that range.
+    """
+    source = result._event_study_result() if hasattr(result, "_event_study_result") else result
+    tab = source.estimates
+    name = getattr(source, "method", type(source).__name__)
+    if "event_time" not in tab.columns:
+        raise EstimationError(f"{name}: sensitivity analysis needs an event study (an "
+                              f"event_time column); use .aggregate('event') first.")
+    if "subgroup" in tab.columns:
+        raise EstimationError(f"{name}: the event study is by subgroup; fit each subgroup's "
+                              f"panel separately for its sensitivity analysis.")
+    V = getattr(source, "vcov", None)
+    if V is None:
+        raise EstimationError(f"{name}: this result does not carry the covariance of its "
+                              f"event-time estimates (.vcov), which the bounds need.")
+    V = np.asarray(V, dtype=float)
+    e = tab["event_time"].to_numpy()
+    est = tab["estimate"].to_numpy(dtype=float)
+    var = np.diag(V)
+    keep = np.isfinite(est) & np.isfinite(var) & (var > 0)
+    if window is not None:
+        lo, hi = window
+        keep &= (e >= lo) & (e <= hi)
+    e_k = e[keep].astype(int)
+    order = np.argsort(e_k, kind="stable")
+    idx = np.flatnonzero(keep)[order]
+    e_k = e_k[order]
+    if len(e_k) == 0:
+        raise EstimationError(f"{name}: no event-time estimates with a positive variance.")
+    if len(np.unique(e_k)) != len(e_k):
+        raise EstimationError(f"{name}: event times repeat in the event study.")
+    full = np.arange(e_k.min(), e_k.max() + 1)
+    missing = np.setdiff1d(full, e_k)
+    if len(missing) == 0 and not (e_k < 0).any():
+        raise EstimationError(
+            f"{name}: the event study has no pre-period coefficients, so pre-trends cannot "
+            f"bound the violations of parallel trends. Imputation and two-stage event "
+            f"studies measure effects against the average of all untreated periods, not one "
+            f"reference period; use CallawaySantAnna(base_period='universal') or SunAbraham "
+            f"for this analysis.")
+    if len(missing) == 0:
+        raise EstimationError(
+            f"{name}: every event time from {e_k.min()} to {e_k.max()} has an estimate, so the "
+            f"coefficients are not measured against one reference period (a varying base "
+            f"period compares each pre-period with the one before it). Refit with "
+            f"CallawaySantAnna(base_period='universal'), or use SunAbraham.")
+    if len(missing) > 1:
+        raise EstimationError(
+            f"{name}: event times {missing.tolist()} have no estimate; the bounds need "
+            f"consecutive event times around one reference period. Narrow the window "
+            f"(window=(first, last)).")
+    ref = int(missing[0])
+    n_pre = int((e_k < ref).sum())
+    return EventStudy(e_k, est[idx], V[np.ix_(idx, idx)], ref, n_pre, len(e_k) - n_pre)
+
+
+class EventStudySensitivity:
+    """Adds parallel-trends sensitivity analyses to an event-study result."""
+
+    def honest_bounds(
+        self,
+        method: str = "relative_magnitudes",
+        grid: Any = None,
+        *,
+        l_vec: Any = None,
+        alpha: float | None = None,
+        window: tuple[int, int] | None = None,
+        **kwargs: Any,
+    ) -> HonestBounds:
+        """Rambachan-Roth robust intervals for the event study's post-period
+        effects (see :func:`spimpact.did.honest_bounds`).
+
+        Uses the result's own event-time estimates and their covariance (from
+        the influence functions, clustered as in the fit). ``alpha`` defaults
+        to one minus the result's confidence level; ``window=(first, last)``
+        restricts the event times used; other keywords (``inference``,
+        ``bias``, ``monotone``, ``grid_points``, ``random_state``) pass through.
+
+        Examples
+        --------
+        >>> from spimpact.did import CallawaySantAnna
+        >>> from spimpact.simulate import pcn_rollout
+        >>> panel = pcn_rollout(n_pcns=60, random_state=1).panel("wellbeing")
+        >>> res = CallawaySantAnna(base_period="universal").fit(panel)
+        >>> hb = res.honest_bounds("smoothness", grid=[0, 0.05], window=(-4, 3))
+        >>> list(hb.estimates["M"])
+        [0.0, 0.05]
+        """
+        es = event_study_of(self, window)
+        if alpha is None:
+            alpha = 1 - float(getattr(self, "confidence", 0.95))
+        return honest_bounds(es.estimate, es.vcov, num_pre=es.num_pre, num_post=es.num_post,
+                             method=method, grid=grid, l_vec=l_vec, alpha=alpha,
+                             **kwargs)  # type: ignore[arg-type]
+
+    def pretrend_power(
+        self, power: float = 0.8, *, alpha: float | None = None,
+        window: tuple[int, int] | None = None, **kwargs: Any,
+    ) -> PretrendPower:
+        """Roth's (2022) pre-test power for this event study: the linear trend
+        its pre-period coefficients detect with probability ``power`` and the
+        bias it implies for each post-period estimate (see
+        :func:`spimpact.did.pretrend_power`)."""
+        es = event_study_of(self, window)
+        if alpha is None:
+            alpha = 1 - float(getattr(self, "confidence", 0.95))
+        if not isinstance(power, (int, float)):
+            raise OptionError(f"power must be a number in (alpha, 1), not {power!r}.")
+        K = es.num_pre
+        return pretrend_power(es.vcov[:K, :K], power, alpha=alpha,
+                              pre_times=es.event_time[:K] - es.reference,
+                              post_times=es.event_time[K:] - es.reference, sigma=es.vcov,
+                              **kwargs)
