@@ -6,7 +6,10 @@ with ``.estimates``, ``.overall``, ``.aggregate(kind)`` and ``.plot()``.
 :class:`TwoStage` return ATT(g,t) with per-unit influence functions
 (:class:`GroupTimeResult`), aggregated by one weights engine; :class:`TWFE`
 gives the conventional regressions and :func:`bacon_decomposition` their
-2x2 anatomy.
+2x2 anatomy. Sensitivity to parallel-trends violations:
+:func:`honest_bounds` (Rambachan-Roth), :func:`pretrend_power` (Roth) and the
+placebo tests :func:`placebo_in_time` and :func:`placebo_in_space`; event-study
+results offer ``.honest_bounds()`` and ``.pretrend_power()`` directly.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from ..aggregation import aggregation_weights, apply_aggregation
 from .bacon import BaconDecomposition, bacon_decomposition
 from .callaway import CallawaySantAnna
 from .etwfe import ETWFE
+from .honest import HonestBounds, honest_bounds
 from .imputation import Imputation, ImputationResult
+from .placebo import PlaceboTest, placebo_in_space, placebo_in_time
+from .pretrends import PretrendPower, pretrend_power
 from .results import AggregateResult, GroupTimeResult, PreTest
 from .sun_abraham import SunAbraham
 from .twfe import TWFE
@@ -34,6 +40,13 @@ __all__ = [
     "ImputationResult",
     "AggregateResult",
     "PreTest",
+    "honest_bounds",
+    "HonestBounds",
+    "pretrend_power",
+    "PretrendPower",
+    "placebo_in_time",
+    "placebo_in_space",
+    "PlaceboTest",
     "aggregation_weights",
     "apply_aggregation",
 ]
