@@ -404,8 +404,10 @@ def honest_bounds(
         raise OptionError(f"method must be one of {list(METHODS)}, not {method!r}.")
     K, P = int(num_pre), int(num_post)
     lv = resolve_l_vec(l_vec, P)
-    rng = np.random.default_rng(random_state) if not isinstance(
-        random_state, np.random.Generator) else random_state
+    # one seed for every least-favourable critical value (as the authors' package
+    # re-seeds each), so the grid's intervals differ by the restriction only
+    rng = int(np.random.default_rng(random_state).integers(2**31 - 1)) if not isinstance(
+        random_state, (int, np.integer)) else int(random_state)
     if bias is not None and bias not in ("positive", "negative"):
         raise OptionError(f"bias must be 'positive', 'negative' or None, not {bias!r}.")
     if monotone is not None and monotone not in ("increasing", "decreasing"):
