@@ -110,7 +110,7 @@ def test_relative_magnitudes_match_peer(method: str, peer: pd.DataFrame) -> None
         # step for a test statistic on the edge. The hybrid's least-favourable
         # critical value is simulated; the peer (like the authors) uses 1000
         # draws, whose Monte Carlo error moves endpoints by up to two grid
-        # steps between seeds (measured over 8 seeds), spimpact 100,000.
+        # steps between seeds (measured over 8 seeds), spimpact 20,000.
         steps = 1 if method == "Conditional" else 2
         np.testing.assert_allclose(hb.estimates["ci_lower"], ref["lb"], atol=step * steps * 1.01)
         np.testing.assert_allclose(hb.estimates["ci_upper"], ref["ub"], atol=step * steps * 1.01)
