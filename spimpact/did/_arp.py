@@ -31,7 +31,7 @@ from math import comb
 import numpy as np
 
 from ..errors import OptionError
-from ..inference import as_generator
+from ..inference import RandomState, as_generator
 
 #: Vertex enumeration solves one small linear system per set of ``k + 1``
 #: moments; beyond this many sets the problem is too large for it.
@@ -128,7 +128,7 @@ def moment_problem(
     return MomentProblem(y0, AG[:, 0], X, Sy, V, floor)
 
 
-def least_favorable_cv(prob: MomentProblem, kappa: float, random_state: object = 0,
+def least_favorable_cv(prob: MomentProblem, kappa: float, random_state: RandomState = 0,
                        sims: int | None = None) -> float:
     """``1 - kappa`` quantile of ``max_v v' xi`` with ``xi ~ N(0, Sigma_Y)``: the
     least-favourable critical value of the first-stage test."""

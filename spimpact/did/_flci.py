@@ -122,7 +122,6 @@ def optimal_flci(sigma: np.ndarray, num_pre: int, l_vec: np.ndarray, M: float,
         return float(folded_normal_quantile(z, M * bias(w) / sd)[0]) * sd
 
     # minimise over w on the constraint plane: smooth reformulation with t >= |G w + g0|
-    n_t = len(g0)
 
     def obj(x: np.ndarray) -> float:
         w, t = x[:K], x[K:]

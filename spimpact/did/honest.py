@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError, OptionError
+from ..errors import OptionError
 from ..results import Estimate
 from . import _arp
 from ._flci import optimal_flci
@@ -395,7 +395,7 @@ def honest_bounds(
     >>> S = np.diag([0.01, 0.01, 0.01, 0.01, 0.01])
     >>> hb = honest_bounds(b, S, num_pre=3, num_post=2, method="smoothness", grid=[0, 0.1])
     >>> hb.estimates["ci_lower"].round(3).tolist()
-    [-0.193, -0.298]
+    [0.298, 0.184]
     >>> round(hb.original.ci_lower, 3)
     0.304
     """

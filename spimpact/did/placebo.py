@@ -172,10 +172,11 @@ def placebo_in_space(estimator: Any, panel: Panel, n_permutations: int = 99, *,
     --------
     >>> from spimpact.did import CallawaySantAnna, placebo_in_space
     >>> from spimpact.simulate import pcn_rollout
-    >>> panel = pcn_rollout(n_pcns=40, random_state=1).panel("wellbeing")
-    >>> ps = placebo_in_space(CallawaySantAnna(), panel, n_permutations=9, random_state=2)
+    >>> panel = pcn_rollout(n_pcns=40, n_icbs=4, random_state=1).panel("wellbeing")
+    >>> ps = placebo_in_space(CallawaySantAnna(method="reg"), panel, n_permutations=3,
+    ...                       random_state=2)
     >>> ps.distribution.shape
-    (9,)
+    (3,)
     """
     _check_panel(panel, estimator)
     if not isinstance(n_permutations, (int, np.integer)) or n_permutations < 1:

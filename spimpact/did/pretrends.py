@@ -122,7 +122,7 @@ def pretrend_power(
     >>> import numpy as np
     >>> pp = pretrend_power(np.eye(3) * 0.01, power=0.5)
     >>> round(pp.slope, 3)
-    0.064
+    0.051
     """
     from scipy import optimize
 

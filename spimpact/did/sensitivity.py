@@ -18,12 +18,12 @@ the post-periods.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from ..errors import EstimationError, OptionError
-from .honest import HonestBounds, honest_bounds
+from .honest import HonestBounds, Restriction, honest_bounds
 from .pretrends import PretrendPower, pretrend_power
 
 __all__ = ["EventStudy", "event_study_of", "EventStudySensitivity"]
@@ -138,8 +138,8 @@ class EventStudySensitivity:
         if alpha is None:
             alpha = 1 - float(getattr(self, "confidence", 0.95))
         return honest_bounds(es.estimate, es.vcov, num_pre=es.num_pre, num_post=es.num_post,
-                             method=method, grid=grid, l_vec=l_vec, alpha=alpha,
-                             **kwargs)  # type: ignore[arg-type]
+                             method=cast(Restriction, method), grid=grid, l_vec=l_vec,
+                             alpha=alpha, **kwargs)
 
     def pretrend_power(
         self, power: float = 0.8, *, alpha: float | None = None,

@@ -57,12 +57,12 @@ def peer() -> None:
         sd = create_sensitivity_results_sm(b, V, 5, 2, m_vec=np.arange(0, 0.0501, 0.01),
                                            l_vec=l_vec)
         rows += [(name, "FLCI", m, lb, ub) for lb, ub, m in
-                 zip(sd["lb"], sd["ub"], sd["m"])]
+                 zip(sd["lb"], sd["ub"], sd["m"], strict=True)]
         for method in ("C-LF", "Conditional"):
             rm = create_sensitivity_results_rm(b, V, 5, 2, method=method,
                                                m_bar_vec=np.arange(0, 2.01, 0.5), l_vec=l_vec)
             rows += [(name, method, m, lb, ub) for lb, ub, m in
-                     zip(rm["lb"], rm["ub"], rm["Mbar"])]
+                     zip(rm["lb"], rm["ub"], rm["Mbar"], strict=True)]
     pd.DataFrame(rows, columns=["l_vec", "method", "M", "lb", "ub"]).to_csv(
         HERE / "medicaid_moderndid.csv", index=False, float_format="%.10g")
 
