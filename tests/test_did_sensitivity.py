@@ -190,3 +190,20 @@ def test_placebo_in_space(panel) -> None:
     # the simulated effect is far outside the permutation distribution
     assert (np.abs(a.distribution) < abs(a.estimate.estimate)).all()
     assert a.p_value == pytest.approx(1 / 5)
+
+
+def test_demo_sensitivity_section(panel) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from spimpact.did.demo import _sensitivity
+    from spimpact.report import Section
+
+    sec = Section("DiD")
+    _sensitivity(sec, panel, 1)
+    kinds = [k for k, _ in sec.blocks]
+    assert kinds.count("table") == 1 and kinds.count("figure") == 1
+    text = " ".join(str(o) for k, o in sec.blocks if k == "text")
+    assert "Mbar" in text and "pre-test" in text
+    table = next(o for k, o in sec.blocks if k == "table")
+    assert table["method"].iloc[0] == "original" and len(table) == 6
