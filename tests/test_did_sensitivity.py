@@ -207,3 +207,77 @@ def test_demo_sensitivity_section(panel) -> None:
     assert "Mbar" in text and "pre-test" in text
     table = next(o for k, o in sec.blocks if k == "table")
     assert table["method"].iloc[0] == "original" and len(table) == 6
+
+
+@pytest.mark.parametrize("method", ["relative_magnitudes", "smoothness"])
+def test_posterior_identified_sets_match_linear_programs(method: str) -> None:
+    """The closed-form identified sets applied to posterior draws equal the
+    linear programs of Rambachan and Roth on the same beta (Mbar or M = 0.7)."""
+    from spimpact.did.honest import identified_set, identified_set_draws
+
+    rng = np.random.default_rng(5)
+    K, P, M = 3, 3, 0.7
+    l_vec = np.array([0.2, 0.5, 0.3])
+    betas = rng.normal(0, 0.3, size=(6, K + P))
+    if method == "smoothness":  # pre-periods inside Delta^SD(M), so the set is not empty
+        betas[:, :K] = np.array([-0.3, -0.2, -0.1]) + rng.uniform(-0.05, 0.05, size=(6, K))
+    lo, hi = identified_set_draws(betas, K, l_vec, method, M)
+    for i, b in enumerate(betas):
+        if method == "smoothness":
+            A, d = sd_constraints_for_test(K, P, M)
+            ref = identified_set(A, d, b, K, l_vec)
+        else:
+            from spimpact.did.honest import rm_constraints
+
+            ends = [identified_set(rm_constraints(K, P, M, s, pos),
+                                   np.zeros(len(rm_constraints(K, P, M, s, pos))), b, K, l_vec)
+                    for s in range(-(K - 1), 1) for pos in (True, False)]
+            ends = np.array([e for e in ends if np.isfinite(e[0])])
+            ref = (ends[:, 0].min(), ends[:, 1].max())
+        assert lo[i] == pytest.approx(ref[0], abs=1e-9)
+        assert hi[i] == pytest.approx(ref[1], abs=1e-9)
+
+
+def sd_constraints_for_test(K: int, P: int, M: float):
+    from spimpact.did.honest import sd_constraints
+
+    return sd_constraints(K, P, M)
+
+
+def test_posterior_bounds_through_results() -> None:
+    """A Bayesian event study (posterior draws on the result) gets credible
+    intervals from the draws: with a tight posterior they approach the
+    identified set around the posterior mean."""
+    from spimpact.did.honest import identified_set_draws
+
+    class _Posterior(_EventStudyResult):
+        def __init__(self, table, draws):
+            self._d = draws
+            super().__init__(table, None, method="posterior event study")
+
+        @property
+        def vcov(self):
+            return None
+
+        @property
+        def draws(self):
+            return self._d.copy()
+
+    rng = np.random.default_rng(11)
+    e = np.array([-3, -2, 0, 1])
+    mean = np.array([0.02, -0.03, 0.3, 0.35])
+    draws = mean + 0.001 * rng.standard_normal((2, 2000, 4))
+    tab = estimate_table(mean, np.full(4, 0.001), index={"event_time": e})
+    res = _Posterior(tab, draws)
+    pb = res.honest_bounds("relative_magnitudes", grid=[0, 1, 2])
+    lo, hi = identified_set_draws(mean[None, :], 2, np.array([1.0, 0.0]),
+                                  "relative_magnitudes", 2.0)
+    row = pb.estimates.iloc[-1]
+    # posterior SD of each end: about sqrt(1 + 2**2 * 2) * 0.001 = 0.003, so
+    # the 2.5% / 97.5% quantiles sit about 0.006 outside the set at the mean
+    assert lo[0] - 0.01 < row.ci_lower < lo[0]
+    assert hi[0] < row.ci_upper < hi[0] + 0.01
+    assert (np.diff(pb.estimates.ci_lower) < 0).all()
+    assert pb.original.estimate == pytest.approx(0.3, abs=1e-3)
+    with pytest.raises(OptionError, match="posterior"):
+        res.honest_bounds("relative_magnitudes", grid=[1], inference="C-LF")  # test inversion

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..aggregation import check_kind, draw_aggregation, row_labels
 from ..did.results import AggregateResult
+from ..did.sensitivity import EventStudySensitivity
 from ..errors import EstimationError, OptionError
 from ..results import ESTIMATE_COLUMNS, Estimate
 from ._did_design import DiDDesign, cell_level_means, level_cell_shares
@@ -98,7 +99,7 @@ class PosteriorAggregate(AggregateResult):
         return self._draws.copy()
 
 
-class MultilevelDiDResult(BayesResult):
+class MultilevelDiDResult(EventStudySensitivity, BayesResult):
     """ATT(g,t) of the Bayesian DiD with their posterior draws.
 
     ``.estimates``: ``group, time`` and the posterior summary of each ATT(g,t)
@@ -135,6 +136,11 @@ class MultilevelDiDResult(BayesResult):
     def att_draws(self) -> np.ndarray:
         """Posterior draws of every ATT(g,t) ``(chain, draw, cells)``, rows as ``.estimates``."""
         return self._att.copy()
+
+    def _event_study_result(self) -> PosteriorAggregate:
+        """The posterior event study used by ``honest_bounds`` (credible
+        intervals from the draws) and ``pretrend_power``."""
+        return self.aggregate("event")
 
     def aggregate(self, kind: str = "event", *, min_event: int | None = None,
                   max_event: int | None = None, balance_event: int | None = None

@@ -23,7 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from ..errors import EstimationError, OptionError
-from .honest import HonestBounds, Restriction, honest_bounds
+from .honest import HonestBounds, Restriction, honest_bounds, posterior_bounds
 from .pretrends import PretrendPower, pretrend_power
 
 __all__ = ["EventStudy", "event_study_of", "EventStudySensitivity"]
@@ -41,6 +41,8 @@ class EventStudy:
     reference: int
     num_pre: int
     num_post: int
+    #: posterior draws of the coefficients ``(n_draws, m)`` for Bayesian results
+    draws: np.ndarray | None = None
 
 
 def event_study_of(result: Any, window: tuple[int, int] | None = None) -> EventStudy:
@@ -58,6 +60,12 @@ def event_study_of(result: Any, window: tuple[int, int] | None = None) -> EventS
         raise EstimationError(f"{name}: the event study is by subgroup; fit each subgroup's "
                               f"panel separately for its sensitivity analysis.")
     V = getattr(source, "vcov", None)
+    post = getattr(source, "draws", None)
+    D = None
+    if post is not None and not callable(post):
+        D = np.asarray(post, dtype=float).reshape(-1, len(tab))
+        if V is None:
+            V = np.cov(D, rowvar=False).reshape(len(tab), len(tab))
     if V is None:
         raise EstimationError(f"{name}: this result does not carry the covariance of its "
                               f"event-time estimates (.vcov), which the bounds need.")
@@ -82,10 +90,11 @@ def event_study_of(result: Any, window: tuple[int, int] | None = None) -> EventS
     if len(missing) == 0 and not (e_k < 0).any():
         raise EstimationError(
             f"{name}: the event study has no pre-period coefficients, so pre-trends cannot "
-            f"bound the violations of parallel trends. Imputation and two-stage event "
-            f"studies measure effects against the average of all untreated periods, not one "
-            f"reference period; use CallawaySantAnna(base_period='universal') or SunAbraham "
-            f"for this analysis.")
+            f"bound the violations of parallel trends. Imputation-type event studies "
+            f"(Imputation, TwoStage, MultilevelDiD without leads) measure effects against the "
+            f"average of all untreated periods, not one reference period; use "
+            f"CallawaySantAnna(base_period='universal'), SunAbraham or "
+            f"MultilevelDiD(leads=True) for this analysis.")
     if len(missing) == 0:
         raise EstimationError(
             f"{name}: every event time from {e_k.min()} to {e_k.max()} has an estimate, so the "
@@ -99,7 +108,8 @@ def event_study_of(result: Any, window: tuple[int, int] | None = None) -> EventS
             f"(window=(first, last)).")
     ref = int(missing[0])
     n_pre = int((e_k < ref).sum())
-    return EventStudy(e_k, est[idx], V[np.ix_(idx, idx)], ref, n_pre, len(e_k) - n_pre)
+    return EventStudy(e_k, est[idx], V[np.ix_(idx, idx)], ref, n_pre, len(e_k) - n_pre,
+                      None if D is None else D[:, idx])
 
 
 class EventStudySensitivity:
@@ -119,7 +129,10 @@ class EventStudySensitivity:
         effects (see :func:`spimpact.did.honest_bounds`).
 
         Uses the result's own event-time estimates and their covariance (from
-        the influence functions, clustered as in the fit). ``alpha`` defaults
+        the influence functions, clustered as in the fit). For a Bayesian
+        result with posterior draws, the intervals are robust credible
+        intervals from the draws (:func:`spimpact.did.honest.posterior_bounds`).
+        ``alpha`` defaults
         to one minus the result's confidence level; ``window=(first, last)``
         restricts the event times used; other keywords (``inference``,
         ``bias``, ``monotone``, ``grid_points``, ``random_state``) pass through.
@@ -137,6 +150,13 @@ class EventStudySensitivity:
         es = event_study_of(self, window)
         if alpha is None:
             alpha = 1 - float(getattr(self, "confidence", 0.95))
+        if es.draws is not None:
+            if kwargs:
+                raise OptionError(f"{sorted(kwargs)} do not apply to posterior draws (the "
+                                  f"credible intervals need no test inversion).")
+            return posterior_bounds(es.draws, num_pre=es.num_pre, num_post=es.num_post,
+                                    method=cast(Restriction, method), grid=grid, l_vec=l_vec,
+                                    alpha=alpha)
         return honest_bounds(es.estimate, es.vcov, num_pre=es.num_pre, num_post=es.num_post,
                              method=cast(Restriction, method), grid=grid, l_vec=l_vec,
                              alpha=alpha, **kwargs)
