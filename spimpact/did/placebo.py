@@ -117,7 +117,7 @@ def _check_panel(panel: Any, estimator: Any) -> None:
 
 def placebo_in_time(estimator: Any, panel: Panel, shift: int = 1) -> PlaceboTest:
     """Refit with every cohort moved ``shift`` periods earlier; the placebo ATT is
-    the average placebo effect at event times ``0 .. shift - 1`` (periods before
+    the average placebo effect at event times 0 to ``shift - 1`` (periods before
     the real adoption).
 
     Units whose placebo adoption would fall on or before the first period have
