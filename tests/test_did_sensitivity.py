@@ -12,6 +12,7 @@ import pytest
 from scipy import special
 
 from spimpact.did import (
+    ETWFE,
     CallawaySantAnna,
     HonestBounds,
     Imputation,
@@ -47,10 +48,12 @@ def fits(panel):
             "sun_abraham": SunAbraham().fit(panel),
             "imputation": Imputation().fit(panel),
             "two_stage": TwoStage().fit(panel),
+            "etwfe_never": ETWFE(control_group="never_treated").fit(panel),
+            "etwfe_not_yet": ETWFE().fit(panel),
         }
 
 
-@pytest.mark.parametrize("name", ["cs_universal", "sun_abraham"])
+@pytest.mark.parametrize("name", ["cs_universal", "sun_abraham", "etwfe_never"])
 def test_honest_bounds_from_results(fits, name: str) -> None:
     res = fits[name]
     ev = res.aggregate("event").estimates.set_index("event_time")
@@ -79,7 +82,7 @@ def test_event_study_extraction(fits) -> None:
 def test_base_period_errors(fits) -> None:
     with pytest.raises(EstimationError, match="base_period='universal'"):
         fits["cs_varying"].honest_bounds(grid=[1.0], window=WINDOW)
-    for name in ("imputation", "two_stage"):
+    for name in ("imputation", "two_stage", "etwfe_not_yet"):
         with pytest.raises(EstimationError, match="no pre-period coefficients"):
             fits[name].honest_bounds(grid=[1.0])
 

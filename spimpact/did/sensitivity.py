@@ -4,8 +4,9 @@ Any result whose ``.estimates`` has an ``event_time`` column and which
 exposes the covariance of those rows as ``.vcov`` (an ``(m, m)`` array in row
 order) gets :meth:`EventStudySensitivity.honest_bounds` and
 :meth:`EventStudySensitivity.pretrend_power` by inheriting the mixin; results
-that estimate group-time effects first (``GroupTimeResult``) provide their
-event aggregation through ``_event_study_result()``.
+that estimate group-time effects first (``GroupTimeResult``: Callaway-Sant'Anna,
+Sun-Abraham, imputation, two-stage, ETWFE) provide their event aggregation
+through ``_event_study_result()``.
 
 The event study must measure every coefficient against one reference period
 just before treatment (Callaway-Sant'Anna with ``base_period="universal"``,
@@ -91,10 +92,11 @@ def event_study_of(result: Any, window: tuple[int, int] | None = None) -> EventS
         raise EstimationError(
             f"{name}: the event study has no pre-period coefficients, so pre-trends cannot "
             f"bound the violations of parallel trends. Imputation-type event studies "
-            f"(Imputation, TwoStage, MultilevelDiD without leads) measure effects against the "
-            f"average of all untreated periods, not one reference period; use "
-            f"CallawaySantAnna(base_period='universal'), SunAbraham or "
-            f"MultilevelDiD(leads=True) for this analysis.")
+            f"(Imputation, TwoStage, ETWFE with not-yet-treated controls, MultilevelDiD "
+            f"without leads) measure effects against the average of all untreated periods, "
+            f"not one reference period; use CallawaySantAnna(base_period='universal'), "
+            f"SunAbraham, ETWFE(control_group='never_treated') or MultilevelDiD(leads=True) "
+            f"for this analysis.")
     if len(missing) == 0:
         raise EstimationError(
             f"{name}: every event time from {e_k.min()} to {e_k.max()} has an estimate, so the "
