@@ -87,7 +87,7 @@ def dual_vertices(X: np.ndarray, sd: np.ndarray) -> np.ndarray:
         raise OptionError(
             f"the restriction has {m} moments and {k} nuisance directions "
             f"({n_sets:,} candidate vertices): too many post-periods for the conditional test. "
-            f"Restrict the event window (e.g. aggregate('event', max_event=...)).")
+            f"Use fewer post periods (on a result: honest_bounds(..., window=(-5, 5))).")
     sets = np.array(list(combinations(range(m), k + 1)), dtype=np.intp)
     # (n_sets, k+1, k+1) systems  [X_S' ; sd_S'] gamma_S = e_{k+1}
     W = np.concatenate([X, sd[:, None]], axis=1)  # (m, k+1)
