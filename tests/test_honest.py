@@ -218,3 +218,31 @@ def test_plot_and_summary(rm_first: HonestBounds) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         repr(rm_first)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("restriction", ["relative_magnitudes", "smoothness"])
+def test_coverage_at_the_worst_case_violation(restriction: str) -> None:
+    """Monte Carlo coverage of theta = tau_1 at a violation on the edge of the
+    restriction (Medicaid covariance; 200 draws): at least 95% up to three
+    Monte Carlo standard errors."""
+    rng = np.random.default_rng(20230901)
+    tau = 0.03
+    if restriction == "relative_magnitudes":
+        M = 1.0
+        # largest pre-period step 0.01; the post-period steps reach M times it
+        delta = np.array([0.0, 0.0, 0.0, 0.0, -0.01, 0.01, 0.02])
+    else:
+        M = 0.01
+        # linear pre-trend, then the slope bends by M each period after
+        delta = np.array([-0.005, -0.004, -0.003, -0.002, -0.001, 0.001 + M, 0.002 + 3 * M])
+    beta = delta + np.r_[np.zeros(5), tau, tau]
+    L = np.linalg.cholesky(S)
+    n, covered = 200, 0
+    for _ in range(n):
+        b = beta + L @ rng.standard_normal(7)
+        hb = honest_bounds(b, S, num_pre=5, num_post=2, method=restriction, grid=[M])
+        row = hb.estimates.iloc[0]
+        covered += int(row.ci_lower <= tau <= row.ci_upper)
+    rate = covered / n
+    assert rate >= 0.95 - 3 * np.sqrt(0.95 * 0.05 / n), rate
