@@ -263,7 +263,7 @@ def test_posterior_bounds_through_results() -> None:
             return None
 
         @property
-        def draws(self):
+        def posterior_draws(self):
             return self._d.copy()
 
     rng = np.random.default_rng(11)

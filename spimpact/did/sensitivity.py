@@ -61,7 +61,7 @@ def event_study_of(result: Any, window: tuple[int, int] | None = None) -> EventS
         raise EstimationError(f"{name}: the event study is by subgroup; fit each subgroup's "
                               f"panel separately for its sensitivity analysis.")
     V = getattr(source, "vcov", None)
-    post = getattr(source, "draws", None)
+    post = getattr(source, "posterior_draws", None)  # Bayesian: (chain, draw, rows)
     D = None
     if post is not None and not callable(post):
         D = np.asarray(post, dtype=float).reshape(-1, len(tab))
