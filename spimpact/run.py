@@ -72,6 +72,15 @@ AGGREGATIONS = ("simple", "group", "event", "calendar")
 #: returns the names of the files it wrote in ``out_dir``.
 EXTENSIONS: dict[str, Callable[..., list[str]]] = {}
 
+
+def _sensitivity(result: Any, options: dict[str, Any], section: Any, folder: Path) -> list[str]:
+    from .did.sensitivity import run_extension
+
+    return run_extension(result, options, section, folder)
+
+
+EXTENSIONS["sensitivity"] = _sensitivity  # parallel-trends sensitivity of an event study
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 EXAMPLE_SPEC = '''\

@@ -284,3 +284,59 @@ def test_posterior_bounds_through_results() -> None:
     assert pb.original.estimate == pytest.approx(0.3, abs=1e-3)
     with pytest.raises(OptionError, match="posterior"):
         res.honest_bounds("relative_magnitudes", grid=[1], inference="C-LF")  # test inversion
+
+
+RUN_SPEC = """\
+seed = 1
+
+[data]
+path = "sim.csv"
+unit = "practice"
+time = "quarter"
+cohort = "cohort"
+
+[[analysis]]
+name = "cs"
+estimator = "did.CallawaySantAnna"
+outcome = "wellbeing"
+base_period = "universal"
+method = "reg"
+
+[analysis.sensitivity]
+method = "relative_magnitudes"
+grid = [0, 1]
+window = [-4, 2]
+
+[report]
+out = "out"
+"""
+
+
+def test_spimpact_run_sensitivity_table(tmp_path) -> None:
+    """`[analysis.sensitivity]` in a run spec adds the robust intervals to the
+    report and writes them, equal to the Python API's."""
+    from click.testing import CliRunner
+
+    from spimpact import Panel
+    from spimpact.cli import main
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sim = pcn_rollout(n_pcns=40, n_icbs=4, random_state=1)
+    sim.data.to_csv(tmp_path / "sim.csv", index=False)
+    (tmp_path / "spec.toml").write_text(RUN_SPEC)
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "spec.toml")])
+    assert res.exit_code == 0, res.output
+    csv = pd.read_csv(tmp_path / "out" / "cs_sensitivity.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        panel = Panel(pd.read_csv(tmp_path / "sim.csv"), outcome="wellbeing", unit="practice",
+                      time="quarter", cohort="cohort")
+        api = CallawaySantAnna(base_period="universal", method="reg").fit(panel).honest_bounds(
+            "relative_magnitudes", [0, 1], window=(-4, 2))
+    np.testing.assert_allclose(csv["ci_lower"], api.to_frame()["ci_lower"], atol=1e-10)
+    assert "breakdown value" in (tmp_path / "out" / "report.html").read_text()
+    bad = RUN_SPEC.replace("window = [-4, 2]", "window = 3")
+    (tmp_path / "spec.toml").write_text(bad)
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "spec.toml")])
+    assert res.exit_code != 0 and "window" in res.output

@@ -181,3 +181,52 @@ class EventStudySensitivity:
                               pre_times=es.event_time[:K] - es.reference,
                               post_times=es.event_time[K:] - es.reference, sigma=es.vcov,
                               **kwargs)
+
+
+#: Options of a ``[analysis.sensitivity]`` table in ``spimpact run`` specs.
+RUN_OPTIONS = ("method", "grid", "l_vec", "window", "power", "alpha")
+
+
+def run_extension(result: Any, options: dict[str, Any], section: Any, folder: Any) -> list[str]:
+    """The ``[analysis.sensitivity]`` table of ``spimpact run``: robust intervals
+    (``method``, ``grid``, ``l_vec``, ``window = [first, last]``, ``alpha``) and
+    the pre-test power (``power``, default 0.8) of the analysis's event study,
+    added to its report section; writes ``sensitivity.csv`` (prefixed by the
+    section's analysis) and returns the file names."""
+    from pathlib import Path
+
+    unknown = sorted(set(options) - set(RUN_OPTIONS))
+    if unknown:
+        raise OptionError(f"unknown option(s) {unknown} in [analysis.sensitivity]; use "
+                          f"{list(RUN_OPTIONS)}.")
+    window = options.get("window")
+    if window is not None:
+        if not (isinstance(window, list) and len(window) == 2
+                and all(isinstance(w, int) for w in window)):
+            raise OptionError(f"window = {window!r}: give [first, last] event times, e.g. "
+                              f"window = [-5, 4].")
+        window = (int(window[0]), int(window[1]))
+    hb = result.honest_bounds(options.get("method", "relative_magnitudes"), options.get("grid"),
+                              l_vec=options.get("l_vec"), alpha=options.get("alpha"),
+                              window=window)
+    pp = result.pretrend_power(float(options.get("power", 0.8)), window=window)
+    b = hb.breakdown
+    section.text(
+        f"Sensitivity to violations of parallel trends ({hb.restriction.replace('_', ' ')}, "
+        f"Rambachan and Roth 2023): robust intervals by {hb.parameter}; breakdown value "
+        + (f"{hb.parameter} = {b:g}." if np.isfinite(b) else "beyond the grid (every "
+           "interval excludes 0).")
+        + f" The pre-test detects a linear pre-trend of {pp.slope:.4g} per period with "
+        f"probability {pp.power:g} (Roth 2022); such a trend would bias the first "
+        f"post-period estimate by {pp.bias['bias'].iloc[0]:.4g}.")
+    table = hb.to_frame()
+    title = getattr(section, "title", "analysis").split(":")[0].strip() or "analysis"
+    name = f"{title}_sensitivity.csv"
+    table.to_csv(Path(folder) / name, index=False)
+    section.table(table, f"Robust intervals (first row: the original interval); in {name}.")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    hb.plot(ax=ax)
+    section.figure(fig, "Robust intervals against the restriction; the original at the left.")
+    return [name]
