@@ -105,6 +105,7 @@ slope_origin, covariates
         period_effects: bool = False,
         slope_origin: int = 0,
         covariates: Sequence[str] | str | None = None,
+        small_sample: bool = False,
     ) -> None:
         self.interruption = interruption
         self.family = family
@@ -118,6 +119,7 @@ slope_origin, covariates
         self.period_effects = period_effects
         self.slope_origin = slope_origin
         self.covariates = covariates
+        self.small_sample = small_sample
 
     def __repr__(self) -> str:
         return (
@@ -137,6 +139,7 @@ slope_origin, covariates
             slope_origin=self.slope_origin,
             arma_order=(1, 0),
             covariates=self.covariates,
+            small_sample=self.small_sample,
             allowed_autocorrelation=(None, "newey-west"),
         )
         if not isinstance(self.period_effects, (bool, np.bool_)):

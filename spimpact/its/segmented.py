@@ -116,6 +116,7 @@ class SegmentedRegression:
         slope_origin: int = 0,
         arma_order: tuple[int, int] = (1, 0),
         covariates: Sequence[str] | str | None = None,
+        small_sample: bool = False,
     ) -> None:
         self.interruption = interruption
         self.family = family
@@ -128,6 +129,7 @@ class SegmentedRegression:
         self.slope_origin = slope_origin
         self.arma_order = arma_order
         self.covariates = covariates
+        self.small_sample = small_sample
 
     def __repr__(self) -> str:
         return (
@@ -148,6 +150,7 @@ class SegmentedRegression:
             slope_origin=self.slope_origin,
             arma_order=self.arma_order,
             covariates=self.covariates,
+            small_sample=self.small_sample,
         )
 
     def fit(self, panel: Panel) -> ITSResult:
