@@ -292,3 +292,32 @@ def test_small_sample_coverage_108_months_rho_05():
     }, seed0=70_000)
     assert 0.925 <= cov["reml"] <= 0.975, cov
     assert cov["nw_fixed_b"] >= 0.92, cov
+
+
+def test_ar1_whitening_equals_cholesky_of_toeplitz():
+    """The O(n) AR(1) transform against the Cholesky factor of the AR(1)
+    autocovariance matrix (the path every other ARMA order takes); 1e-10."""
+    from scipy.linalg import toeplitz
+
+    from spimpact.its._small import _whiten
+
+    phi, n = 0.7, 30
+    V = toeplitz(phi ** np.arange(n)) / (1 - phi**2)
+    Z = np.random.default_rng(0).normal(size=(n, 3))
+    W, logdet = _whiten(np.r_[phi], np.zeros(0), Z)
+    L = np.linalg.cholesky(V)
+    np.testing.assert_allclose(W, np.linalg.solve(L, Z), atol=1e-10)
+    assert logdet == pytest.approx(np.linalg.slogdet(V)[1], abs=1e-10)
+
+
+def test_reml_arma11_runs_and_matches_ml_direction():
+    """ARMA(1, 1) errors take the general (Cholesky) path: the fit converges and
+    the AR coefficient is near the simulated 0.6."""
+    rng = np.random.default_rng(5)
+    n = 108
+    X = _its_design(n)
+    z = rng.normal(size=n + 1)
+    e = lfilter([1.0, 0.3], [1.0, -0.6], z)[1:]
+    fit = fit_reml_arma(X @ np.r_[1.0, 0.01, -0.4, 0.2, 0.1] + 0.2 * e, X, (1, 1))
+    assert fit.converged and 0.3 < fit.ar[0] < 0.85 and len(fit.ma) == 1
+    assert np.all(np.isfinite(fit.df)) and np.all(fit.df > 5)

@@ -26,7 +26,6 @@ Two routes, chosen by ``small_sample=True`` on the segmented regressions:
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,11 +148,11 @@ def _quantile(lam: np.ndarray, w2: float, alpha: float) -> float:
     # two-moment (Satterthwaite) start: t ~ sqrt(w2 / sum lam) t_nu
     nu = float(lam.sum() ** 2 / np.sum(lam**2))
     guess = math.sqrt(w2 / lam.sum()) * float(stdtrit(nu, 1 - alpha / 2))
-    lo, hi = 0.5 * guess, 2.0 * guess
+    lo, hi = 0.95 * guess, 1.05 * guess  # the start is within a few per cent
     while _two_sided_tail(lo, lam, w2) < alpha:
-        lo *= 0.5
+        lo *= 0.8
     while _two_sided_tail(hi, lam, w2) > alpha:
-        hi *= 2.0
+        hi *= 1.25
     return float(brentq(lambda c: _two_sided_tail(c, lam, w2) - alpha, lo, hi, xtol=1e-5))
 
 
@@ -231,13 +230,23 @@ def _arma_params(u: np.ndarray, p: int, q: int) -> tuple[np.ndarray, np.ndarray]
     return np.asarray(ar, dtype=float), np.asarray(ma, dtype=float)
 
 
-def _correlation_factor(ar: np.ndarray, ma: np.ndarray, n: int) -> np.ndarray:
-    """Lower Cholesky factor of the ARMA error covariance (unit innovation variance)."""
-    from scipy.linalg import toeplitz
+def _whiten(ar: np.ndarray, ma: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, float]:
+    """``L^-1 Z`` and ``log|V|`` for the ARMA error covariance ``V = L L'`` (unit
+    innovation variance). AR(1) uses the exact Prais-Winsten transform (O(n));
+    other orders the Cholesky factor of the Toeplitz autocovariance."""
+    from scipy.linalg import solve_triangular, toeplitz
     from statsmodels.tsa.arima_process import arma_acovf
 
+    n = Z.shape[0]
+    if len(ar) == 1 and len(ma) == 0:
+        phi = float(ar[0])
+        out = np.empty_like(Z, dtype=float)
+        out[0] = math.sqrt(1.0 - phi * phi) * Z[0]
+        out[1:] = Z[1:] - phi * Z[:-1]
+        return out, -math.log(1.0 - phi * phi)
     acov = arma_acovf(np.r_[1.0, -ar], np.r_[1.0, ma], nobs=n)
-    return np.linalg.cholesky(toeplitz(acov))
+    L = np.linalg.cholesky(toeplitz(acov))
+    return solve_triangular(L, Z, lower=True), 2.0 * float(np.sum(np.log(np.diag(L))))
 
 
 def reml_criterion(
@@ -251,17 +260,13 @@ def reml_criterion(
     (n - k)``). Returns the criterion, ``s2``, the GLS coefficients and
     ``(X' V^-1 X)^-1``.
     """
-    from scipy.linalg import solve_triangular
-
     n, k = X.shape
-    L = _correlation_factor(ar, ma, n)
-    Xs = solve_triangular(L, X, lower=True)
-    ys = solve_triangular(L, y, lower=True)
-    beta, *_ = np.linalg.lstsq(Xs, ys, rcond=None)
-    rss = float(np.sum((ys - Xs @ beta) ** 2))
+    W, logdet_v = _whiten(ar, ma, np.column_stack([X, y]))
+    Xs, ys = W[:, :k], W[:, k]
     XtX = Xs.T @ Xs
+    beta = np.linalg.solve(XtX, Xs.T @ ys)
+    rss = float(np.sum((ys - Xs @ beta) ** 2))
     s2 = rss / (n - k) if sigma2 is None else float(sigma2)
-    logdet_v = 2.0 * float(np.sum(np.log(np.diag(L))))
     logdet_x = float(np.linalg.slogdet(XtX)[1])
     crit = (n - k) * math.log(s2) + logdet_v + logdet_x + rss / s2
     return crit, s2, beta, np.linalg.inv(XtX)
@@ -339,12 +344,15 @@ def fit_reml_arma(y: np.ndarray, X: np.ndarray, order: tuple[int, int]) -> RemlF
     >>> bool(0.3 < fit.ar[0] < 0.7), bool(fit.df[0] > 5)
     (True, True)
     """
-    from scipy.optimize import minimize
+    from scipy.optimize import minimize, minimize_scalar
     from statsmodels.tools.numdiff import approx_fprime, approx_hess3
 
     p, q = order
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
+
+    def profiled_phi(phi: float) -> float:
+        return reml_criterion(y, X, np.r_[phi], np.zeros(0))[0]
 
     def profiled(u: np.ndarray) -> float:
         ar, ma = _arma_params(u, p, q)
@@ -353,13 +361,19 @@ def fit_reml_arma(y: np.ndarray, X: np.ndarray, order: tuple[int, int]) -> RemlF
         except np.linalg.LinAlgError:
             return 1e300
 
-    best = None
-    for u0 in (_start(y, X, p, q), np.zeros(p + q)):
-        res = minimize(profiled, u0, method="BFGS", options={"gtol": 1e-7, "maxiter": 500})
-        if best is None or res.fun < best.fun:
-            best = res
-    assert best is not None
-    ar, ma = _arma_params(best.x, p, q)
+    if (p, q) == (1, 0):  # the default: a bounded scalar search on phi itself
+        res1 = minimize_scalar(lambda phi: profiled_phi(phi), bounds=(-0.995, 0.995),
+                               method="bounded", options={"xatol": 1e-8})
+        ar, ma, converged = np.r_[float(res1.x)], np.zeros(0), bool(res1.success)
+    else:
+        best = None
+        for u0 in (_start(y, X, p, q), np.zeros(p + q)):
+            res = minimize(profiled, u0, method="BFGS", options={"gtol": 1e-7, "maxiter": 500})
+            if best is None or res.fun < best.fun:
+                best = res
+        assert best is not None
+        ar, ma = _arma_params(best.x, p, q)
+        converged = bool(best.success) or bool(np.isfinite(best.fun))
     crit, s2, beta, XtX_inv = reml_criterion(y, X, ar, ma)
     theta = np.r_[s2, ar, ma]
 
@@ -381,11 +395,7 @@ def fit_reml_arma(y: np.ndarray, X: np.ndarray, order: tuple[int, int]) -> RemlF
     denom = np.einsum("ij,jk,ik->i", g, theta_vcov, g)
     with np.errstate(divide="ignore", invalid="ignore"):
         df = np.where(denom > 0, 2.0 * v**2 / denom, np.inf)
-    L = _correlation_factor(ar, ma, len(y))
-    from scipy.linalg import solve_triangular
-
-    innov = solve_triangular(L, y - X @ beta, lower=True) / math.sqrt(s2)
-    stationary_ok = bool(best.success) or bool(np.isfinite(best.fun))
+    innov = _whiten(ar, ma, (y - X @ beta)[:, None])[0][:, 0] / math.sqrt(s2)
     return RemlFit(
         beta=beta,
         vcov=s2 * XtX_inv,
@@ -396,5 +406,5 @@ def fit_reml_arma(y: np.ndarray, X: np.ndarray, order: tuple[int, int]) -> RemlF
         theta_vcov=theta_vcov,
         criterion=crit,
         innovations=innov,
-        converged=bool(best.success) and stationary_ok,
+        converged=converged,
     )
