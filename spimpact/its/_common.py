@@ -20,6 +20,7 @@ from ._design import Design, check_rank
 from ._diagnostics import ALPHA, autocorrelation_tests, diagnostic_lags
 from ._fit import CovSpec, FitOutput, fit_arma, fit_arma_reml, fit_glm, fit_negbin
 from ._options import ITSOptions, newey_west_lags
+from ._result_base import FAMILY_LABEL, order_terms
 from ._small import fixed_b, llsw_bandwidth
 from ._timeaxis import Interruption, locate
 from .results import FitData, ITSResult
@@ -42,12 +43,6 @@ MIN_PRE = 3
 #: A Pearson dispersion above this in a Poisson fit draws an overdispersion warning.
 OVERDISPERSED = 1.5
 
-_FAMILY_LABEL = {
-    "gaussian": "Gaussian",
-    "poisson": "Poisson",
-    "quasipoisson": "quasi-Poisson",
-    "negbin": "negative binomial",
-}
 
 
 def outcome_arrays(
@@ -258,7 +253,7 @@ def fit_design(
 
 def method_label(kind: str, opts: ITSOptions, cov: CovSpec) -> str:
     """E.g. ``"Segmented regression (quasi-Poisson, Fourier(12, 2), Newey-West SEs (3 lags))"``."""
-    bits = [_FAMILY_LABEL[opts.family]]
+    bits = [FAMILY_LABEL[opts.family]]
     if opts.seasonality is not None:
         bits.append(f"Fourier({opts.seasonality.period:g}, {opts.seasonality.order})")
     if opts.autocorrelation == "arma":
@@ -308,9 +303,7 @@ def _table(fit: FitOutput, design: Design, opts: ITSOptions) -> pd.DataFrame:
             index={"term": arma},
         )
         tab = pd.concat([tab, extra], ignore_index=True)
-    order = {n: i for i, n in enumerate(("level_change", "slope_change", "trend"))}
-    key = tab["term"].map(lambda t: order.get(t, 3))
-    return tab.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
+    return order_terms(tab)
 
 
 def assemble(fit: FitOutput, ctx: Context, opts: ITSOptions) -> ITSResult:
