@@ -74,6 +74,13 @@ slope_origin, covariates
     period_effects : bool
         Replace the common trend, seasonality and extra interruptions by one
         effect per period shared by all series.
+    small_sample : bool
+        With ``autocorrelation="newey-west"``: the Lazarus-Lewis-Stock-Watson
+        bandwidth ``S = 1.3 sqrt(T)`` for ``T`` periods (unless ``maxlags``)
+        and fixed-b critical values and p-values for the Driscoll-Kraay t
+        statistics, exact for the design under independent Gaussian errors
+        (see :class:`~spimpact.its.SegmentedRegression`). Without
+        ``autocorrelation`` it changes nothing.
 
     Examples
     --------

@@ -83,6 +83,17 @@ class SegmentedRegression:
     covariates : sequence of str or str, optional
         Time-varying covariates (columns or a formula); ``None`` uses the
         panel's covariates, ``()`` none.
+    small_sample : bool
+        Small-sample inference for the autocorrelation corrections (see the
+        guide's coverage table). With ``"newey-west"``: the
+        Lazarus-Lewis-Stock-Watson bandwidth ``S = 1.3 sqrt(n)`` (``S - 1``
+        lags, unless ``maxlags`` is given) and fixed-b critical values and
+        p-values, exact for the design under independent Gaussian errors
+        (Kiefer-Vogelsang's fixed-b limit for long series). With ``"arma"``:
+        the ARMA errors fitted by restricted maximum likelihood (REML) and
+        Student t intervals with Satterthwaite degrees of freedom per
+        coefficient. Without ``autocorrelation`` it changes nothing (Gaussian
+        model-based intervals are already Student t).
 
     Notes
     -----
@@ -90,7 +101,8 @@ class SegmentedRegression:
     the period number for pandas Periods (months since 1970-01 for monthly
     data), and months (or days) for dates; the trend is per that unit, and
     Fourier periods are in it. Intervals are normal, except Student-t on the
-    residual df for a Gaussian fit with model-based SEs.
+    residual df for a Gaussian fit with model-based SEs, and as
+    ``small_sample`` says.
 
     Examples
     --------
