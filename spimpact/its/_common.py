@@ -42,6 +42,11 @@ FEW_POINTS = 8
 MIN_PRE = 3
 #: A Pearson dispersion above this in a Poisson fit draws an overdispersion warning.
 OVERDISPERSED = 1.5
+#: Single series shorter than this, with Newey-West or ARMA maximum-likelihood
+#: intervals (no small-sample correction), draw an under-coverage warning: the
+#: coverage of their 95% intervals was measured at 0.80-0.90 on 108 monthly points
+#: with AR(1) errors (docs/guide/its.md, benchmarks/suites/its_small.toml).
+SHORT_SERIES = 120
 
 
 
@@ -323,6 +328,19 @@ def assemble(fit: FitOutput, ctx: Context, opts: ITSOptions) -> ITSResult:
             f"the residuals are autocorrelated (Ljung-Box p = {lb:.3g} at {lags} lags), so the "
             f"model-based standard errors are likely too small; use "
             f"autocorrelation='newey-west'" + (" or 'arma'." if opts.family == "gaussian" else ".")
+        )
+    n_periods = len(ctx.y) // n_series
+    if (
+        opts.autocorrelation is not None
+        and not opts.small_sample
+        and ctx.groups is None
+        and n_periods < SHORT_SERIES
+    ):
+        what = "Newey-West" if opts.autocorrelation == "newey-west" else "ARMA maximum-likelihood"
+        notes.append(
+            f"{what} intervals under-cover on short series ({n_periods} periods; about 0.80-0.90 "
+            f"for a 95% interval at 108 monthly points with AR(1) errors): use "
+            f"small_sample=True (see the ITS guide's coverage table)."
         )
     if opts.family == "poisson" and fit.pearson_dispersion > OVERDISPERSED:
         notes.append(
