@@ -197,7 +197,7 @@ def test_segmented_reml_table_and_labels():
     half = (row.ci_upper - row.ci_lower) / 2 / row.std_error
     assert half > 1.96 and half == pytest.approx(float(stdtrit(df, 0.975)), rel=2e-3)
     ml = SegmentedRegression("2019-07", seasonality=Fourier(12, 1),
-                             autocorrelation="arma").fit(panel)
+                             autocorrelation="arma", small_sample=False).fit(panel)
     # REML removes ML's downward bias of the AR coefficient and the variance
     assert tab.loc["ar1", "estimate"] > ml.estimates.set_index("term").loc["ar1", "estimate"]
     assert tab.loc["level_change", "std_error"] > ml.estimates.set_index("term").loc[
@@ -215,7 +215,8 @@ def test_segmented_fixed_b_uses_llsw_bandwidth():
     assert crit > 2.2
     # the same SEs as statsmodels' HAC with S - 1 lags; only the critical values change
     plain = SegmentedRegression("2019-07", seasonality=Fourier(12, 1),
-                                autocorrelation="newey-west", maxlags=13).fit(panel)
+                                autocorrelation="newey-west", maxlags=13,
+                                small_sample=False).fit(panel)
     prow = plain.estimates.set_index("term").loc["level_change"]
     assert row.std_error == pytest.approx(prow.std_error, rel=1e-12)
     assert row.p_value > prow.p_value
@@ -331,7 +332,7 @@ def test_short_series_without_correction_warns():
     for ac in ("newey-west", "arma"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            plain = SegmentedRegression("2019-07", autocorrelation=ac).fit(panel)
-            small = SegmentedRegression("2019-07", autocorrelation=ac, small_sample=True).fit(panel)
+            plain = SegmentedRegression("2019-07", autocorrelation=ac, small_sample=False).fit(panel)
+            small = SegmentedRegression("2019-07", autocorrelation=ac).fit(panel)  # the default
         assert any("under-cover" in w for w in plain.warnings)
         assert not any("under-cover" in w for w in small.warnings)

@@ -83,9 +83,13 @@ class SegmentedRegression:
     covariates : sequence of str or str, optional
         Time-varying covariates (columns or a formula); ``None`` uses the
         panel's covariates, ``()`` none.
-    small_sample : bool
-        Small-sample inference for the autocorrelation corrections (see the
-        guide's coverage table). With ``"newey-west"``: the
+    small_sample : bool, default True
+        Small-sample inference for the autocorrelation corrections (on by
+        default: on monthly series of 24-108 points with AR(1) errors it
+        brought the coverage of 95% intervals from 0.74-0.90 to 0.905-0.97;
+        see the guide's coverage table). ``False`` gives the classical
+        Newey-West (Newey & West's automatic lag, normal critical values) and
+        ARMA maximum-likelihood intervals. With ``"newey-west"``: the
         Lazarus-Lewis-Stock-Watson bandwidth ``S = 1.3 sqrt(n)`` (``S - 1``
         lags, unless ``maxlags`` is given) and fixed-b critical values and
         p-values, exact for the design under independent Gaussian errors
@@ -128,7 +132,7 @@ class SegmentedRegression:
         slope_origin: int = 0,
         arma_order: tuple[int, int] = (1, 0),
         covariates: Sequence[str] | str | None = None,
-        small_sample: bool = False,
+        small_sample: bool = True,
     ) -> None:
         self.interruption = interruption
         self.family = family
