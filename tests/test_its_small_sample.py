@@ -284,7 +284,7 @@ def _coverage(n: int, rho: float, configs: dict, seed0: int) -> dict[str, float]
 
 @pytest.mark.slow
 def test_small_sample_coverage_108_months_rho_05():
-    """Issue 20's target on 108 monthly points, AR(1) rho 0.5, 500 replications
+    """The target on 108 monthly points, AR(1) rho 0.5, 500 replications
     (Monte Carlo SE of a 95% coverage: 0.0097): REML ARMA with Satterthwaite df
     covers 0.925-0.975 and fixed-b Newey-West at least 0.92."""
     cov = _coverage(108, 0.5, {

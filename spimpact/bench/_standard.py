@@ -197,7 +197,7 @@ register_scenario(Scenario(
             "(Newey-West with the Lazarus-Lewis-Stock-Watson bandwidth and fixed-b critical "
             "values; ARMA errors by REML with Satterthwaite df). OLS SEs should fail with "
             "autocorrelated errors; the small-sample routes are expected to cover at 108 "
-            "months and rho 0.5 (issue 20's target: 0.925-0.975).",
+            "months and rho 0.5 (target: 0.925-0.975).",
     simulator="interrupted_series",
     params={"ar": 0.5, "noise_sd": 0.03, "y_sd": 0.0},
     outcome="y",

@@ -44,7 +44,7 @@ MIN_PRE = 3
 OVERDISPERSED = 1.5
 #: Single series shorter than this, with Newey-West or ARMA maximum-likelihood
 #: intervals (no small-sample correction), draw an under-coverage warning: the
-#: coverage of their 95% intervals was measured at 0.80-0.90 on 108 monthly points
+#: coverage of their 95% intervals was measured at 0.78-0.90 on 108 monthly points
 #: with AR(1) errors (docs/guide/its.md, benchmarks/suites/its_small.toml).
 SHORT_SERIES = 120
 
@@ -338,7 +338,7 @@ def assemble(fit: FitOutput, ctx: Context, opts: ITSOptions) -> ITSResult:
     ):
         what = "Newey-West" if opts.autocorrelation == "newey-west" else "ARMA maximum-likelihood"
         notes.append(
-            f"{what} intervals under-cover on short series ({n_periods} periods; about 0.80-0.90 "
+            f"{what} intervals under-cover on short series ({n_periods} periods; 0.78-0.90 "
             f"for a 95% interval at 108 monthly points with AR(1) errors): use "
             f"small_sample=True (see the ITS guide's coverage table)."
         )
