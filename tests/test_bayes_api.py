@@ -14,7 +14,7 @@ from spimpact.bayes import MultilevelDiD, MultilevelITS, MultilevelModel, Priors
 from spimpact.bayes._design import build_design
 from spimpact.bayes._did_design import build_did_design
 from spimpact.bayes._terms import parse_formula
-from spimpact.bayes.its import fourier_terms
+from spimpact.bayes.its import _its_data
 from spimpact.bayes.priors import as_priors, resolve
 from spimpact.errors import DependencyError, EstimationError, OptionError
 
@@ -161,13 +161,23 @@ def test_default_priors_scale_with_the_data() -> None:
         resolve(Priors(coef_sd={"z": 1.0}), y, "gaussian", X=X, names=("x",))
 
 
-def test_fourier_terms() -> None:
-    per = pd.period_range("2020Q1", periods=8, freq="Q")
-    X, names = fourier_terms(per, np.arange(8), 2)
-    assert names == ("cos1", "sin1", "cos2")  # sin2 vanishes on a 4-period cycle
-    assert np.allclose(X[:4, 0], [1, 0, -1, 0], atol=1e-12)
-    with pytest.raises(OptionError, match="monthly or quarterly"):
-        fourier_terms(pd.Index([1, 2, 3]), np.arange(3), 1)
+def test_its_design_is_the_frequentist_one() -> None:
+    """MultilevelITS's Fourier columns and trend are MultiSiteITS's: the same
+    fourier_terms of the same calendar time index (gaps count), trend measured
+    from the first period, time since interruption in the same unit."""
+    from spimpact.its import Fourier, fourier_terms, time_index
+
+    times = np.array([1, 2, 3, 5, 6, 7, 8, 10])  # numeric time with gaps
+    data = pd.DataFrame({"site": np.repeat(["a", "b"], 8), "t": np.tile(times, 2),
+                         "y": np.arange(16.0), "start": np.repeat([5.0, np.nan], 8)})
+    panel = sp.Panel(data, outcome="y", unit="site", time="t", cohort="start")
+    d = _its_data(panel, "gaussian", Fourier(4, 1))
+    t = np.tile(times, 2).astype(float)
+    assert d.s_names == ("sin1", "cos1")
+    np.testing.assert_allclose(d.S + d.s_mean, fourier_terms(t, Fourier(4, 1)), atol=1e-12)
+    np.testing.assert_allclose(d.tc * d.t_sd + d.t_mean, t - time_index(panel.periods)[0])
+    assert d.since[:8].tolist() == [0, 0, 0, 0, 1, 2, 3, 5]  # calendar units from 5
+    assert _its_data(panel, "gaussian", None).S.shape == (16, 0)
 
 
 def _did_panel(**kw) -> sp.Panel:
@@ -215,5 +225,5 @@ def test_did_and_its_input_errors() -> None:
         MultilevelDiD().fit(no_cohort)
     with pytest.raises(EstimationError, match="interruption"):
         MultilevelITS().fit(no_cohort)
-    with pytest.raises(OptionError, match="seasonality"):
-        MultilevelITS(seasonality=-1).fit(panel)
+    with pytest.raises(OptionError, match="Fourier"):
+        MultilevelITS(seasonality=1).fit(panel)

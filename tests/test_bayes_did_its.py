@@ -12,6 +12,7 @@ import pytest
 import spimpact as sp
 from spimpact.bayes import MultilevelDiD, MultilevelITS
 from spimpact.did import Imputation
+from spimpact.its import Fourier
 from spimpact.simulate import interrupted_series, pcn_rollout
 
 pytestmark = pytest.mark.bayes
@@ -131,7 +132,7 @@ def test_its_recovers_site_level_and_slope_changes() -> None:
     panel = sp.Panel(sim.data, outcome="count", unit="series", time="month",
                      cohort="interruption", exposure="population")
     # site slope changes differ and each long series pins its own down: centre both
-    res = MultilevelITS(family="poisson", seasonality=1, centred=("level_change", "slope_change"),
+    res = MultilevelITS(family="poisson", seasonality=Fourier(12, 1), centred=("level_change", "slope_change"),
                         random_state=4).fit(panel)
     est = res.estimates.set_index("term")
     for term, truth in (("level_change", np.mean(lev)), ("slope_change", np.mean(slo))):

@@ -153,13 +153,14 @@ def test_newey_west_equals_statsmodels_ols_hac():
     assert "Newey-West" in res.method
 
 
-def test_arma_errors_recover_ar_coefficient():
+@pytest.mark.parametrize("small_sample", [False, True])  # ML (SARIMAX) and REML
+def test_arma_errors_recover_ar_coefficient(small_sample):
     """ARMA(1,0) errors on a Gaussian series whose noise is AR(1) with phi = 0.6
     (noise_sd dominant over the measurement noise): phi is recovered."""
     sim = interrupted_series(random_state=4, ar=0.6, noise_sd=0.05, y_sd=0.001)
     panel = Panel(sim.data, outcome="y", time="month")
-    res = SegmentedRegression("2019-07", autocorrelation="arma", seasonality=Fourier(12, 1)
-                              ).fit(panel)
+    res = SegmentedRegression("2019-07", autocorrelation="arma", seasonality=Fourier(12, 1),
+                              small_sample=small_sample).fit(panel)
     tab = res.estimates.set_index("term")
     ar1 = tab.loc["ar1"]
     assert ar1["ci_lower"] <= 0.6 <= ar1["ci_upper"]

@@ -36,6 +36,7 @@ import pandas as pd
 import spimpact as sp
 from spimpact.bayes import MultilevelDiD, MultilevelITS, MultilevelModel
 from spimpact.did import CallawaySantAnna
+from spimpact.its import Fourier
 from spimpact.simulate import interrupted_series, pcn_rollout
 
 warnings.simplefilter("ignore", sp.StatisticalWarning)
@@ -147,7 +148,7 @@ series = interrupted_series(n_series=4, n_control=1, stagger=6, noise_sd=0.0,
                             level_change=[-0.15, -0.05, -0.1, -0.12], random_state=3)
 its_panel = sp.Panel(series.data, outcome="count", unit="series", time="month",
                      cohort="interruption", exposure="population")
-its = MultilevelITS(family="poisson", seasonality=1, draws=400, tune=400,
+its = MultilevelITS(family="poisson", seasonality=Fourier(12, 1), draws=400, tune=400,
                     random_state=1).fit(its_panel)
 its.estimates.head(4)
 

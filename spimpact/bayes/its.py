@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
+from ..its import Fourier, fourier_terms, time_index
 from ..panel import Panel
 from ._design import GroupDesign, check_family, offset_of
 from ._model import (
@@ -25,42 +26,7 @@ from ._sampling import check_sampling_options, diagnose, gate_warnings, sample, 
 from .priors import Priors, ResolvedPriors, as_priors, prior_table, resolve
 from .results import BayesResult
 
-__all__ = ["MultilevelITS", "MultilevelITSResult", "fourier_terms"]
-
-
-def fourier_terms(periods: pd.Index, time: np.ndarray, harmonics: int
-                  ) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Fourier columns ``cos_k, sin_k`` of the position in the year of each row.
-
-    Examples
-    --------
-    >>> per = pd.period_range("2020-01", periods=12, freq="M")
-    >>> X, names = fourier_terms(per, np.arange(12), 1)
-    >>> names, round(float(X[0, 0]), 3)
-    (('cos1', 'sin1'), 1.0)
-    """
-    if harmonics == 0:
-        return np.zeros((len(time), 0)), ()
-    freq = str(getattr(periods, "freqstr", "") or "")
-    if isinstance(periods, pd.PeriodIndex) and freq.startswith("M"):
-        pos, cycle = np.asarray(periods.month) - 1, 12
-    elif isinstance(periods, pd.PeriodIndex) and freq.startswith("Q"):
-        pos, cycle = np.asarray(periods.quarter) - 1, 4
-    else:
-        raise OptionError(f"seasonality={harmonics} needs monthly or quarterly periods "
-                          f"(a pandas PeriodIndex), not {type(periods).__name__} {freq!r}; add "
-                          f"seasonal covariates instead.")
-    if 2 * harmonics > cycle:
-        raise OptionError(f"seasonality={harmonics} harmonics is too many for a cycle of {cycle} "
-                          f"periods; use at most {cycle // 2}.")
-    angle = 2 * np.pi * pos[time][:, None] * np.arange(1, harmonics + 1)[None, :] / cycle
-    cols, names = [], []
-    for k in range(harmonics):
-        cols += [np.cos(angle[:, k]), np.sin(angle[:, k])]
-        names += [f"cos{k + 1}", f"sin{k + 1}"]
-    X = np.column_stack(cols)
-    keep = X.std(axis=0) > 1e-12  # sin of the Nyquist harmonic is zero
-    return X[:, keep], tuple(n for n, k in zip(names, keep, strict=True) if k)
+__all__ = ["MultilevelITS", "MultilevelITSResult"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +47,11 @@ class _ITSData:
     offset: np.ndarray | None
 
 
-def _its_data(panel: Panel, family: str, seasonality: int) -> _ITSData:
+def _its_data(panel: Panel, family: str, seasonality: Fourier | None) -> _ITSData:
+    """Rows, effects and terms of the model. Time is the ITS family's calendar
+    axis (:func:`spimpact.its.time_index`, from the first period): the trend,
+    the time since interruption and the Fourier terms are those of
+    :class:`~spimpact.its.MultiSiteITS`."""
     if panel.kind != "panel" or not panel.has_cohorts:
         raise EstimationError("MultilevelITS needs a panel of sites (unit=) over periods (time=) "
                               "with each site's interruption as cohort= (missing for controls).")
@@ -99,18 +69,24 @@ def _its_data(panel: Panel, family: str, seasonality: int) -> _ITSData:
     if not treated.any():
         raise EstimationError("no site has an interruption (cohort) in the panel.")
     post = (treated & (t >= np.where(treated, t0, 0))).astype(float)
-    since = np.where(post > 0, t - np.where(treated, t0, 0), 0.0)
+    t_of_pos = time_index(panel.periods)
+    tt = t_of_pos[t] - t_of_pos[0]  # calendar time, as MultiSiteITS's trend
+    t0_cal = t_of_pos[np.where(treated, t0, 0).astype(np.intp)] - t_of_pos[0]
+    since = np.where(post > 0, tt - t0_cal, 0.0)
     site = np.asarray(panel.unit_codes)
     tr_codes, tr_labels = pd.factorize(np.where(treated, site, -1), sort=True)
     if (~treated).any():  # -1 sorts first: controls
         tr_codes, tr_labels = tr_codes - 1, tr_labels[1:]
-    S, names = fourier_terms(panel.periods, t, seasonality)
+    if seasonality is None:
+        S, names = np.zeros((len(y), 0)), ()
+    else:
+        S, names = fourier_terms(t_of_pos[t], seasonality), seasonality.names
     s_mean = S.mean(axis=0)
     return _ITSData(
         y=y, site=site, treated_site=np.maximum(tr_codes, 0).astype(np.intp), sites=panel.units,
         treated_labels=panel.units[np.asarray(tr_labels, dtype=int)], post=post, since=since,
-        tc=(t - t.mean()) / max(float(t.std()), 1e-9), t_mean=float(t.mean()),
-        t_sd=max(float(t.std()), 1e-9), S=S - s_mean, s_names=names,
+        tc=(tt - tt.mean()) / max(float(tt.std()), 1e-9), t_mean=float(tt.mean()),
+        t_sd=max(float(tt.std()), 1e-9), S=S - s_mean, s_names=names,
         s_mean=s_mean, offset=offset_of(panel, family),
     )
 
@@ -124,8 +100,11 @@ class MultilevelITS:
                  + post_st (L + l_s) + post_st (t - t0_s) (S + s_s)
                  [+ log exposure for counts]
 
-    Sites' baseline levels ``a_s`` vary (and, with ``site_trends``, their
-    trends ``b_s``);
+    ``t`` is the ITS family's calendar time index (:func:`spimpact.its.time_index`:
+    months for monthly periods, the values of a numeric time column, so gaps
+    count), from the first period, as in :class:`~spimpact.its.MultiSiteITS`;
+    ``trend`` and ``slope_change`` are per unit of it. Sites' baseline levels
+    ``a_s`` vary (and, with ``site_trends``, their trends ``b_s``);
     level changes ``L + l_s`` and slope changes ``S + s_s`` are partially
     pooled across the interrupted sites (``l_s ~ N(0, sd_level)``,
     ``s_s ~ N(0, sd_slope)``). Sites without an interruption are controls:
@@ -135,8 +114,11 @@ class MultilevelITS:
     Parameters
     ----------
     family : {"gaussian", "poisson", "negbin"}
-    seasonality : int
-        Fourier harmonics of the annual cycle (monthly or quarterly periods).
+    seasonality : Fourier, optional
+        Fourier terms of the time index, as in the frequentist ITS family
+        (e.g. ``Fourier(12, 1)`` for one harmonic of the annual cycle of
+        monthly data): the same columns as
+        :class:`~spimpact.its.MultiSiteITS`'s.
     priors : Priors or dict, optional
         ``effect_sd`` sets the prior SD of the pooled level change (the slope
         change's is scaled by the spread of time since interruption).
@@ -162,7 +144,8 @@ class MultilevelITS:
     >>> sim = interrupted_series(n_series=4, stagger=3, noise_sd=0.0, random_state=1)
     >>> panel = sp.Panel(sim.data, outcome="count", unit="series", time="month",
     ...                  cohort="interruption", exposure="population")
-    >>> its = MultilevelITS(family="poisson", seasonality=1, random_state=1)
+    >>> from spimpact.its import Fourier
+    >>> its = MultilevelITS(family="poisson", seasonality=Fourier(12, 1), random_state=1)
     >>> res = its.fit(panel)  # doctest: +SKIP
     >>> res.estimates.term.iloc[0]  # doctest: +SKIP
     'level_change'
@@ -171,7 +154,7 @@ class MultilevelITS:
     def __init__(
         self,
         family: Literal["gaussian", "poisson", "negbin"] = "gaussian",
-        seasonality: int = 0,
+        seasonality: Fourier | None = None,
         priors: Priors | Mapping[str, Any] | None = None,
         chains: int = 4,
         draws: int = 1000,
@@ -213,9 +196,10 @@ class MultilevelITS:
                               f"{self.centred!r}.")
         if not isinstance(self.site_trends, bool):
             raise OptionError(f"site_trends must be True or False, not {self.site_trends!r}.")
-        if not isinstance(self.seasonality, int) or self.seasonality < 0:
-            raise OptionError(f"seasonality must be a whole number of harmonics >= 0, not "
-                              f"{self.seasonality!r}.")
+        if self.seasonality is not None and not isinstance(self.seasonality, Fourier):
+            raise OptionError(f"seasonality must be None or Fourier(period, order), as in "
+                              f"spimpact.its (e.g. Fourier(12, 1) for one harmonic of a monthly "
+                              f"cycle), not {self.seasonality!r}.")
         if panel.weights is not None:
             raise OptionError(f"the panel has sampling weights ({panel.weights!r}), which "
                               f"MultilevelITS does not use; build the Panel without weights=.")

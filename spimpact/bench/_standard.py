@@ -184,3 +184,38 @@ register_scenario(Scenario(
     should_pass=(),
     should_fail=("its[autocorrelation=None]",),
 ))
+
+register_scenario(Scenario(
+    name="its_ar1",
+    summary="one monthly series with AR(1) errors (rho 0.5) and a 10% level change",
+    details="108 months (2015-01 to 2023-12) of a log rate with a trend, an annual cycle and "
+            "pure AR(1) errors (coefficient 0.5, innovation SD 0.03, no measurement noise), "
+            "and a level change of log(0.9) from 2019-07 (interrupted_series with y_sd=0; the "
+            "outcome y is the log rate). The runs vary the AR coefficient (0 to 0.7) and the "
+            "length (24 to 108 months, centred on the interruption). The question is the "
+            "coverage of each autocorrelation correction, with and without small_sample=True "
+            "(Newey-West with the Lazarus-Lewis-Stock-Watson bandwidth and fixed-b critical "
+            "values; ARMA errors by REML with Satterthwaite df). OLS SEs should fail with "
+            "autocorrelated errors; the small-sample routes are expected to cover at 108 "
+            "months and rho 0.5 (target: 0.925-0.975).",
+    simulator="interrupted_series",
+    params={"ar": 0.5, "noise_sd": 0.03, "y_sd": 0.0},
+    outcome="y",
+    should_pass=("its[autocorrelation='arma', small_sample=True]",),
+    should_fail=("its[autocorrelation=None]",),
+))
+
+register_scenario(Scenario(
+    name="its_ar1_counts",
+    summary="monthly counts whose log rate has AR(1) noise, and a 10% level change",
+    details="108 months of Poisson counts (population about 250,000, about 30 events per "
+            "1,000 a month) whose log rate has a trend, an annual cycle and AR(1) noise "
+            "(coefficient 0.5, innovation SD 0.03), with a level change of log(0.9) from "
+            "2019-07 (interrupted_series). Quasi-Poisson segmented regression with Newey-West "
+            "SEs, with and without small_sample=True (the LLSW bandwidth and fixed-b critical "
+            "values on the score design).",
+    simulator="interrupted_series",
+    params={"ar": 0.5, "noise_sd": 0.03},
+    outcome="count",
+    should_pass=("its[family='quasipoisson', small_sample=True]",),
+))

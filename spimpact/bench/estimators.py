@@ -327,8 +327,10 @@ def _register_standard() -> None:
          "entropy balancing of the covariate means (ATT)", False, att),
         ("its", _its_factory, ("series",),
          "segmented regression with Newey-West (HAC) SEs and annual Fourier seasonality "
-         "(monthly data): its[autocorrelation=None] for OLS SEs, its[autocorrelation=arma] "
-         "for ARMA errors", False, {"autocorrelation": "newey-west", "seasonality": (12, 1)}),
+         "(monthly data), without the small-sample correction: its[small_sample=True] for "
+         "fixed-b Newey-West, its[autocorrelation=None] for OLS SEs, its[autocorrelation=arma] "
+         "for ARMA errors", False,
+         {"autocorrelation": "newey-west", "seasonality": (12, 1), "small_sample": False}),
         ("bayes_did", _lazy("spimpact.bayes", "MultilevelDiD", "bayes"), ("staggered",),
          "Bayesian multilevel DiD (PyMC); slow: use few replications", True, {}),
     ]

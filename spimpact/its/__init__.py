@@ -12,8 +12,10 @@ binomial, SARIMAX); multi-site fits absorb the site effects.
 
 from __future__ import annotations
 
+from ._design import fourier_terms
 from ._examples import example_panel, example_sites, load_sicily
 from ._options import Fourier, newey_west_lags
+from ._timeaxis import time_index
 from .controlled import ControlledITS
 from .multisite import MultiSiteITS
 from .multisite_results import MultiSiteResult
@@ -25,6 +27,8 @@ __all__ = [
     "ControlledITS",
     "MultiSiteITS",
     "Fourier",
+    "fourier_terms",
+    "time_index",
     "ITSResult",
     "MultiSiteResult",
     "newey_west_lags",

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import EstimationError
 
-__all__ = ["FitOutput", "CovSpec", "fit_glm", "fit_negbin", "fit_arma"]
+__all__ = ["FitOutput", "CovSpec", "fit_glm", "fit_negbin", "fit_arma", "fit_arma_reml"]
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,15 @@ class CovSpec:
     (Newey-West on one series), ``"driscoll-kraay"`` (Newey-West on the scores
     summed over the series of each period, ``time``: robust to autocorrelation
     and to correlation between series in the same period), ``"cluster"`` (by
-    ``groups``).
+    ``groups``). ``fixed_b``: the Newey-West intervals use fixed-b critical
+    values (see :mod:`spimpact.its._small`).
     """
 
     kind: str = "model"
     maxlags: int | None = None
     groups: np.ndarray | None = None
     time: np.ndarray | None = None
+    fixed_b: bool = False
 
     def statsmodels(self) -> tuple[str, dict[str, Any]]:
         """The ``cov_type`` and ``cov_kwds`` statsmodels expects."""
@@ -50,12 +52,15 @@ class CovSpec:
 
     def describe(self) -> str:
         """A short label for the method string."""
-        return {
+        label = {
             "model": "model-based SEs",
             "hac": f"Newey-West SEs ({self.maxlags} lags)",
             "driscoll-kraay": f"Driscoll-Kraay SEs ({self.maxlags} lags)",
             "cluster": "cluster-robust SEs",
         }[self.kind]
+        if self.fixed_b:
+            label = label[:-1] + ", fixed-b critical values)"
+        return label
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,14 @@ class FitOutput:
         Standard errors of the ``extra`` parameters that have one.
     notes : tuple of str
         Convergence trouble and the like, for the result's warnings.
+    weights : ndarray, shape (n,) or None
+        IRLS working weights at the solution (1 for Gaussian, ``mu`` for
+        Poisson, ``mu / (1 + alpha mu)`` for NB2): ``sqrt(weights) * X`` is the
+        design whose scores the Newey-West estimator weights.
+    crit, p_value : ndarray, shape (k,) or None
+        Per-coefficient critical values and p-values when they are not those of
+        the normal or Student t with ``df`` (fixed-b Newey-West). ``df`` may
+        also be per coefficient (Satterthwaite).
     """
 
     params: np.ndarray
@@ -100,6 +113,9 @@ class FitOutput:
     extra: dict[str, float] = field(default_factory=dict)
     extra_se: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    weights: np.ndarray | None = None
+    crit: np.ndarray | None = None
+    p_value: np.ndarray | None = None
 
 
 def _caught(w: list[warnings.WarningMessage]) -> tuple[str, ...]:
@@ -166,6 +182,7 @@ def fit_glm(
         df_resid=float(res.df_resid),
         extra={"loglik": float(res.llf), "aic": float(res.aic)} if family != "quasipoisson" else {},
         notes=_caught(caught),
+        weights=np.ones(len(y)) if family == "gaussian" else np.asarray(res.mu, dtype=float),
     )
 
 
@@ -211,6 +228,7 @@ def fit_negbin(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None, cov: Cov
         extra={"alpha": alpha, "loglik": float(res.llf), "aic": float(res.aic)},
         extra_se={"alpha": float(np.sqrt(cp[k, k]))},
         notes=tuple(dict.fromkeys(notes)),
+        weights=mu / (1.0 + alpha * mu),
     )
 
 
@@ -266,4 +284,53 @@ def fit_arma(y: np.ndarray, X: np.ndarray, order: tuple[int, int]) -> FitOutput:
         extra=extra,
         extra_se=extra_se,
         notes=tuple(dict.fromkeys(notes)),
+    )
+
+
+def fit_arma_reml(y: np.ndarray, X: np.ndarray, order: tuple[int, int]) -> FitOutput:
+    """Linear regression with ARMA(p, q) errors by restricted maximum likelihood,
+    Student t intervals with Satterthwaite df per coefficient
+    (:func:`spimpact.its._small.fit_reml_arma`).
+
+    The columns of ``X`` are scaled to unit root-mean-square for the fit and the
+    coefficients and covariance scaled back (the df do not depend on the scale).
+    """
+    from ._small import fit_reml_arma
+
+    p, q = order
+    k = X.shape[1]
+    s = np.sqrt(np.mean(X**2, axis=0))
+    s[s == 0] = 1.0
+    fit = fit_reml_arma(y, X / s, order)
+    beta = fit.beta / s
+    names = [f"ar{i + 1}" for i in range(p)] + [f"ma{i + 1}" for i in range(q)]
+    values = np.r_[fit.ar, fit.ma]
+    se = np.sqrt(np.maximum(np.diag(fit.theta_vcov)[1:], 0.0))
+    notes = []
+    if not fit.converged:
+        notes.append(
+            "the REML fit of the ARMA errors did not converge; try another arma_order or "
+            "autocorrelation='newey-west'."
+        )
+    if p and np.max(np.abs(fit.ar)) > 0.98:
+        notes.append(
+            f"the REML AR coefficient is {fit.ar[0]:.3g}, near the unit root: the series may "
+            f"not be stationary around its trend; check the trend and the season."
+        )
+    extra = {n: float(v) for n, v in zip(names, values, strict=True)}
+    extra.update(sigma2=fit.sigma2, reml_criterion=fit.criterion)
+    resid = y - X @ beta
+    df_resid = float(len(y) - k - p - q)
+    return FitOutput(
+        params=beta,
+        vcov=fit.vcov / np.outer(s, s),
+        df=fit.df,
+        dispersion=fit.sigma2,
+        pearson_dispersion=float(np.sum(resid**2) / df_resid),
+        linear=X @ beta,
+        residuals=fit.innovations,
+        df_resid=df_resid,
+        extra=extra,
+        extra_se={n: float(v) for n, v in zip(names, se, strict=True)},
+        notes=tuple(notes),
     )

@@ -105,6 +105,7 @@ class ITSOptions:
     slope_origin: int
     arma_order: tuple[int, int]
     covariates: Sequence[str] | str | None
+    small_sample: bool = False
 
     @property
     def is_count(self) -> bool:
@@ -182,6 +183,7 @@ def validate_options(
     covariates: Any,
     allowed_autocorrelation: tuple[Any, ...] = AUTOCORRELATION,
     allowed_families: tuple[str, ...] = FAMILIES,
+    small_sample: Any = False,
 ) -> ITSOptions:
     """Check every ITS setting; raise :class:`~spimpact.errors.OptionError` naming the
     argument, its value and the fix.
@@ -199,6 +201,8 @@ def validate_options(
     validate_choice("autocorrelation", autocorrelation, allowed_autocorrelation)
     if not isinstance(slope_change, (bool, np.bool_)):
         raise OptionError(f"slope_change must be True or False, not {slope_change!r}.")
+    if not isinstance(small_sample, (bool, np.bool_)):
+        raise OptionError(f"small_sample must be True or False, not {small_sample!r}.")
     if not (
         isinstance(confidence, (int, float))
         and not isinstance(confidence, bool)
@@ -240,4 +244,5 @@ def validate_options(
         slope_origin=int(slope_origin),
         arma_order=arma,
         covariates=covariates,
+        small_sample=bool(small_sample),
     )

@@ -74,6 +74,13 @@ slope_origin, covariates
     period_effects : bool
         Replace the common trend, seasonality and extra interruptions by one
         effect per period shared by all series.
+    small_sample : bool
+        With ``autocorrelation="newey-west"``: the Lazarus-Lewis-Stock-Watson
+        bandwidth ``S = 1.3 sqrt(T)`` for ``T`` periods (unless ``maxlags``)
+        and fixed-b critical values and p-values for the Driscoll-Kraay t
+        statistics, exact for the design under independent Gaussian errors
+        (see :class:`~spimpact.its.SegmentedRegression`). Without
+        ``autocorrelation`` it changes nothing.
 
     Examples
     --------
@@ -105,6 +112,7 @@ slope_origin, covariates
         period_effects: bool = False,
         slope_origin: int = 0,
         covariates: Sequence[str] | str | None = None,
+        small_sample: bool = False,
     ) -> None:
         self.interruption = interruption
         self.family = family
@@ -118,6 +126,7 @@ slope_origin, covariates
         self.period_effects = period_effects
         self.slope_origin = slope_origin
         self.covariates = covariates
+        self.small_sample = small_sample
 
     def __repr__(self) -> str:
         return (
@@ -137,6 +146,7 @@ slope_origin, covariates
             slope_origin=self.slope_origin,
             arma_order=(1, 0),
             covariates=self.covariates,
+            small_sample=self.small_sample,
             allowed_autocorrelation=(None, "newey-west"),
         )
         if not isinstance(self.period_effects, (bool, np.bool_)):

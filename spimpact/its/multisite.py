@@ -19,6 +19,7 @@ from ._common import MIN_PRE, covariate_columns, outcome_arrays
 from ._design import segment_terms, shared_terms
 from ._diagnostics import autocorrelation_tests, diagnostic_lags
 from ._options import Family, Fourier, ITSOptions, validate_options
+from ._result_base import FAMILY_LABEL, order_terms
 from ._sites import SiteFit, cluster_vcov, fit_sites, site_vcov
 from ._timeaxis import resolve_extra, time_index
 from .multisite_results import MultiSiteData, MultiSiteResult
@@ -170,7 +171,7 @@ class MultiSiteITS:
         msg = few_clusters_message(G)
         if msg:
             notes.append(msg)
-        table = _order(
+        table = order_terms(
             estimate_table(
                 fit.beta,
                 np.sqrt(np.maximum(np.diag(vcov), 0)),
@@ -362,12 +363,6 @@ def _diagnostics(
     )
 
 
-def _order(tab: pd.DataFrame) -> pd.DataFrame:
-    order = {n: i for i, n in enumerate(("level_change", "slope_change", "trend"))}
-    key = tab["term"].map(lambda t: order.get(t, 3)).to_numpy()
-    return tab.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
-
-
 def _dispersion(y: np.ndarray, fit: SiteFit, family: str, n_params: int) -> float:
     df = len(y) - n_params
     if family == "poisson" or df <= 0:
@@ -383,12 +378,7 @@ def _crit(confidence: float, df: float) -> float:
 
 
 def _method(opts: ITSOptions, site_trends: bool, panel: Panel) -> str:
-    bits = [
-        {"gaussian": "Gaussian", "poisson": "Poisson", "quasipoisson": "quasi-Poisson"}[
-            opts.family
-        ],
-        "site trends" if site_trends else "site effects",
-    ]
+    bits = [FAMILY_LABEL[opts.family], "site trends" if site_trends else "site effects"]
     if opts.seasonality is not None:
         bits.append(f"Fourier({opts.seasonality.period:g}, {opts.seasonality.order})")
     bits.append(f"SEs clustered by {panel.cluster or 'site'}")

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import OptionError
-from ..results import Result
+from ._result_base import ITSResultBase
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -106,7 +106,7 @@ def aggregate_trajectories(d: MultiSiteData, by: str, per: float | None) -> pd.D
     return out
 
 
-class MultiSiteResult(Result):
+class MultiSiteResult(ITSResultBase):
     """A fitted :class:`~spimpact.its.MultiSiteITS`.
 
     ``estimates`` holds the pooled terms on the link scale (log rate ratios
@@ -131,34 +131,9 @@ class MultiSiteResult(Result):
         site_table: pd.DataFrame | None,
         **kwargs: Any,
     ) -> None:
-        self._data = data
-        self._diagnostics = diagnostics
-        self._dispersion = float(dispersion)
         self._site_table = site_table
-        super().__init__(estimates, **kwargs)
-
-    @property
-    def family(self) -> str:
-        """The outcome family."""
-        return self._data.family
-
-    @property
-    def dispersion(self) -> float:
-        """Pearson chi-square over residual df (1 for Poisson); cluster-robust SEs do
-        not use it."""
-        return self._dispersion
-
-    @property
-    def diagnostics(self) -> pd.DataFrame:
-        """Residual autocorrelation tests pooled over sites (lags never cross sites).
-        Cluster-robust inference does not need their absence."""
-        return self._diagnostics.copy()
-
-    @property
-    def vcov(self) -> pd.DataFrame:
-        """Cluster-robust covariance of the pooled terms."""
-        names = list(self._data.names)
-        return pd.DataFrame(self._data.vcov, index=names, columns=names)
+        super().__init__(estimates, data=data, diagnostics=diagnostics, dispersion=dispersion,
+                         **kwargs)
 
     @property
     def site_estimates(self) -> pd.DataFrame:
@@ -178,20 +153,6 @@ class MultiSiteResult(Result):
                 "MultiSiteITS(..., site_estimates=True)."
             )
         return self._site_table.copy()
-
-    def rate_ratios(self) -> pd.DataFrame:
-        """The pooled estimates exponentiated (count families)."""
-        if not self._data.log_link:
-            raise OptionError(
-                "rate_ratios() needs a count family (log link); this fit is Gaussian."
-            )
-        t = self.estimates
-        out = t[["term"]].copy()
-        out["rate_ratio"] = np.exp(t["estimate"])
-        out["std_error"] = np.exp(t["estimate"]) * t["std_error"]
-        out["ci_lower"], out["ci_upper"] = np.exp(t["ci_lower"]), np.exp(t["ci_upper"])
-        out["p_value"] = t["p_value"]
-        return out
 
     def counterfactual(self, by: str = "event_time", per: float | None = None) -> pd.DataFrame:
         """Observed, fitted and counterfactual trajectories of the interrupted sites.
@@ -233,9 +194,7 @@ class MultiSiteResult(Result):
         from ._plot import multisite_plot
 
         d = self._data
-        if per is None and d.log_link and not d.rows["exposure"].isna().all():
-            rate = d.rows["observed"].sum() / d.rows["exposure"].sum()
-            per = 10.0 ** max(0, int(np.ceil(-np.log10(max(rate, 1e-300)))))
+        per = self._default_per(per)
         return multisite_plot(
             self.counterfactual(by=by, per=per),
             by,

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import OptionError
-from ..results import Estimate, Result
+from ..results import Estimate
 from ._diagnostics import residual_acf
 from ._predict import cumulative, predict
+from ._result_base import ITSResultBase
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -55,7 +56,7 @@ class FitData:
         return self.family != "gaussian"
 
 
-class ITSResult(Result):
+class ITSResult(ITSResultBase):
     """A fitted segmented regression (single or controlled interrupted time series).
 
     ``estimates`` has one row per term (``level_change``, ``slope_change``,
@@ -71,49 +72,10 @@ class ITSResult(Result):
     0.9
     """
 
-    def __init__(
-        self,
-        estimates: pd.DataFrame,
-        *,
-        data: FitData,
-        diagnostics: pd.DataFrame,
-        dispersion: float,
-        **kwargs: Any,
-    ) -> None:
-        self._data = data
-        self._diagnostics = diagnostics
-        self._dispersion = float(dispersion)
-        super().__init__(estimates, **kwargs)
-
-    # ------------------------------------------------------------------ fields
-    @property
-    def family(self) -> str:
-        """The outcome family."""
-        return self._data.family
-
-    @property
-    def dispersion(self) -> float:
-        """The scale used by model-based SEs: Pearson chi-square over residual df for
-        quasi-Poisson (and the residual variance for Gaussian), 1 for Poisson and the
-        negative binomial (whose ``alpha`` is in :attr:`info`), the innovation
-        variance with ARMA errors."""
-        return self._dispersion
-
-    @property
-    def diagnostics(self) -> pd.DataFrame:
-        """Residual autocorrelation tests: Ljung-Box, Breusch-Godfrey, Durbin-Watson."""
-        return self._diagnostics.copy()
-
     @property
     def interruption(self) -> Any:
         """The first period of the interruption, in the time column's labels."""
         return self._data.interruption
-
-    @property
-    def vcov(self) -> pd.DataFrame:
-        """Covariance matrix of the coefficients (link scale)."""
-        names = list(self._data.names)
-        return pd.DataFrame(self._data.vcov, index=names, columns=names)
 
     @property
     def residuals(self) -> pd.Series:
@@ -121,25 +83,6 @@ class ITSResult(Result):
         return pd.Series(self._data.residuals, name="residual")
 
     # ------------------------------------------------------------------- views
-    def rate_ratios(self) -> pd.DataFrame:
-        """The estimates exponentiated: rate ratios with their intervals (count families).
-
-        ``std_error`` is the delta-method SE of the ratio; p-values are unchanged.
-        """
-        if not self._data.log_link:
-            raise OptionError(
-                "rate_ratios() needs a count family (log link); this fit is Gaussian. If the "
-                "outcome is a log rate, exponentiate .estimates yourself."
-            )
-        t = self.estimates
-        out = t[self.id_columns].copy()
-        est = t["estimate"].to_numpy()
-        out["rate_ratio"] = np.exp(est)
-        out["std_error"] = np.exp(est) * t["std_error"].to_numpy()
-        out["ci_lower"], out["ci_upper"] = np.exp(t["ci_lower"]), np.exp(t["ci_upper"])
-        out["p_value"] = t["p_value"]
-        return out
-
     def _scale(self, per: float | None) -> np.ndarray:
         rows = self._data.rows
         if per is None:
@@ -245,9 +188,7 @@ class ITSResult(Result):
         from ._plot import its_plot
 
         d = self._data
-        if per is None and d.log_link and not d.rows["exposure"].isna().all():
-            rate = d.rows["observed"].sum() / d.rows["exposure"].sum()
-            per = 10.0 ** max(0, int(np.ceil(-np.log10(max(rate, 1e-300)))))
+        per = self._default_per(per)
         return its_plot(
             self.counterfactual(per=per), d, per=per, ax=ax, title=kwargs.pop("title", self.method)
         )

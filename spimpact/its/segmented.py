@@ -83,6 +83,21 @@ class SegmentedRegression:
     covariates : sequence of str or str, optional
         Time-varying covariates (columns or a formula); ``None`` uses the
         panel's covariates, ``()`` none.
+    small_sample : bool, default True
+        Small-sample inference for the autocorrelation corrections (on by
+        default: on monthly series of 24-108 points with AR(1) errors it
+        brought the coverage of 95% intervals from 0.735-0.92 to 0.905-0.97;
+        see the guide's coverage table). ``False`` gives the classical
+        Newey-West (Newey & West's automatic lag, normal critical values) and
+        ARMA maximum-likelihood intervals. With ``"newey-west"``: the
+        Lazarus-Lewis-Stock-Watson bandwidth ``S = 1.3 sqrt(n)`` (``S - 1``
+        lags, unless ``maxlags`` is given) and fixed-b critical values and
+        p-values, exact for the design under independent Gaussian errors
+        (Kiefer-Vogelsang's fixed-b limit for long series). With ``"arma"``:
+        the ARMA errors fitted by restricted maximum likelihood (REML) and
+        Student t intervals with Satterthwaite degrees of freedom per
+        coefficient. Without ``autocorrelation`` it changes nothing (Gaussian
+        model-based intervals are already Student t).
 
     Notes
     -----
@@ -90,7 +105,8 @@ class SegmentedRegression:
     the period number for pandas Periods (months since 1970-01 for monthly
     data), and months (or days) for dates; the trend is per that unit, and
     Fourier periods are in it. Intervals are normal, except Student-t on the
-    residual df for a Gaussian fit with model-based SEs.
+    residual df for a Gaussian fit with model-based SEs, and as
+    ``small_sample`` says.
 
     Examples
     --------
@@ -116,6 +132,7 @@ class SegmentedRegression:
         slope_origin: int = 0,
         arma_order: tuple[int, int] = (1, 0),
         covariates: Sequence[str] | str | None = None,
+        small_sample: bool = True,
     ) -> None:
         self.interruption = interruption
         self.family = family
@@ -128,6 +145,7 @@ class SegmentedRegression:
         self.slope_origin = slope_origin
         self.arma_order = arma_order
         self.covariates = covariates
+        self.small_sample = small_sample
 
     def __repr__(self) -> str:
         return (
@@ -148,6 +166,7 @@ class SegmentedRegression:
             slope_origin=self.slope_origin,
             arma_order=self.arma_order,
             covariates=self.covariates,
+            small_sample=self.small_sample,
         )
 
     def fit(self, panel: Panel) -> ITSResult:
