@@ -108,7 +108,8 @@ def aggregate_panel(panel: Panel, to: str) -> Panel:
     cluster = panel.cluster if panel.cluster not in lower else None
     upper = levels[levels.index(to) + 1:]
     consts = [c for c in panel.covariates if c not in means and c not in sums]
-    consts += [c for c in (panel.cohort, panel.treatment, cluster, *upper) if c is not None]
+    consts += [c for c in (panel.cohort, panel.treatment, panel.dose, cluster, *upper)
+               if c is not None]
     _carry_constants(panel, out, keys, to, consts)
     per_group = (panel._df.groupby(to, observed=True)[panel.unit].nunique()
                  if panel.unit else None)
@@ -122,7 +123,7 @@ def aggregate_panel(panel: Panel, to: str) -> Panel:
         out.drop(columns="_n"), outcome=panel.outcome, unit=to, time=panel.time,
         cohort=panel.cohort, treatment=panel.treatment, never_treated=panel.never_treated,
         covariates=panel.covariates, cluster=cluster, weights=panel.weights,
-        exposure=panel.exposure, levels=[to, *upper],
+        exposure=panel.exposure, levels=[to, *upper], dose=panel.dose,
     )
     object.__setattr__(new, "_notes", [*panel.notes, note + ".", *new.notes])
     return new
