@@ -182,3 +182,14 @@ def test_aggregate_refuses_a_dose_varying_within_new_units(sim):
     p = _panel(df, levels=["id", "pcn"])
     with pytest.raises(PanelError, match="'D' varies within a 'pcn' group"):
         p.aggregate(to="pcn")
+
+
+def test_uniform_band_is_wider_than_pointwise_and_reproducible(panel):
+    res = ContinuousDiD().fit(panel)
+    band = res.uniform_band("acrt_d", n_boot=2000, random_state=3)
+    pointwise = res.estimates.query("target == 'acrt_d'").reset_index(drop=True)
+    assert 1.96 < band["crit"].iloc[0] < 4.0
+    assert (band["ci_lower"] < pointwise["ci_lower"]).all()
+    pd.testing.assert_frame_equal(band, res.uniform_band("acrt_d", n_boot=2000, random_state=3))
+    with pytest.raises(OptionError, match="n_boot"):
+        res.uniform_band(n_boot=10)
