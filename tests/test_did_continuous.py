@@ -169,7 +169,9 @@ def test_dose_needs_a_cohort(sim):
 
 
 def test_binary_estimators_refuse_a_dose(panel):
-    for est in (CallawaySantAnna(), sp.did.TWFE()):
+    estimators = (CallawaySantAnna(), sp.did.TWFE(), sp.did.SunAbraham(), sp.did.Imputation(),
+                  sp.did.TwoStage(), sp.did.ETWFE(), sp.did.ETWFE(family="poisson"))
+    for est in estimators:
         with pytest.raises(EstimationError, match="ContinuousDiD"):
             est.fit(panel)
     with pytest.raises(EstimationError, match="ContinuousDiD"):
