@@ -320,9 +320,16 @@ class ContinuousDiD:
 
         all_g = np.arange(len(groups))
         curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        inf_d = {"att_d": np.zeros((n, len(grid))), "acrt_d": np.zeros((n, len(grid)))}
+        for wk, c in zip(w, post, strict=True):
+            treat, comp, sb, Xg, dXg, if_comp = c["pieces"]
+            inf_d["att_d"][treat] += wk * (sb @ Xg.T)
+            inf_d["att_d"][comp] += wk * if_comp[:, None]
+            inf_d["acrt_d"][treat] += wk * (sb @ dXg.T)
         for key in ("att_d", "acrt_d", "att", "acrt"):
             est = sum(wk * c[key] for wk, c in zip(w, post, strict=True))
-            inf = sum(wk * c[f"if_{key}"] for wk, c in zip(w, post, strict=True))
+            inf = (inf_d[key] if key in inf_d
+                   else sum(wk * c[f"if_{key}"] for wk, c in zip(w, post, strict=True)))
             inf = inf.reshape(n, -1) + shares_if(by_group([c[key] for c in post]), all_g)
             curves[key] = (np.asarray(est, dtype=float).reshape(-1), inf)
 
@@ -406,12 +413,9 @@ class ContinuousDiD:
         if_acrt = np.zeros(n)
         if_acrt[treat] = (n / n1) * (slope - slope.mean() + sb @ dX.mean(axis=0))
         out["if_acrt"] = if_acrt
-        if_att_d = np.zeros((n, len(grid)))
-        if_att_d[treat] = (n / n1) * (sb @ Xg.T)
-        if_att_d[comp] = if_comp[:, None]
-        if_acrt_d = np.zeros((n, len(grid)))
-        if_acrt_d[treat] = (n / n1) * (sb @ dXg.T)
-        out["if_att_d"], out["if_acrt_d"] = if_att_d, if_acrt_d
+        # the curves' influence (units x doses) is added into the aggregate by
+        # fit, cell by cell, from these pieces: memory stays one units x doses array
+        out["pieces"] = (treat, comp, (n / n1) * sb, Xg, dXg, if_comp)
         return out
 
     def _event_study(self, cells: list[dict[str, Any]], groups: np.ndarray,
