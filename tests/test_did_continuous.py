@@ -11,7 +11,9 @@ References (tests/data/did/README.md):
   R ``did``: the overall ATT is CS's "group" aggregate and the event-study ATT is
   CS's "dynamic" aggregate, estimates and SEs to 1e-10; (b) in one 2x2 cell,
   statsmodels' HC0 sandwich of the regression behind ATT(d) and ACRT(d), to 1e-8
-  relative.
+  relative;
+* the event study of the average causal response: moderndid 0.2.0's point
+  estimates to 1e-6; its level event study is CS's dynamic aggregation.
 """
 
 from __future__ import annotations
@@ -195,3 +197,12 @@ def test_uniform_band_is_wider_than_pointwise_and_reproducible(panel):
     pd.testing.assert_frame_equal(band, res.uniform_band("acrt_d", n_boot=2000, random_state=3))
     with pytest.raises(OptionError, match="n_boot"):
         res.uniform_band(n_boot=10)
+
+
+@pytest.mark.parametrize("cg", ["notyettreated", "nevertreated"])
+def test_event_study_acrt_matches_moderndid(panel, cg):
+    ref = pd.read_csv(DATA / "moderndid_cont_did_es.csv").query("control_group == @cg")
+    es = ContinuousDiD(control_group=CG[cg]).fit(panel).event_study.estimates
+    es = es[es.target == "acrt"].reset_index(drop=True)
+    np.testing.assert_array_equal(es["event_time"], ref["event_time"])
+    np.testing.assert_allclose(es["estimate"], ref["estimate"], rtol=0, atol=1e-6)
