@@ -46,6 +46,10 @@ def describe_panel(panel: Panel) -> pd.Series:
     info["outcome mean"] = float(np.average(panel.y, weights=panel.w))
     if panel.exposure_values is not None:
         info["exposure total"] = float(panel.exposure_values.sum())
+    doses = panel.unit_doses
+    if doses is not None and (doses > 0).any():
+        info["dose of treated units"] = (f"{doses[doses > 0].min():.4g} to "
+                                         f"{doses[doses > 0].max():.4g}")
     if panel.notes:
         info["notes"] = " ".join(panel.notes)
     return pd.Series(info, name="value", dtype=object)

@@ -150,6 +150,7 @@ def test_panel_dose_values(panel, sim):
     assert len(panel.dose_values) == panel.n_obs
     assert panel.replace(dose=None).dose is None
     assert panel.balanced().dose == "D"
+    assert "dose of treated units" in panel.describe().index
 
 
 @pytest.mark.parametrize(("change", "match"), [
