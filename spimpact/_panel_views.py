@@ -46,6 +46,10 @@ def describe_panel(panel: Panel) -> pd.Series:
     info["outcome mean"] = float(np.average(panel.y, weights=panel.w))
     if panel.exposure_values is not None:
         info["exposure total"] = float(panel.exposure_values.sum())
+    doses = panel.unit_doses
+    if doses is not None and (doses > 0).any():
+        info["dose of treated units"] = (f"{doses[doses > 0].min():.4g} to "
+                                         f"{doses[doses > 0].max():.4g}")
     if panel.notes:
         info["notes"] = " ".join(panel.notes)
     return pd.Series(info, name="value", dtype=object)
@@ -108,7 +112,8 @@ def aggregate_panel(panel: Panel, to: str) -> Panel:
     cluster = panel.cluster if panel.cluster not in lower else None
     upper = levels[levels.index(to) + 1:]
     consts = [c for c in panel.covariates if c not in means and c not in sums]
-    consts += [c for c in (panel.cohort, panel.treatment, cluster, *upper) if c is not None]
+    consts += [c for c in (panel.cohort, panel.treatment, panel.dose, cluster, *upper)
+               if c is not None]
     _carry_constants(panel, out, keys, to, consts)
     per_group = (panel._df.groupby(to, observed=True)[panel.unit].nunique()
                  if panel.unit else None)
@@ -122,7 +127,7 @@ def aggregate_panel(panel: Panel, to: str) -> Panel:
         out.drop(columns="_n"), outcome=panel.outcome, unit=to, time=panel.time,
         cohort=panel.cohort, treatment=panel.treatment, never_treated=panel.never_treated,
         covariates=panel.covariates, cluster=cluster, weights=panel.weights,
-        exposure=panel.exposure, levels=[to, *upper],
+        exposure=panel.exposure, levels=[to, *upper], dose=panel.dose,
     )
     object.__setattr__(new, "_notes", [*panel.notes, note + ".", *new.notes])
     return new

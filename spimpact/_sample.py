@@ -27,7 +27,7 @@ from .errors import EstimationError, OptionError
 if TYPE_CHECKING:
     from .panel import Panel
 
-__all__ = ["UnitSample", "unit_sample", "refuse_exposure"]
+__all__ = ["UnitSample", "unit_sample", "refuse_exposure", "refuse_dose"]
 
 
 @dataclass(frozen=True)
@@ -164,4 +164,16 @@ def refuse_exposure(panel: Panel, who: str) -> None:
             f"build the Panel without it (panel.replace(exposure=None)); to estimate effects "
             f"on rates, use spimpact.did.ETWFE(family='poisson') (rate ratios and counts) or "
             f"an outcome column of rates (e.g. per 1,000 of the list)."
+        )
+
+
+def refuse_dose(panel: Panel, who: str) -> None:
+    """Refuse a panel with ``dose=`` in an estimator of binary-treatment effects:
+    it would not use the dose, and ignoring a role silently is never done."""
+    if panel.dose is not None:
+        raise EstimationError(
+            f"{who} estimates effects of a 0/1 treatment and does not use the panel's "
+            f"dose={panel.dose!r}. For effects along the dose use "
+            f"spimpact.did.ContinuousDiD; for the binary effect build the Panel without it "
+            f"(panel.replace(dose=None))."
         )

@@ -319,3 +319,44 @@ def first_treated(
     seen[u[starts]] = t[starts]
     entered = (first >= 0) & (first == seen) & (seen > 0)
     return first, entered
+
+
+def check_dose(panel: Any, df: pd.DataFrame) -> np.ndarray:
+    """The dose column of a panel as floats, checked: numeric, finite, ``>= 0``,
+    constant within each unit, 0 exactly for never-treated units."""
+    col = panel.dose
+    if panel.kind != "panel":
+        raise PanelError(
+            f"dose={col!r} is a unit's treatment intensity and needs a panel (unit= and "
+            f"time=); this is a {panel.kind}."
+        )
+    if not panel.has_cohorts:
+        raise PanelError(
+            f"dose={col!r} needs cohort= or treatment= (when each unit starts); a dose "
+            f"alone does not say when treatment begins."
+        )
+    d = numeric_column(df, col, "dose", min_value=0.0)
+    if not np.isfinite(d).all():
+        rows = df.index[~np.isfinite(d)]
+        raise PanelError(
+            f"dose column {col!r} is not finite in rows {row_examples(rows)}; give each "
+            f"unit a finite intensity (0 for never-treated units)."
+        )
+    constant_within(panel._ucode, d, panel.units, col, f"units ({panel.unit!r})",
+                    "a unit's dose is its intensity from its start and must be the same in "
+                    "every row; summarise it per unit (e.g. its mean after the start).")
+    first = np.r_[True, panel._ucode[1:] != panel._ucode[:-1]]
+    ud, upos = d[first], panel.unit_cohort_codes
+    never = ~np.isfinite(upos)
+    for bad, what, fix in (
+        (never & (ud != 0), "never-treated units have a dose > 0",
+         "set their dose to 0, or give them a cohort"),
+        (~never & (ud <= 0), "units with a cohort have a dose of 0",
+         "give treated units a positive dose, or mark them never treated"),
+    ):
+        if bad.any():
+            raise PanelError(
+                f"dose column {col!r}: {int(bad.sum())} {what} (e.g. "
+                f"{row_examples(panel.units[bad])}); {fix}."
+            )
+    return d

@@ -22,6 +22,7 @@ from ._periods import (
     encode_periods,
 )
 from ._validate import (
+    check_dose,
     check_nested,
     check_roles,
     column_names,
@@ -46,7 +47,8 @@ __all__ = ["Panel", "PanelKind"]
 
 PanelKind = Literal["panel", "repeated_cross_section", "series", "cross_section"]
 
-_ROLE_NAMES = ("outcome", "unit", "time", "cohort", "treatment", "cluster", "weights", "exposure")
+_ROLE_NAMES = ("outcome", "unit", "time", "cohort", "treatment", "cluster", "weights", "exposure",
+               "dose")
 
 
 class Panel:
@@ -88,6 +90,10 @@ class Panel:
     exposure : str, optional
         Population at risk (e.g. practice list size), the offset in rate
         models; positive. The outcome is then a count (non-negative).
+    dose : str, optional
+        Treatment intensity of each unit (continuous-dose DiD): numeric, finite,
+        ``>= 0`` and the same in every row of a unit; 0 for never-treated units
+        and ``> 0`` for units with a cohort.
     levels : sequence of str
         Nesting columns from lowest to highest (e.g. ``["practice", "pcn",
         "icb"]``), checked to be nested (the unit in the lowest level too).
@@ -132,11 +138,13 @@ class Panel:
         weights: str | None = None,
         exposure: str | None = None,
         levels: Sequence[str] | str | None = (),
+        dose: str | None = None,
     ) -> None:
         roles = {
             "outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
             "treatment": treatment, "never_treated": never_treated, "covariates": covariates,
             "cluster": cluster, "weights": weights, "exposure": exposure, "levels": levels,
+            "dose": dose,
         }
         self._setup(to_pandas(data), roles, internal=False, quiet=False)
 
@@ -149,6 +157,7 @@ class Panel:
         self.levels = column_names(roles["levels"], "levels")
         self.cluster, self.weights, self.exposure = (
             roles["cluster"], roles["weights"], roles["exposure"])
+        self.dose = roles.get("dose")
         self._notes: list[str] = []
         # internal: ``source`` is an already validated frame whose index holds the
         # row positions of the user's data; quiet: its set-aside rows were reported
@@ -174,7 +183,7 @@ class Panel:
             "cohort": self.cohort, "treatment": self.treatment,
             "never_treated": self.never_treated, "covariates": self.covariates,
             "cluster": self.cluster, "weights": self.weights, "exposure": self.exposure,
-            "levels": self.levels,
+            "levels": self.levels, "dose": self.dose,
         }
 
     def _build(self, source: pd.DataFrame) -> None:
@@ -295,6 +304,7 @@ class Panel:
         # sorted numeric panels keep the cohort per unit; rows gather it on demand
         self._cohort_pos = None if rows is None else readonly(rows)
         self._unit_cohort_pos = None if units is None else readonly(units)
+        self._dose = None if self.dose is None else readonly(check_dose(self, df))
 
     def _find_kind(
         self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray, key: np.ndarray
@@ -578,6 +588,16 @@ class Panel:
     def exposure_values(self) -> np.ndarray | None:
         """Exposure of each row, or ``None``."""
         return self._exp
+
+    @property
+    def dose_values(self) -> np.ndarray | None:
+        """Dose (treatment intensity) of each row, or ``None``."""
+        return self._dose
+
+    @property
+    def unit_doses(self) -> np.ndarray | None:
+        """Dose of each unit (in :attr:`units` order), or ``None``."""
+        return None if self._dose is None else self.unit_values(self._dose)
 
     @property
     def cluster_codes(self) -> np.ndarray | None:

@@ -48,6 +48,14 @@ def _sites():
     return example_sites(8, random_state=14)
 
 
+def _dose():
+    from pathlib import Path
+
+    df = pd.read_csv(Path(__file__).parent / "data" / "did" / "cont_did_sim.csv")
+    return sp.Panel(df, outcome="Y", unit="id", time="time_period", cohort="G",
+                    never_treated=0, dose="D")
+
+
 def _cases():
     from spimpact import did, its, matching
 
@@ -57,6 +65,7 @@ def _cases():
         ("Imputation", did.Imputation, {}, _rollout),
         ("TwoStage", did.TwoStage, {}, _rollout),
         ("TWFE", did.TWFE, {}, _rollout),
+        ("ContinuousDiD", did.ContinuousDiD, {}, _dose),
         ("PropensityScoreMatching", matching.PropensityScoreMatching, {"random_state": 1},
          _cohort),
         ("InverseProbabilityWeighting", matching.InverseProbabilityWeighting, {}, _cohort),

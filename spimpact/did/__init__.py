@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..aggregation import aggregation_weights, apply_aggregation
 from .bacon import BaconDecomposition, bacon_decomposition
 from .callaway import CallawaySantAnna
+from .continuous import ContinuousDiD, ContinuousDiDResult
 from .etwfe import ETWFE
 from .honest import HonestBounds, honest_bounds
 from .imputation import Imputation, ImputationResult
@@ -33,6 +34,8 @@ __all__ = [
     "Imputation",
     "TwoStage",
     "ETWFE",
+    "ContinuousDiD",
+    "ContinuousDiDResult",
     "TWFE",
     "bacon_decomposition",
     "BaconDecomposition",

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import sparse
 
 from .._formula import design_matrix
-from .._sample import refuse_exposure
+from .._sample import refuse_dose, refuse_exposure
 from ..errors import EstimationError
 from ..inference import few_clusters_message
 from ..panel import Panel
@@ -240,6 +240,7 @@ def _check_panel(panel: Panel, name: str, *, uses_exposure: bool = False) -> Non
         raise EstimationError(f"{name}.fit needs a spimpact.Panel, not {type(panel).__name__}.")
     if not uses_exposure:
         refuse_exposure(panel, name)
+    refuse_dose(panel, name)
     if not panel.has_cohorts:
         raise EstimationError(
             f"{name} needs cohorts: build the Panel with cohort= (first treated period) or "

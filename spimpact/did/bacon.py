@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._sample import refuse_exposure
+from .._sample import refuse_dose, refuse_exposure
 from ..errors import EstimationError, PanelError
 from ..panel import Panel
 from ..results import Result
@@ -177,6 +177,7 @@ def bacon_decomposition(panel: Panel, *, confidence: float = 0.95) -> BaconDecom
             "treatment=)."
         )
     refuse_exposure(panel, "bacon_decomposition")
+    refuse_dose(panel, "bacon_decomposition")
     if not panel.is_balanced:
         raise PanelError(
             f"bacon_decomposition needs a balanced panel (every unit in every period), but "

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._formula import design_matrix
-from .._sample import refuse_exposure
+from .._sample import refuse_dose, refuse_exposure
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, few_clusters_message, validate_choice
 from ..panel import Panel
@@ -167,6 +167,7 @@ class CallawaySantAnna:
                 f"build one with spimpact.Panel(data, outcome=..., unit=..., time=..., cohort=...)."
             )
         refuse_exposure(panel, "CallawaySantAnna")
+        refuse_dose(panel, "CallawaySantAnna")
         if not panel.has_cohorts:
             raise EstimationError(
                 "CallawaySantAnna needs cohorts: build the Panel with cohort= (first treated "
