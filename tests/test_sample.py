@@ -69,6 +69,11 @@ def test_every_family_keeps_the_same_units(frame):
     d = build_did_design(panel, "gaussian", leads=False, unit_levels=None, effect_level=None,
                          covariates=None)
     assert d.n_units == 10 and note in d.notes
+    from spimpact.bayes.its import _its_data  # the Bayesian ITS design (no sampling here)
+
+    its = _its_data(panel, "gaussian", None)
+    assert len(its.sites) == 10 and note in its.notes
+    assert list(its.sites) == list(panel.units[panel.unit_sample().unit_codes])
 
 
 def test_no_untreated_unit_is_an_error(frame):

@@ -45,6 +45,7 @@ class _ITSData:
     s_names: tuple[str, ...]
     s_mean: np.ndarray
     offset: np.ndarray | None
+    notes: tuple[str, ...] = ()
 
 
 def _its_data(panel: Panel, family: str, seasonality: Fourier | None) -> _ITSData:
@@ -55,25 +56,26 @@ def _its_data(panel: Panel, family: str, seasonality: Fourier | None) -> _ITSDat
     if panel.kind != "panel" or not panel.has_cohorts:
         raise EstimationError("MultilevelITS needs a panel of sites (unit=) over periods (time=) "
                               "with each site's interruption as cohort= (missing for controls).")
-    y = np.asarray(panel.y, dtype=float)
+    # the sample every staggered design uses: sites interrupted at or before the
+    # first period are set aside (with a note), interruptions after the window
+    # make a site a comparison
+    us = panel.unit_sample()
+    y = us.rows(panel.y).astype(float)
     check_family(y, family, panel.outcome)
-    t = np.asarray(panel.time_codes)
-    t0 = np.asarray(panel.cohort_codes, dtype=float)
-    bad = np.isfinite(t0) & ((t0 <= 0) | (t0 >= panel.n_periods))
-    if bad.any():
-        units = panel.units[np.unique(panel.unit_codes[bad])]
-        raise EstimationError(f"site(s) {list(units[:5])} are interrupted before their second "
-                              f"period or after the last: each treated site needs periods "
-                              f"before and after its interruption.")
+    t = us.rows(panel.time_codes)
+    t0 = us.row_cohort
     treated = np.isfinite(t0)
     if not treated.any():
-        raise EstimationError("no site has an interruption (cohort) in the panel.")
+        raise EstimationError("no site is interrupted inside the panel's window (every "
+                              "interruption is missing, before the first period or after "
+                              "the last).")
     post = (treated & (t >= np.where(treated, t0, 0))).astype(float)
     t_of_pos = time_index(panel.periods)
     tt = t_of_pos[t] - t_of_pos[0]  # calendar time, as MultiSiteITS's trend
     t0_cal = t_of_pos[np.where(treated, t0, 0).astype(np.intp)] - t_of_pos[0]
     since = np.where(post > 0, tt - t0_cal, 0.0)
-    site = np.asarray(panel.unit_codes)
+    site = us.unit
+    sites = panel.units[us.unit_codes]
     tr_codes, tr_labels = pd.factorize(np.where(treated, site, -1), sort=True)
     if (~treated).any():  # -1 sorts first: controls
         tr_codes, tr_labels = tr_codes - 1, tr_labels[1:]
@@ -83,11 +85,12 @@ def _its_data(panel: Panel, family: str, seasonality: Fourier | None) -> _ITSDat
         S, names = fourier_terms(t_of_pos[t], seasonality), seasonality.names
     s_mean = S.mean(axis=0)
     return _ITSData(
-        y=y, site=site, treated_site=np.maximum(tr_codes, 0).astype(np.intp), sites=panel.units,
-        treated_labels=panel.units[np.asarray(tr_labels, dtype=int)], post=post, since=since,
+        y=y, site=site, treated_site=np.maximum(tr_codes, 0).astype(np.intp), sites=sites,
+        treated_labels=sites[np.asarray(tr_labels, dtype=int)], post=post, since=since,
         tc=(tt - tt.mean()) / max(float(tt.std()), 1e-9), t_mean=float(tt.mean()),
         t_sd=max(float(tt.std()), 1e-9), S=S - s_mean, s_names=names,
-        s_mean=s_mean, offset=offset_of(panel, family),
+        s_mean=s_mean, offset=None if (off := offset_of(panel, family)) is None else us.rows(off),
+        notes=tuple(us.notes),
     )
 
 
@@ -234,8 +237,8 @@ class MultilevelITS:
             diagnostics=diag, row_draws=row_draws,
             priors=prior_table(pr, self.family, ("trend", *d.s_names), True, extra),
             groups=groups, model=model, method=f"Bayesian multi-site ITS ({self.family})",
-            confidence=self.confidence, n_obs=len(d.y), n_units=panel.n_units,
-            warnings=gate_warnings(diag), info=info,
+            confidence=self.confidence, n_obs=len(d.y), n_units=len(d.sites),
+            warnings=[*d.notes, *gate_warnings(diag)], info=info,
         )
 
 
