@@ -17,17 +17,16 @@ import pandas as pd
 from ._encoding import COPY_ON_WRITE, readonly, sorted_distinct, to_pandas, unit_codes
 from ._periods import (
     cohort_values,
-    encode_cohorts,
     encode_factorized_cohorts,
     encode_periods,
 )
+from ._treatment import cohort_from_treatment
 from ._validate import (
     check_dose,
     check_nested,
     check_roles,
     column_names,
     constant_within,
-    first_treated,
     no_missing,
     numeric_column,
     require_columns,
@@ -345,7 +344,7 @@ class Panel:
         if self.cohort is not None:
             pos, between, unit_pos = self._cohort_positions(df, ucode)
         elif self.treatment is not None:
-            pos, between = self._cohort_from_treatment(df, ucode, tcode)
+            pos, between = cohort_from_treatment(self, df, ucode, tcode)
         else:
             return np.full(len(df), np.inf), None
         if between.any():
@@ -411,70 +410,6 @@ class Panel:
         codes, uniques, never_u = cohort_values(c, full, self.never_treated, self._periods,
                                                 self.cohort)
         return encode_factorized_cohorts(codes, uniques, never_u, self._periods, self.cohort)
-
-    def _treatment_values(self, df: pd.DataFrame, *, allow_missing: bool) -> np.ndarray:
-        col = str(self.treatment)
-        d = numeric_column(df, self.treatment, "treatment", allow_missing=allow_missing)
-        bad = ~np.isin(d, (0.0, 1.0)) & ~np.isnan(d)
-        if bad.any():
-            raise PanelError(
-                f"treatment column {col!r} must be 0/1, but holds {show(d[bad][0])} in "
-                f"{int(bad.sum())} rows (rows {row_examples(df.index[bad])}); recode it to 0/1."
-            )
-        return d
-
-    def _cohort_from_treatment(
-        self, df: pd.DataFrame, ucode: np.ndarray, tcode: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Cohort positions from the 0/1 indicator: each unit's first period with a 1.
-
-        The first treated period is found on every row with a treatment value,
-        including rows set aside for a missing outcome, so a missing outcome in
-        the first treated period does not delay the cohort.
-        """
-        d = self._treatment_values(df, allow_missing=False)
-        if self._kind in ("cross_section", "repeated_cross_section"):
-            # rows are individuals: the indicator marks the treated ones, no adoption date
-            return np.where(d == 1, 0.0, np.inf), np.zeros(len(d), dtype=bool)
-        unit_name = str(self.unit or "unit")
-        if len(self._dropped) == 0:
-            first, entered = first_treated(ucode, tcode, d, self.n_units, self._units,
-                                           str(self.treatment), unit_name)
-            self._note_entered_treated(entered, self._units)
-            row_first = first[ucode]
-            return np.where(row_first >= 0, row_first, np.inf), np.zeros(len(d), dtype=bool)
-        full = pd.concat([df, self._dropped])
-        d_full = self._treatment_values(full, allow_missing=True)
-        t_full, t_labels = encode_periods(full[self.time], self.time)
-        if self.unit is None:
-            u_full, u_labels = np.zeros(len(full), dtype=np.intp), pd.Index(["series"])
-        else:
-            codes, uniques = pd.factorize(full[self.unit], sort=True)
-            u_full, u_labels = codes.astype(np.intp), pd.Index(uniques)
-        first, entered = first_treated(u_full, t_full, d_full, len(u_labels), u_labels,
-                                       str(self.treatment), unit_name)
-        self._note_entered_treated(entered, u_labels)
-        # each period of the full data on the Panel's axis (first observed on or after it)
-        t_pos, t_between = encode_cohorts(pd.Series(t_labels), self._periods,
-                                          np.zeros(len(t_labels), dtype=bool), str(self.time))
-        unit_first = first[u_labels.get_indexer(self._units)] if self.unit else first
-        row_first = unit_first[ucode]
-        treated = row_first >= 0
-        safe = np.where(treated, row_first, 0)
-        return np.where(treated, t_pos[safe], np.inf), treated & t_between[safe]
-
-    def _note_entered_treated(self, entered: np.ndarray, labels: pd.Index) -> None:
-        if not entered.any():
-            return
-        note = (
-            f"{int(entered.sum())} units are already treated ({self.treatment!r} = 1) in their "
-            f"first observed period, after the data's first period (e.g. "
-            f"{self.unit or 'unit'}={row_examples(pd.Index(labels[entered]))}); their cohort is "
-            f"taken as that period, though treatment may have started earlier: give the start "
-            f"with cohort= if it is known."
-        )
-        self._notes.append(note)
-        warn(note, DataWarning)
 
     # ------------------------------------------------------------- immutability
     def __setattr__(self, name: str, value: Any) -> None:
