@@ -81,6 +81,25 @@ def _sensitivity(result: Any, options: dict[str, Any], section: Any, folder: Pat
 
 EXTENSIONS["sensitivity"] = _sensitivity  # parallel-trends sensitivity of an event study
 
+
+def _econ(result: Any, options: dict[str, Any], section: Any, folder: Path) -> list[str]:
+    from .econ.cea import run_extension
+
+    return run_extension(result, options, section, folder)
+
+
+def _equity(result: Any, options: dict[str, Any], section: Any, folder: Path) -> list[str]:
+    from .equity.subgroups import run_extension
+
+    return run_extension(result, options, section, folder)
+
+
+EXTENSIONS["econ"] = _econ  # value for money of the overall effect, from its draws
+EXTENSIONS["equity"] = _equity  # subgroup effects with multiplicity control (needs by)
+
+#: Extensions that need effects by subgroup (the analysis's ``by``).
+NEEDS_BY = ("equity",)
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 EXAMPLE_SPEC = '''\
@@ -308,6 +327,11 @@ def _analyses(blocks: Any) -> tuple[Analysis, ...]:
         if unknown:
             have = sorted(EXTENSIONS) or "none in this version"
             raise SpecError(f"{where}: unknown section(s) {unknown}; available: {have}.")
+        for key in NEEDS_BY:
+            if key in ext and by is None:
+                raise SpecError(f"{where} [analysis.{key}] compares subgroups, so the analysis "
+                                f'needs by = "COLUMN" (a unit-level column, e.g. by = '
+                                f'"deprivation_quintile").')
         out.append(Analysis(name, estimator, outcome, settings, tuple(dict.fromkeys(agg)), by,
                             ext))
     names = [a.name for a in out]

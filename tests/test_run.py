@@ -368,3 +368,144 @@ def test_analysis_sub_tables_reach_their_registered_extension(tmp_path, monkeypa
     record = json.loads((tmp_path / "out" / "run.json").read_text())
     assert "ext.csv" in record["analyses"][0]["files"]
     assert "extension ran" in (tmp_path / "out" / "report.html").read_text()
+
+
+# ------------------------------------------------- value for money and equity sections
+ECON_SPEC = """\
+seed = 3
+
+[data]
+path = "extract.csv"
+unit = "pcn"
+time = "quarter"
+cohort = "first_quarter"
+never_treated = 0
+
+[[analysis]]
+name = "gp"
+estimator = "did.CallawaySantAnna"
+outcome = "gp_consultations"
+bootstrap = 199
+
+[analysis.econ]
+item = "gp_consultations"
+programme_cost = 30.0
+effect = 0.002
+wtp = [0, 10000, 20000, 30000]
+
+[[analysis]]
+name = "wellbeing"
+estimator = "did.CallawaySantAnna"
+outcome = "wellbeing"
+by = "deprived"
+
+[analysis.econ]
+target = 1
+programme_cost = 500.0
+scale = 0.01
+wtp = [20000, 30000]
+n_draws = 500
+random_state = 11
+
+[analysis.equity]
+contrast = [1, 0]
+
+[report]
+out = "out"
+"""
+
+
+def _extract() -> pd.DataFrame:
+    """A small staggered PCN-by-quarter extract with known effects: link workers
+    cut GP consultations by 0.4 per patient-quarter and raise wellbeing by 1
+    point, 2 points in the deprived half."""
+    rng = np.random.default_rng(2024)
+    n, t = 60, 8
+    pcn = np.repeat(np.arange(n), t)
+    quarter = np.tile(np.arange(1, t + 1), n)
+    first = rng.choice([4, 6, 0], size=n)[pcn]  # 0: never treated
+    deprived = (np.arange(n) % 2)[pcn]
+    on = (first > 0) & (quarter >= first)
+    unit_fx = rng.normal(size=n)[pcn]
+    return pd.DataFrame({
+        "pcn": pcn, "quarter": quarter, "first_quarter": first, "deprived": deprived,
+        "gp_consultations": 5 + unit_fx + 0.05 * quarter - 0.4 * on + rng.normal(0, .3, n * t),
+        "wellbeing": 50 + unit_fx + (1 + deprived) * on + rng.normal(0, .5, n * t),
+    })
+
+
+@pytest.fixture(scope="module")
+def econ_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("econ")
+    _extract().to_csv(folder / "extract.csv", index=False)
+    (folder / "spec.toml").write_text(ECON_SPEC)
+    res = CliRunner().invoke(main, ["run", str(folder / "spec.toml")])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(folder / "extract.csv")
+    panel = dict(unit="pcn", time="quarter", cohort="first_quarter", never_treated=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gp = CallawaySantAnna(bootstrap=199, random_state=3).fit(
+            sp.Panel(df, outcome="gp_consultations", **panel))
+        wb = CallawaySantAnna(covariates=(), random_state=3).fit(
+            sp.Panel(df, outcome="wellbeing", covariates=["deprived"], **panel), by="deprived")
+    return folder, gp, wb
+
+
+def test_run_value_for_money_equals_the_python_api(econ_run):
+    folder, gp, wb = econ_run
+    out = folder / "out"
+    # service use: cost = programme cost + effect draws x the default GP unit cost
+    unit = float(sp.econ.DEFAULT_UNIT_COSTS.set_index("item").loc["gp_consultations",
+                                                                   "unit_cost"])
+    ce = sp.econ.cost_effectiveness(30.0 + gp.draws() * unit, 0.002,
+                                    wtp=[0, 10000, 20000, 30000])
+    csv = pd.read_csv(out / "gp_econ.csv")
+    _same(csv, ce.inmb.merge(ce.ceac, on="wtp").merge(ce.evpi, on="wtp"))
+    assert gp.draws().size == 199  # the bootstrap's own draws, not parametric ones
+    # at WTP 0 the INMB is minus the mean incremental cost over the draws: about 0.4
+    # fewer consultations at GBP 42 offset GBP 16.8 of the GBP 30 programme cost
+    assert csv["estimate"].iloc[0] == pytest.approx(-30.0 - unit * gp.draws().mean(),
+                                                    rel=1e-12)
+    assert -20 < csv["estimate"].iloc[0] < -5
+    # health effect: QALYs = 0.01 x the deprived subgroup's parametric draws (seeded)
+    ce2 = sp.econ.cost_effectiveness(
+        500.0, wb.draws(1, n_draws=500, random_state=11) * 0.01, wtp=[20000, 30000])
+    _same(pd.read_csv(out / "wellbeing_econ.csv"),
+          ce2.inmb.merge(ce2.ceac, on="wtp").merge(ce2.evpi, on="wtp"))
+    html = (out / "report.html").read_text()
+    assert "Value for money" in html and f"{ce.icer:,.6g}" in html
+    record = json.loads((out / "run.json").read_text())
+    assert "gp_econ.csv" in record["analyses"][0]["files"]
+
+
+def test_run_equity_section_equals_subgroup_effects(econ_run):
+    folder, _, wb = econ_run
+    out = folder / "out"
+    api = sp.equity.subgroup_effects({"deprived": wb}, contrasts={"deprived": (1, 0)})
+    _same(pd.read_csv(out / "wellbeing_equity.csv"), api.table)
+    _same(pd.read_csv(out / "wellbeing_equity_contrast.csv"), api.contrasts)
+    # the simulated difference in effects, deprived minus not, is 1 point
+    assert api.contrasts["ci_lower"].iloc[0] < 1 < api.contrasts["ci_upper"].iloc[0]
+    html = (out / "report.html").read_text()
+    assert "Equity: effects by deprived" in html and "Holm" in html
+
+
+@pytest.mark.parametrize(("old", "new", "named"), [
+    ('by = "deprived"\n', "", ["[analysis.equity]", "by ="]),
+    ('item = "gp_consultations"', 'item = "gp_visits"', ["gp_visits", "gp_consultations"]),
+    ("effect = 0.002\n", "", ["effect ="]),
+    ("programme_cost = 500.0\n", "", ["programme_cost"]),
+    ("contrast = [1, 0]", "contrast = [1, 7]", ["7", "subgroup"]),
+    ("n_draws = 500", "draws = 500", ["draws", "n_draws"]),
+    ("target = 1\n", "", ["overall", "subgroup"]),
+])
+def test_run_econ_and_equity_spec_errors_name_the_fix(tmp_path, old, new, named):
+    _extract().to_csv(tmp_path / "extract.csv", index=False)
+    assert ECON_SPEC.count(old) == 1
+    (tmp_path / "spec.toml").write_text(ECON_SPEC.replace(old, new))
+    res = CliRunner().invoke(main, ["run", str(tmp_path / "spec.toml")])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    for word in named:
+        assert word in res.output, (word, res.output)

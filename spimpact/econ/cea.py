@@ -405,3 +405,116 @@ def cost_effectiveness(
     return CostEffectiveness(mode="normal", wtp=grid, confidence=confidence,
                              moments=(mc, sc, me, se, float(correlation)),
                              population=population, label=label)
+
+
+#: Options of an ``[analysis.econ]`` table in ``spimpact run`` specs.
+RUN_OPTIONS = ("target", "item", "unit_cost", "unit_costs", "scale", "effect", "programme_cost", "wtp",
+               "population", "confidence", "n_draws", "random_state")
+
+
+def _number(options: dict[str, Any], key: str, default: Any = None) -> Any:
+    value = options.get(key, default)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise OptionError(f"{key} = {value!r}: give a finite number.")
+    return float(value)
+
+
+def run_evaluation(result: Any, options: dict[str, Any]) -> tuple[CostEffectiveness, str]:
+    """The evaluation an ``[analysis.econ]`` table asks for, and a sentence saying
+    what was costed (see :func:`run_extension`)."""
+    from .costing import unit_cost_table
+
+    unknown = sorted(set(options) - set(RUN_OPTIONS))
+    if unknown:
+        raise OptionError(f"unknown option(s) {unknown} in [analysis.econ]; use "
+                          f"{list(RUN_OPTIONS)}.")
+    item, unit_cost = options.get("item"), _number(options, "unit_cost")
+    if item is not None and unit_cost is not None:
+        raise OptionError(f"item = {item!r} and unit_cost = {unit_cost:g}: give one (item looks "
+                          f"its cost up in the unit-cost table, unit_cost states it).")
+    if item is not None:
+        if not isinstance(item, str):
+            raise OptionError(f"item = {item!r}: give an item name, e.g. "
+                              f"item = \"gp_consultations\".")
+        table = unit_cost_table(options.get("unit_costs"))
+        if item not in table.index:
+            raise OptionError(f"item = {item!r} has no unit cost; known items: "
+                              f"{sorted(table.index)} (or give unit_cost = ... or unit_costs).")
+        unit_cost = float(table[item])
+    elif "unit_costs" in options:
+        raise OptionError("unit_costs is a table for item = ...; name the item.")
+    scale = _number(options, "scale", 1.0)
+    programme = _number(options, "programme_cost", 0.0)
+    effect = _number(options, "effect")
+    n_draws = options.get("n_draws", 4000)
+    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 2:
+        raise OptionError(f"n_draws = {n_draws!r}: give an integer of at least 2.")
+    if unit_cost is not None and effect is None:
+        raise OptionError("the outcome is costed as service use (item/unit_cost), so the "
+                          "health effect must be given: effect = 0.004 (e.g. QALYs per "
+                          "person).")
+    if unit_cost is None and effect is not None:
+        raise OptionError("effect is the health gain when the outcome is costed as service "
+                          "use; with neither item nor unit_cost the analysis's effect is "
+                          "the health effect: drop effect.")
+    if unit_cost is None and "programme_cost" not in options:
+        raise OptionError("the analysis's effect is the health effect, so its cost must be "
+                          "given: programme_cost = 1345 (per unit of effect's scale).")
+    target = options.get("target", "overall")
+    draws = np.asarray(result.draws(target, n_draws=n_draws,
+                                    random_state=options.get("random_state", 0)), dtype=float)
+    of = "the overall effect" if target == "overall" else f"the effect {target!r}"
+    if unit_cost is not None:  # the outcome is service use: its effect is a cost
+        cost, eff = programme + draws * unit_cost * scale, effect
+        what = (f"incremental cost = programme cost {programme:,.6g} + effect x unit cost "
+                f"{unit_cost:,.6g}" + (f" x {scale:g}" if scale != 1 else "")
+                + (f" ({item})" if item else "") + f"; incremental effect {effect:g} (given)")
+    else:  # the outcome is the health effect
+        cost, eff = programme, draws * scale
+        what = (f"incremental effect = the analysis's effect" + (f" x {scale:g}" if scale != 1
+                                                                  else "")
+                + f"; incremental cost = programme cost {programme:,.6g}")
+    wtp = options.get("wtp")
+    population = _number(options, "population")
+    ce = cost_effectiveness(cost, eff, wtp=wtp, population=population,
+                            confidence=options.get("confidence", 0.95))
+    return ce, what + f"; {draws.size} draws of {of}."
+
+
+def run_extension(result: Any, options: dict[str, Any], section: Any, folder: Any) -> list[str]:
+    """The ``[analysis.econ]`` table of ``spimpact run``: cost-effectiveness of
+    the analysis's overall effect from its draws (``result.draws()``; another
+    estimate with ``target``, e.g. a subgroup of an analysis with ``by``).
+
+    With ``item`` (a row of :data:`~spimpact.econ.DEFAULT_UNIT_COSTS`, or of
+    ``unit_costs`` given as ``{item = cost}``) or ``unit_cost``, the outcome is
+    service use: incremental cost = ``programme_cost + draw * unit_cost * scale``
+    and the health ``effect`` is given. Without them the outcome is the health
+    effect: incremental effect = ``draw * scale`` at cost ``programme_cost``.
+    ``wtp`` (a number or list; default 0 to 50,000 by 100), ``population``,
+    ``confidence``, and ``n_draws``/``random_state`` for results without stored
+    draws. Adds a "value for money" part to the section (ICER, INMB and
+    probability cost-effective at the NICE thresholds, the plane and the CEAC)
+    and writes ``NAME_econ.csv`` (``wtp``, INMB ``estimate, std_error,
+    ci_lower, ci_upper``, ``probability``, ``evpi``)."""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    ce, what = run_evaluation(result, options)
+    table = ce.inmb.merge(ce.ceac, on="wtp").merge(ce.evpi, on="wtp")
+    title = getattr(section, "title", "analysis").split(":")[0].strip() or "analysis"
+    name = f"{title}_econ.csv"
+    table.to_csv(Path(folder) / name, index=False)
+    section.text(f"Value for money: {what} ICER {ce.icer:,.6g} per unit of effect "
+                 f"({ce.quadrant}); the whole WTP grid (INMB, probability cost-effective, "
+                 f"EVPI) is in {name}.")
+    section.table(ce.summary_table(), "Value for money at the NICE thresholds (GBP 20,000 and "
+                                      "30,000 per QALY).")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    ce.plot_plane(ax=axes[0])
+    ce.plot_ceac(ax=axes[1])
+    section.figure(fig, "Cost-effectiveness plane and acceptability curve (NICE range shaded).")
+    return [name]

@@ -159,3 +159,63 @@ def _joint_se(res: Any, ia: int, ib: int) -> float | None:
     if ia == 0 and ib >= 1 and len(diffs) >= ib:
         return float(diffs["std_error"].iloc[ib - 1])
     return None
+
+
+#: Options of an ``[analysis.equity]`` table in ``spimpact run`` specs.
+RUN_OPTIONS = ("contrast", "confidence")
+
+
+def run_summary(result: Any, options: dict[str, Any]) -> tuple[SubgroupSummary, str]:
+    """The summary an ``[analysis.equity]`` table asks for, and the characteristic's
+    name (see :func:`run_extension`)."""
+    unknown = sorted(set(options) - set(RUN_OPTIONS))
+    if unknown:
+        raise OptionError(f"unknown option(s) {unknown} in [analysis.equity]; use "
+                          f"{list(RUN_OPTIONS)}.")
+    if not hasattr(result, "equality_test") or "subgroup" not in result.estimates.columns:
+        raise OptionError("[analysis.equity] needs effects by subgroup: add by = \"COLUMN\" "
+                          "(a unit-level column such as deprivation quintile) to the analysis.")
+    method = str(getattr(result, "method", ""))
+    by = method.rsplit(" by ", 1)[1] if " by " in method else "subgroup"
+    contrast = options.get("contrast")
+    contrasts = None
+    if contrast is not None:
+        if not (isinstance(contrast, list) and len(contrast) == 2):
+            raise OptionError(f"contrast = {contrast!r}: give two subgroups [a, b] for the "
+                              f"difference a - b, e.g. contrast = [5, 1].")
+        contrasts = {by: (contrast[0], contrast[1])}
+    summary = subgroup_effects({by: result}, contrasts=contrasts,
+                               confidence=options.get("confidence", 0.95))
+    return summary, by
+
+
+def run_extension(result: Any, options: dict[str, Any], section: Any, folder: Any) -> list[str]:
+    """The ``[analysis.equity]`` table of ``spimpact run`` (the analysis needs
+    ``by``): the subgroup effects with Holm and Benjamini-Hochberg adjusted
+    p-values, the test of equal effects, and with ``contrast = [a, b]`` the
+    difference ``a - b`` (e.g. most minus least deprived), from
+    :func:`subgroup_effects`. Adds an "equity" part to the section and writes
+    ``NAME_equity.csv`` (the table) and, with a contrast,
+    ``NAME_equity_contrast.csv``."""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    summary, by = run_summary(result, options)
+    title = getattr(section, "title", "analysis").split(":")[0].strip() or "analysis"
+    names = [f"{title}_equity.csv"]
+    summary.table.to_csv(Path(folder) / names[0], index=False)
+    het = summary.heterogeneity.iloc[0]
+    section.text(f"Equity: effects by {by}, p-values adjusted for {len(summary.table)} "
+                 f"subgroups (Holm; Benjamini-Hochberg); equal effects across subgroups: "
+                 f"{het['method']} {het['statistic']:.4g} on {int(het['df'])} df, "
+                 f"p = {het['p_value']:.3g}.")
+    section.table(summary.table, f"Effects by {by}; in {names[0]}.")
+    if not summary.contrasts.empty:
+        names.append(f"{title}_equity_contrast.csv")
+        summary.contrasts.to_csv(Path(folder) / names[1], index=False)
+        section.table(summary.contrasts, f"Difference between subgroups; in {names[1]}.")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    summary.plot(ax=ax)
+    section.figure(fig, f"Effects by {by} with their intervals.")
+    return names
