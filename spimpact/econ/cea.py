@@ -473,7 +473,7 @@ def run_evaluation(result: Any, options: dict[str, Any]) -> tuple[CostEffectiven
                 + (f" ({item})" if item else "") + f"; incremental effect {effect:g} (given)")
     else:  # the outcome is the health effect
         cost, eff = programme, draws * scale
-        what = (f"incremental effect = the analysis's effect" + (f" x {scale:g}" if scale != 1
+        what = ("incremental effect = the analysis's effect" + (f" x {scale:g}" if scale != 1
                                                                   else "")
                 + f"; incremental cost = programme cost {programme:,.6g}")
     wtp = options.get("wtp")
