@@ -94,8 +94,25 @@ def _equity(result: Any, options: dict[str, Any], section: Any, folder: Path) ->
     return run_extension(result, options, section, folder)
 
 
+def _check_econ(options: dict[str, Any]) -> None:
+    from .econ.cea import check_run_options
+
+    check_run_options(options)
+
+
+def _check_equity(options: dict[str, Any]) -> None:
+    from .equity.subgroups import check_run_options
+
+    check_run_options(options)
+
+
 EXTENSIONS["econ"] = _econ  # value for money of the overall effect, from its draws
 EXTENSIONS["equity"] = _equity  # subgroup effects with multiplicity control (needs by)
+
+#: Checks of an extension's options run when the spec is read, before anything
+#: is fitted: name -> function(options) raising OptionError.
+EXTENSION_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "econ": _check_econ, "equity": _check_equity}
 
 #: Extensions that need effects by subgroup (the analysis's ``by``).
 NEEDS_BY = ("equity",)
@@ -327,6 +344,12 @@ def _analyses(blocks: Any) -> tuple[Analysis, ...]:
         if unknown:
             have = sorted(EXTENSIONS) or "none in this version"
             raise SpecError(f"{where}: unknown section(s) {unknown}; available: {have}.")
+        for key, options in ext.items():
+            if key in EXTENSION_CHECKS:
+                try:
+                    EXTENSION_CHECKS[key](dict(options))
+                except SpimpactError as exc:
+                    raise SpecError(f"{where} [analysis.{key}]: {exc}") from None
         for key in NEEDS_BY:
             if key in ext and by is None:
                 raise SpecError(f"{where} [analysis.{key}] compares subgroups, so the analysis "

@@ -491,16 +491,20 @@ def test_run_equity_section_equals_subgroup_effects(econ_run):
     assert "Equity: effects by deprived" in html and "Holm" in html
 
 
-@pytest.mark.parametrize(("old", "new", "named"), [
-    ('by = "deprived"\n', "", ["[analysis.equity]", "by ="]),
-    ('item = "gp_consultations"', 'item = "gp_visits"', ["gp_visits", "gp_consultations"]),
-    ("effect = 0.002\n", "", ["effect ="]),
-    ("programme_cost = 500.0\n", "", ["programme_cost"]),
-    ("contrast = [1, 0]", "contrast = [1, 7]", ["7", "subgroup"]),
-    ("n_draws = 500", "draws = 500", ["draws", "n_draws"]),
-    ("target = 1\n", "", ["overall", "subgroup"]),
+@pytest.mark.parametrize(("old", "new", "named", "before_fit"), [
+    ('by = "deprived"\n', "", ["[analysis.equity]", "by ="], True),
+    ('item = "gp_consultations"', 'item = "gp_visits"', ["gp_visits", "gp_consultations"],
+     True),
+    ("effect = 0.002\n", "", ["effect ="], True),
+    ("programme_cost = 500.0\n", "", ["programme_cost"], True),
+    ("n_draws = 500", "draws = 500", ["draws", "n_draws"], True),
+    ("wtp = [20000, 30000]", 'wtp = ["twenty thousand"]', ["wtp", "twenty thousand"], True),
+    ("contrast = [1, 0]", "contrast = 1", ["contrast", "[a, b]"], True),
+    # these need the fitted result: its subgroups
+    ("contrast = [1, 0]", "contrast = [1, 7]", ["7", "subgroup"], False),
+    ("target = 1\n", "", ["overall", "subgroup"], False),
 ])
-def test_run_econ_and_equity_spec_errors_name_the_fix(tmp_path, old, new, named):
+def test_run_econ_and_equity_spec_errors_name_the_fix(tmp_path, old, new, named, before_fit):
     _extract().to_csv(tmp_path / "extract.csv", index=False)
     assert ECON_SPEC.count(old) == 1
     (tmp_path / "spec.toml").write_text(ECON_SPEC.replace(old, new))
@@ -509,3 +513,4 @@ def test_run_econ_and_equity_spec_errors_name_the_fix(tmp_path, old, new, named)
     assert "Traceback" not in res.output
     for word in named:
         assert word in res.output, (word, res.output)
+    assert ("fitting" not in res.output) is before_fit, res.output

@@ -421,9 +421,10 @@ def _number(options: dict[str, Any], key: str, default: Any = None) -> Any:
     return float(value)
 
 
-def run_evaluation(result: Any, options: dict[str, Any]) -> tuple[CostEffectiveness, str]:
-    """The evaluation an ``[analysis.econ]`` table asks for, and a sentence saying
-    what was costed (see :func:`run_extension`)."""
+def check_run_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Check an ``[analysis.econ]`` table before anything is fitted; returns the
+    settings :func:`run_evaluation` uses (``unit_cost`` looked up from ``item``)."""
+    from ..results import _check_confidence
     from .costing import unit_cost_table
 
     unknown = sorted(set(options) - set(RUN_OPTIONS))
@@ -438,19 +439,19 @@ def run_evaluation(result: Any, options: dict[str, Any]) -> tuple[CostEffectiven
         if not isinstance(item, str):
             raise OptionError(f"item = {item!r}: give an item name, e.g. "
                               f"item = \"gp_consultations\".")
-        table = unit_cost_table(options.get("unit_costs"))
+        given = options.get("unit_costs")
+        if given is not None and not (isinstance(given, dict) and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in given.values())):
+            raise OptionError(f"unit_costs = {given!r}: give a table of numbers, e.g. "
+                              f"unit_costs = {{ gp_consultations = 45.0 }}.")
+        table = unit_cost_table(given)
         if item not in table.index:
             raise OptionError(f"item = {item!r} has no unit cost; known items: "
                               f"{sorted(table.index)} (or give unit_cost = ... or unit_costs).")
         unit_cost = float(table[item])
     elif "unit_costs" in options:
         raise OptionError("unit_costs is a table for item = ...; name the item.")
-    scale = _number(options, "scale", 1.0)
-    programme = _number(options, "programme_cost", 0.0)
     effect = _number(options, "effect")
-    n_draws = options.get("n_draws", 4000)
-    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 2:
-        raise OptionError(f"n_draws = {n_draws!r}: give an integer of at least 2.")
     if unit_cost is not None and effect is None:
         raise OptionError("the outcome is costed as service use (item/unit_cost), so the "
                           "health effect must be given: effect = 0.004 (e.g. QALYs per "
@@ -462,9 +463,39 @@ def run_evaluation(result: Any, options: dict[str, Any]) -> tuple[CostEffectiven
     if unit_cost is None and "programme_cost" not in options:
         raise OptionError("the analysis's effect is the health effect, so its cost must be "
                           "given: programme_cost = 1345 (per unit of effect's scale).")
+    n_draws = options.get("n_draws", 4000)
+    if isinstance(n_draws, bool) or not isinstance(n_draws, int) or n_draws < 2:
+        raise OptionError(f"n_draws = {n_draws!r}: give an integer of at least 2.")
+    seed = options.get("random_state", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise OptionError(f"random_state = {seed!r}: give a non-negative integer.")
+    wtp = options.get("wtp")
+    if wtp is not None:
+        values = wtp if isinstance(wtp, list) else [wtp]
+        if not values or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                  for v in values):
+            raise OptionError(f"wtp = {wtp!r}: give a number or a list of numbers (GBP per "
+                              f"unit of effect), e.g. wtp = [20000, 30000].")
+        _as_grid(values)
     target = options.get("target", "overall")
-    draws = np.asarray(result.draws(target, n_draws=n_draws,
-                                    random_state=options.get("random_state", 0)), dtype=float)
+    if not isinstance(target, str | int | float) or isinstance(target, bool):
+        raise OptionError(f"target = {target!r}: give \"overall\", a subgroup or a row label.")
+    return {"item": item, "unit_cost": unit_cost, "effect": effect,
+            "scale": _number(options, "scale", 1.0),
+            "programme_cost": _number(options, "programme_cost", 0.0),
+            "n_draws": n_draws, "random_state": seed, "wtp": wtp, "target": target,
+            "population": _number(options, "population"),
+            "confidence": _check_confidence(options.get("confidence", 0.95))}
+
+
+def run_evaluation(result: Any, options: dict[str, Any]) -> tuple[CostEffectiveness, str]:
+    """The evaluation an ``[analysis.econ]`` table asks for, and a sentence saying
+    what was costed (see :func:`run_extension`)."""
+    o = check_run_options(options)
+    item, unit_cost, effect, scale = o["item"], o["unit_cost"], o["effect"], o["scale"]
+    programme, target = o["programme_cost"], o["target"]
+    draws = np.asarray(result.draws(target, n_draws=o["n_draws"],
+                                    random_state=o["random_state"]), dtype=float)
     of = "the overall effect" if target == "overall" else f"the effect {target!r}"
     if unit_cost is not None:  # the outcome is service use: its effect is a cost
         cost, eff = programme + draws * unit_cost * scale, effect
@@ -474,12 +505,10 @@ def run_evaluation(result: Any, options: dict[str, Any]) -> tuple[CostEffectiven
     else:  # the outcome is the health effect
         cost, eff = programme, draws * scale
         what = ("incremental effect = the analysis's effect" + (f" x {scale:g}" if scale != 1
-                                                                  else "")
+                                                                 else "")
                 + f"; incremental cost = programme cost {programme:,.6g}")
-    wtp = options.get("wtp")
-    population = _number(options, "population")
-    ce = cost_effectiveness(cost, eff, wtp=wtp, population=population,
-                            confidence=options.get("confidence", 0.95))
+    ce = cost_effectiveness(cost, eff, wtp=o["wtp"], population=o["population"],
+                            confidence=o["confidence"])
     return ce, what + f"; {draws.size} draws of {of}."
 
 

@@ -165,13 +165,25 @@ def _joint_se(res: Any, ia: int, ib: int) -> float | None:
 RUN_OPTIONS = ("contrast", "confidence")
 
 
-def run_summary(result: Any, options: dict[str, Any]) -> tuple[SubgroupSummary, str]:
-    """The summary an ``[analysis.equity]`` table asks for, and the characteristic's
-    name (see :func:`run_extension`)."""
+def check_run_options(options: dict[str, Any]) -> None:
+    """Check an ``[analysis.equity]`` table before anything is fitted."""
+    from ..results import _check_confidence
+
     unknown = sorted(set(options) - set(RUN_OPTIONS))
     if unknown:
         raise OptionError(f"unknown option(s) {unknown} in [analysis.equity]; use "
                           f"{list(RUN_OPTIONS)}.")
+    contrast = options.get("contrast")
+    if contrast is not None and not (isinstance(contrast, list) and len(contrast) == 2):
+        raise OptionError(f"contrast = {contrast!r}: give two subgroups [a, b] for the "
+                          f"difference a - b, e.g. contrast = [5, 1].")
+    _check_confidence(options.get("confidence", 0.95))
+
+
+def run_summary(result: Any, options: dict[str, Any]) -> tuple[SubgroupSummary, str]:
+    """The summary an ``[analysis.equity]`` table asks for, and the characteristic's
+    name (see :func:`run_extension`)."""
+    check_run_options(options)
     if not hasattr(result, "equality_test") or "subgroup" not in result.estimates.columns:
         raise OptionError("[analysis.equity] needs effects by subgroup: add by = \"COLUMN\" "
                           "(a unit-level column such as deprivation quintile) to the analysis.")
@@ -180,9 +192,6 @@ def run_summary(result: Any, options: dict[str, Any]) -> tuple[SubgroupSummary, 
     contrast = options.get("contrast")
     contrasts = None
     if contrast is not None:
-        if not (isinstance(contrast, list) and len(contrast) == 2):
-            raise OptionError(f"contrast = {contrast!r}: give two subgroups [a, b] for the "
-                              f"difference a - b, e.g. contrast = [5, 1].")
         contrasts = {by: (contrast[0], contrast[1])}
     summary = subgroup_effects({by: result}, contrasts=contrasts,
                                confidence=options.get("confidence", 0.95))
