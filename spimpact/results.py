@@ -39,7 +39,7 @@ def estimate_table(
     std_error: Any,
     confidence: float = 0.95,
     *,
-    df: float | None = None,
+    df: float | np.ndarray | None = None,
     crit: Any = None,
     index: Mapping[str, Any] | pd.DataFrame | None = None,
 ) -> pd.DataFrame:

@@ -80,7 +80,7 @@ def _its_data(panel: Panel, family: str, seasonality: Fourier | None) -> _ITSDat
     if (~treated).any():  # -1 sorts first: controls
         tr_codes, tr_labels = tr_codes - 1, tr_labels[1:]
     if seasonality is None:
-        S, names = np.zeros((len(y), 0)), ()
+        S, names = np.zeros((len(y), 0)), tuple[str, ...]()
     else:
         S, names = fourier_terms(t_of_pos[t], seasonality), seasonality.names
     s_mean = S.mean(axis=0)

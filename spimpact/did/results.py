@@ -166,6 +166,10 @@ def _inference_table(
     return table, band, summ.crit_uniform
 
 
+_BAND_DOC = "The simultaneous band (``ci_lower``/``ci_upper`` columns), if bootstrapped."
+_CRIT_DOC = "Sup-t critical value of the simultaneous band, if bootstrapped."
+
+
 def _band_frame(result: Result, band: tuple[np.ndarray, np.ndarray] | None
                 ) -> pd.DataFrame | None:
     """A result's simultaneous band as ``ci_lower``/``ci_upper`` columns."""
@@ -227,15 +231,9 @@ class AggregateResult(EventStudySensitivity, Result):
         """``"simple"``, ``"group"``, ``"event"`` or ``"calendar"``."""
         return self._kind
 
-    @property
-    def uniform_band(self) -> pd.DataFrame | None:
-        """The simultaneous band (``ci_lower``/``ci_upper`` columns), if bootstrapped."""
-        return _band_frame(self, self._band)
-
-    @property
-    def crit_uniform(self) -> float | None:
-        """Sup-t critical value of the simultaneous band, if bootstrapped."""
-        return self._crit
+    uniform_band = property(lambda self: _band_frame(self, self._band),
+                            doc=_BAND_DOC)
+    crit_uniform = property(lambda self: self._crit, doc=_CRIT_DOC)
 
     @property
     def influence(self) -> np.ndarray | None:
@@ -408,15 +406,9 @@ class GroupTimeResult(EventStudySensitivity, Result):
         """Wald pre-test of parallel trends (``None`` without pre-periods)."""
         return self._pretest
 
-    @property
-    def uniform_band(self) -> pd.DataFrame | None:
-        """The simultaneous band (``ci_lower``/``ci_upper`` columns), if bootstrapped."""
-        return _band_frame(self, self._band)
-
-    @property
-    def crit_uniform(self) -> float | None:
-        """Sup-t critical value of the simultaneous band, if bootstrapped."""
-        return self._crit
+    uniform_band = property(lambda self: _band_frame(self, self._band),
+                            doc=_BAND_DOC)
+    crit_uniform = property(lambda self: self._crit, doc=_CRIT_DOC)
 
     @property
     def influence(self) -> np.ndarray:

@@ -383,7 +383,7 @@ def assemble(fit: FitOutput, ctx: Context, opts: ITSOptions) -> ITSResult:
     info.update({k: v for k, v in fit.extra.items() if not k.startswith(("ar", "ma"))})
     if opts.small_sample and opts.autocorrelation is not None:
         info["small sample"] = (
-            f"REML, Satterthwaite df {np.atleast_1d(fit.df)[j]:.3g} for level_change"
+            f"REML, Satterthwaite df {np.atleast_1d(np.asarray(fit.df))[j]:.3g} for level_change"
             if fit.crit is None
             else f"fixed-b critical value {crit:.3g} for level_change"
         )

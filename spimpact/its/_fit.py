@@ -104,7 +104,7 @@ class FitOutput:
 
     params: np.ndarray
     vcov: np.ndarray
-    df: float | None
+    df: float | np.ndarray | None
     dispersion: float
     pearson_dispersion: float
     linear: np.ndarray
