@@ -150,7 +150,7 @@ def toy() -> pd.DataFrame:
 
 def test_imputation_matches_slow_bjs(toy):
     panel = Panel(toy, covariates=["x"], cluster="cl", weights="wt", **TOY)
-    res = quiet(Imputation(covariates=["x"]), panel)
+    res = quiet(Imputation(inference="analytic", covariates=["x"]), panel)
     ref = slow_bjs(toy)
     est = res.estimates
     keys = est["group"].astype(str) + "-" + est["time"].astype(str)
@@ -195,7 +195,7 @@ def test_two_stage_matches_pyfixest_did2s(toy):
     df = toy.assign(cell=np.where(toy["D"] == 1, toy["first"] * 10000 + toy["period"], 0),
                     rel=np.where(toy["D"] == 1, toy["period"] - toy["first"], -1))
     panel = Panel(df, covariates=["x"], cluster="cl", **TOY)
-    res = quiet(TwoStage(covariates=["x"]), panel)
+    res = quiet(TwoStage(inference="analytic", covariates=["x"]), panel)
     first = "~ x | id + period"
     for second, got in (("~ i(cell, ref=0)", res.estimates),
                         ("~ i(rel, ref=-1)", res.aggregate("event").estimates),
@@ -211,14 +211,14 @@ def test_two_stage_with_weights_matches_slow_pooled_variance(toy):
     tau_tilde averaged over the whole estimand), which is what the estimated
     cohort-share influence adds; cells equal the imputation estimator's."""
     panel = Panel(toy, covariates=["x"], cluster="cl", weights="wt", **TOY)
-    res = quiet(TwoStage(covariates=["x"]), panel)
+    res = quiet(TwoStage(inference="analytic", covariates=["x"]), panel)
     ref = slow_bjs(toy)
     ev = res.aggregate("event").estimates
     want = np.array([ref["event_pooled"][h] for h in ev["event_time"]])
     np.testing.assert_allclose(ev["estimate"], want[:, 0], atol=EXACT_TOL, rtol=0)
     np.testing.assert_allclose(ev["std_error"], want[:, 1], rtol=EXACT_TOL)
     assert res.overall.std_error == pytest.approx(ref["simple_pooled"][1], rel=EXACT_TOL)
-    imp = quiet(Imputation(covariates=["x"]), panel)
+    imp = quiet(Imputation(inference="analytic", covariates=["x"]), panel)
     np.testing.assert_allclose(imp.estimates["estimate"], res.estimates["estimate"],
                                atol=ROUNDING_TOL)
     np.testing.assert_allclose(imp.estimates["std_error"], res.estimates["std_error"],
@@ -240,7 +240,7 @@ def test_sun_abraham_matches_pyfixest_regression(toy):
     df = toy.assign(cell=np.where((toy["first"] > 0) & (toy["period"] != ref_period),
                                   toy["first"] * 10000 + toy["period"], 0))
     panel = Panel(df, covariates=["x"], cluster="cl", weights="wt", **TOY)
-    res = quiet(SunAbraham(covariates=["x"]), panel)
+    res = quiet(SunAbraham(inference="analytic", covariates=["x"]), panel)
     fit = _feols("y ~ i(cell, ref=0) + x | id + period", df, weights="wt")
     tab = fit.tidy()
     tab = tab[tab.index.str.startswith("cell")]
@@ -255,7 +255,7 @@ def test_sun_abraham_matches_pyfixest_saturated_event_study(mpdta):
     import pyfixest as pf
 
     panel = Panel(mpdta, **MPDTA)
-    res = quiet(SunAbraham(fixed_shares=True), panel)
+    res = quiet(SunAbraham(inference="analytic", fixed_shares=True), panel)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sat = pf.event_study(mpdta, yname="lemp", idname="countyreal", tname="year",
@@ -287,8 +287,10 @@ def test_sun_abraham_equals_callaway_santanna_universal(mpdta):
     cells are CS outcome-regression cells with a universal base period (and the
     same influence functions, hence aggregations and pre-test)."""
     panel = Panel(mpdta, cluster="clust", **MPDTA)
-    sa = quiet(SunAbraham(), panel)
-    cs = quiet(CallawaySantAnna(method="reg", base_period="universal"), panel)
+    # the same influence functions: compared without leverage corrections (cluster_t)
+    sa = quiet(SunAbraham(inference="cluster_t"), panel)
+    cs = quiet(CallawaySantAnna(method="reg", base_period="universal", inference="cluster_t"),
+               panel)
     for a, b in ((sa.estimates, cs.estimates),
                  (sa.aggregate("event").estimates, cs.aggregate("event").estimates),
                  (sa.aggregate("group").estimates, cs.aggregate("group").estimates)):
@@ -302,7 +304,7 @@ def test_twfe_matches_pyfixest(mpdta):
         D=lambda d: ((d["year"] >= d["first.treat"]) & (d["first.treat"] > 0)).astype(int),
         rel=lambda d: np.where(d["first.treat"] > 0, d["year"] - d["first.treat"], -1))
     panel = Panel(df, cluster="cl", weights="wt", **MPDTA)
-    static = quiet(TWFE(), panel)
+    static = quiet(TWFE(inference="analytic"), panel)
     ref = _feols("lemp ~ D | countyreal + year", df, weights="wt").tidy()
     assert static.estimates["term"].tolist() == ["treated"]
     assert static.overall.estimate == pytest.approx(ref["Estimate"].iloc[0], abs=PYFIXEST_ATOL)
@@ -312,7 +314,7 @@ def test_twfe_matches_pyfixest(mpdta):
         rel = df["rel"] if window is None else df["rel"].clip(*window)
         ref = _feols("lemp ~ i(rel, ref=-1) | countyreal + year", df.assign(rel=rel),
                      weights="wt").tidy()
-        ev = quiet(TWFE(event_study=True, window=window), panel)
+        ev = quiet(TWFE(inference="analytic", event_study=True, window=window), panel)
         assert isinstance(ev, AggregateResult)
         np.testing.assert_allclose(ev.estimates["estimate"], ref["Estimate"],
                                    atol=PYFIXEST_ATOL, rtol=0)

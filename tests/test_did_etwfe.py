@@ -56,7 +56,7 @@ def test_linear_cells_match_r_etwfe(mpdta, ref, model, options, K):
     """Cell coefficients to 1e-10; clustered SEs to 1e-8 after fixest's
     small-sample factor (the influence-function SEs have none)."""
     panel = sp.Panel(mpdta, outcome="lemp", covariates=["lpop"], **ROLES)
-    tab = _fit(ETWFE(**options), panel).estimates
+    tab = _fit(ETWFE(inference="analytic", **options), panel).estimates
     tab = tab[tab["std_error"].notna()].reset_index(drop=True)
     r = ref[(ref["model"] == model) & (ref["target"] == "cell")].reset_index(drop=True)
     assert tab[["group", "time"]].astype(int).values.tolist() == \
@@ -70,7 +70,7 @@ def test_aggregations_match_r_emfx(mpdta, ref):
     as emfx takes them): estimates to 1e-9, SEs to 1e-6 (emfx's delta method
     uses numerical derivatives)."""
     panel = sp.Panel(mpdta, outcome="lemp", covariates=["lpop"], **ROLES)
-    res = _fit(ETWFE(covariates=["lpop"], fixed_shares=True), panel)
+    res = _fit(ETWFE(inference="analytic", covariates=["lpop"], fixed_shares=True), panel)
     f = _fixest_factor(8 + 22)
     simple = ref[(ref["model"] == "m3") & (ref["target"] == "simple")].iloc[0]
     assert res.overall.estimate == pytest.approx(simple["estimate"], abs=1e-9)
@@ -92,12 +92,12 @@ def test_poisson_matches_r_etwfe(mpdta, ref):
     change of 1e-8, which leaves differences of about 1e-5 in the SEs."""
     panel = sp.Panel(mpdta, outcome="emp", covariates=["lpop"], **ROLES)
     f = _fixest_factor(30)  # m3p estimates all 30 terms itself (no absorbed effects)
-    link = _fit(ETWFE(family="poisson", covariates=["lpop"], scale="link", fixed_shares=True),
+    link = _fit(ETWFE(inference="analytic", family="poisson", covariates=["lpop"], scale="link", fixed_shares=True),
                 panel)
     r = ref[(ref["model"] == "m3p") & (ref["target"] == "cell")]
     np.testing.assert_allclose(link.estimates["estimate"], r["estimate"], atol=1e-8)
     np.testing.assert_allclose(link.estimates["std_error"] * f, r["std_error"], rtol=5e-5)
-    resp = _fit(ETWFE(family="poisson", covariates=["lpop"], fixed_shares=True), panel)
+    resp = _fit(ETWFE(inference="analytic", family="poisson", covariates=["lpop"], fixed_shares=True), panel)
     for res, target in ((link, "event_link"), (resp, "event_response")):
         ev = res.aggregate("event").estimates
         r = ref[(ref["model"] == "m3p") & (ref["target"] == target)]
@@ -109,7 +109,7 @@ def test_linear_equals_imputation_without_covariates(mpdta):
     """With not-yet-treated controls and no covariates, ETWFE's cells are the
     imputation estimator's (Wooldridge 2021; Borusyak et al. 2024), to 1e-10."""
     panel = sp.Panel(mpdta, outcome="lemp", **ROLES)
-    a = _fit(ETWFE(), panel).estimates
+    a = _fit(ETWFE(inference="analytic"), panel).estimates
     b = _fit(Imputation(), panel).estimates
     b = b[b["time"] >= b["group"]].reset_index(drop=True)
     np.testing.assert_allclose(a["estimate"], b["estimate"], atol=1e-10)
@@ -123,7 +123,7 @@ def test_poisson_totals_equal_a_row_level_glm(mpdta):
 
     df = mpdta.assign(pop=np.exp(mpdta["lpop"]))
     panel = sp.Panel(df, outcome="emp", exposure="pop", **ROLES)
-    res = _fit(ETWFE(family="poisson", scale="link"), panel)
+    res = _fit(ETWFE(inference="analytic", family="poisson", scale="link"), panel)
     g, t = df["first.treat"], df["year"]
     cell = np.where((g > 0) & (t >= g), g.astype(str) + "_" + t.astype(str), "none")
     X = pd.concat([pd.get_dummies(g, prefix="g", drop_first=True),
@@ -161,12 +161,12 @@ def test_poisson_recovers_a_rate_ratio_with_exposure():
     rows, truth = _poisson_rollout(11)
     panel = sp.Panel(rows, outcome="y", unit="u", time="t", cohort="g", never_treated=0,
                      exposure="size")
-    res = _fit(ETWFE(family="poisson", scale="link"), panel)
+    res = _fit(ETWFE(inference="analytic", family="poisson", scale="link"), panel)
     o = res.overall
     assert abs(o.estimate - truth) < 4 * o.std_error
     assert o.std_error < 0.02
     # the count-scale effect: about 10% of the treated rows' counterfactual counts
-    resp = _fit(ETWFE(family="poisson"), panel).overall
+    resp = _fit(ETWFE(inference="analytic", family="poisson"), panel).overall
     tr = (rows["g"] > 0) & (rows["t"] >= rows["g"])
     assert resp.estimate == pytest.approx(-rows.loc[tr, "y"].mean() / 9, rel=0.25)
 

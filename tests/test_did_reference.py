@@ -71,9 +71,9 @@ def main_results(mpdta):
     out = {}
     for scen, (kw, cov) in MAIN.items():
         panel = Panel(mpdta, covariates=["lpop"], **MPDTA)
-        out[scen] = _fit(CallawaySantAnna(covariates=cov, **kw), panel)
+        out[scen] = _fit(CallawaySantAnna(inference="analytic", covariates=cov, **kw), panel)
     sim = Panel(_read("sim_data.csv"), covariates=["X"], **SIM)
-    out["sim_nev_dr"] = _fit(CallawaySantAnna(), sim)
+    out["sim_nev_dr"] = _fit(CallawaySantAnna(inference="analytic"), sim)
     return out
 
 
@@ -128,7 +128,7 @@ def test_options_match_r(extra, scenario):
     kw, roles = OPTIONS[scenario]
     panel = Panel(extra, **MPDTA, **roles)
     ref = _read("r_att_gt_options.csv")
-    assert_matches(_fit(CallawaySantAnna(method="reg", **kw), panel),
+    assert_matches(_fit(CallawaySantAnna(inference="analytic", method="reg", **kw), panel),
                    ref[ref["scenario"] == scenario])
 
 
@@ -137,7 +137,8 @@ def test_repeated_cross_sections_match_r(extra):
     panel = Panel(extra, **roles)
     assert panel.kind == "repeated_cross_section"
     ref = _read("r_att_gt_options.csv")
-    assert_matches(_fit(CallawaySantAnna(method="reg"), panel), ref[ref["scenario"] == "rc"])
+    assert_matches(_fit(CallawaySantAnna(inference="analytic", method="reg"), panel),
+                   ref[ref["scenario"] == "rc"])
 
 
 @pytest.mark.parametrize("r_name,weights_at", [("none", "pair_start"),
@@ -147,7 +148,8 @@ def test_repeated_cross_sections_match_r(extra):
 def test_time_varying_weights_match_r(r_name, weights_at):
     panel = Panel(_read("mpdta_time_varying_weights.csv"), weights="wt", **MPDTA)
     ref = _read("r_att_gt_fix_weights.csv")
-    assert_matches(_fit(CallawaySantAnna(method="reg", weights_at=weights_at), panel),
+    assert_matches(_fit(CallawaySantAnna(inference="analytic", method="reg",
+                                         weights_at=weights_at), panel),
                    ref[ref["fix_weights"] == r_name])
 
 
@@ -163,10 +165,11 @@ def test_simulated_panels_match_r(dataset, control, method):
     ref = ref[(ref["dataset"] == dataset) & (ref["control"] == control) & (ref["est"] == method)]
     panel = Panel(pd.read_csv(REF / "sim" / f"{dataset}.csv"), covariates=["X"], **SIM)
     cg = "never_treated" if control == "nevertreated" else "not_yet_treated"
-    assert_matches(_fit(CallawaySantAnna(control_group=cg, method=method), panel), ref)
+    assert_matches(_fit(CallawaySantAnna(inference="analytic", control_group=cg, method=method),
+                        panel), ref)
 
 
 def test_categorical_covariate_matches_r():
     panel = Panel(pd.read_csv(REF / "sim" / "factor_cov.csv"), covariates=["cat"], **SIM)
     ref = pd.read_csv(REF / "sim" / "r_att_gt_factor.csv")
-    assert_matches(_fit(CallawaySantAnna(method="reg"), panel), ref)
+    assert_matches(_fit(CallawaySantAnna(inference="analytic", method="reg"), panel), ref)

@@ -29,9 +29,21 @@ from scipy import sparse
 from .._formula import design_matrix
 from .._sample import refuse_dose, refuse_exposure
 from ..errors import EstimationError
-from ..inference import few_clusters_message
+from ..inference_cluster import (
+    DEFAULT_INFERENCE,
+    few_clusters_note,
+    leverage_adjusted,
+    small_sample,
+)
 from ..panel import Panel
-from .results import GroupTimeResult, InfluenceData, assemble_group_time, with_bootstrap
+from ._cluster_checks import cluster_notes
+from .results import (
+    GroupTimeResult,
+    InfluenceData,
+    aggregate_cells,
+    assemble_group_time,
+    with_bootstrap,
+)
 
 __all__ = [
     "WithinFit", "within_ols", "unit_means", "unit_indicator", "dummies", "FESample",
@@ -278,6 +290,7 @@ def _covariates(frame: pd.DataFrame, spec: Any, unit: np.ndarray, w: np.ndarray,
 def fe_sample(
     panel: Panel, covariates: Any, name: str, *, anticipation: int = 0,
     keep_always_treated: bool = False, uses_exposure: bool = False,
+    inference: str = DEFAULT_INFERENCE,
 ) -> FESample:
     """The estimation sample of a fixed-effects DiD estimator.
 
@@ -296,7 +309,7 @@ def fe_sample(
     w = us.rows(panel.w).astype(float)
     frame = panel.frame if us.all_rows else panel.frame.loc[us.row_keep]
     X, names = _covariates(frame, covariates, us.unit, w, n, notes)
-    msg = few_clusters_message(us.n_clusters)
+    msg = few_clusters_note(inference, us.n_clusters)
     if msg:
         notes.append(msg)
     return FESample(
@@ -318,6 +331,8 @@ class InferenceOptions:
     random_state: Any
     multiplier: str
     share_influence: bool
+    #: ``inference=`` choice (:mod:`spimpact.inference_cluster`)
+    inference: str = DEFAULT_INFERENCE
 
 
 def group_time_result(
@@ -343,15 +358,25 @@ def group_time_result(
     unit_group = np.full(n, -1, dtype=np.intp)
     fin = np.isin(s.unit_cohort, groups)
     unit_group[fin] = np.searchsorted(groups, s.unit_cohort[fin].astype(int))
+    # small-sample hook (inference=): leverage-adjusted influence functions for cv3/cr2
+    ss = small_sample(opts.inference, s.n_clusters, n)
+    raw_psi = psi
+    if ss.adjusts_leverage:
+        psi = leverage_adjusted(np.nan_to_num(psi), s.cluster, unit_group, s.unit_w, gi, ss.kind)
     inf = with_bootstrap(
         InfluenceData(psi, s.cluster, unit_group, s.unit_w, s.unit_codes,
-                      share_influence=opts.share_influence),
+                      share_influence=opts.share_influence, small_sample=ss),
         opts.bootstrap, multiplier=opts.multiplier, random_state=opts.random_state)
     info = dict(info or {})
     info.setdefault("bootstrap", opts.bootstrap or "none (analytic SEs)")
+    info["inference"] = inf.small_sample.describe()
     info["cohort shares"] = "fixed" if not opts.share_influence else "estimated"
     parts = assemble_group_time(cells, att, inf, panel.periods, confidence=opts.confidence,
                                 notes=notes, pretest=pretest, pretest_text=pretest_text,
                                 info=info)
+    # cluster diagnostics hook: few clusters per cohort, thin comparisons, level
+    parts["warnings"] = list(dict.fromkeys([*parts["warnings"], *cluster_notes(
+        panel, raw_psi, s.cluster, unit_group, s.unit_codes, cells,
+        lambda: aggregate_cells(cells, att, inf, panel.periods, opts.confidence, "event").psi)]))
     return result_cls(base_method=method, method=method, n_obs=n_obs, n_units=n,
                       n_clusters=s.n_clusters, **parts, **extra)

@@ -42,6 +42,7 @@ from scipy import sparse
 from .._formula import design_matrix
 from ..errors import EstimationError
 from ..inference import RandomState, validate_choice
+from ..inference_cluster import DEFAULT_INFERENCE
 from ..panel import Panel
 from ._fe import (
     FESample,
@@ -84,6 +85,10 @@ class ETWFE:
     confidence : float
     random_state : int, Generator or None
     multiplier : {"mammen", "rademacher"}
+    inference : {"cv3", "cluster_t", "cr2", "analytic"}
+        Small-sample inference, as for :class:`~spimpact.did.CallawaySantAnna`
+        (see :mod:`spimpact.inference_cluster`); ``"analytic"``: no small-sample
+        factor, normal critical values.
 
     Examples
     --------
@@ -106,6 +111,7 @@ class ETWFE:
         confidence: float = 0.95,
         random_state: RandomState = None,
         multiplier: str = "rademacher",
+        inference: str = DEFAULT_INFERENCE,
     ) -> None:
         self.family = family
         self.control_group = control_group
@@ -116,6 +122,7 @@ class ETWFE:
         self.confidence = confidence
         self.random_state = random_state
         self.multiplier = multiplier
+        self.inference = inference
 
     def __repr__(self) -> str:
         return (f"ETWFE(family={self.family!r}, control_group={self.control_group!r}, "
@@ -133,7 +140,7 @@ class ETWFE:
         self._validate()
         _check_panel(panel, "ETWFE(family='gaussian')" if self.family == "gaussian" else "ETWFE",
                      uses_exposure=self.family == "poisson")
-        s = fe_sample(panel, (), "ETWFE", uses_exposure=True)
+        s = fe_sample(panel, (), "ETWFE", uses_exposure=True, inference=self.inference)
         if len(s.groups) == 0:
             raise EstimationError("ETWFE: no unit is treated within the panel's periods.")
         if self.control_group == "never_treated" and np.isfinite(s.unit_cohort).all():
@@ -151,7 +158,8 @@ class ETWFE:
         else:
             att, psi, notes = _poisson(design, s, offset, self.scale)
         opts = InferenceOptions(self.confidence, self.bootstrap, self.random_state,
-                                self.multiplier, share_influence=not self.fixed_shares)
+                                self.multiplier, share_influence=not self.fixed_shares,
+                                inference=self.inference)
         what = ("Poisson ETWFE" + (", count scale" if self.scale == "response" else
                                    ", log rate ratios")) if self.family == "poisson" \
             else "Linear ETWFE"

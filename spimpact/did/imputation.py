@@ -30,6 +30,7 @@ from scipy import sparse
 
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, influence_se, influence_vcov, validate_choice, wald_test
+from ..inference_cluster import DEFAULT_INFERENCE, check_inference
 from ..panel import Panel
 from ..results import estimate_table
 from ._fe import (
@@ -226,7 +227,8 @@ class ImputationResult(GroupTimeResult):
 
 def fit_imputation(est: Any, panel: Panel, name: str) -> tuple[FESample, ImputedCells, list[str]]:
     """Sample and cells shared by :class:`Imputation` and :class:`TwoStage`."""
-    s = fe_sample(panel, est.covariates, name, anticipation=est.anticipation)
+    s = fe_sample(panel, est.covariates, name, anticipation=est.anticipation,
+                  inference=est.inference)
     if not np.isfinite(s.unit_cohort).any():
         raise EstimationError(f"{name}: no unit is treated within the panel's periods.")
     cells = imputation_cells(s, est.anticipation, panel.periods)
@@ -236,6 +238,7 @@ def fit_imputation(est: Any, panel: Panel, name: str) -> tuple[FESample, Imputed
 def validate_common(est: Any) -> None:
     """Options shared by the imputation-type estimators."""
     validate_choice("multiplier", est.multiplier, ("mammen", "rademacher"))
+    check_inference(getattr(est, "inference", DEFAULT_INFERENCE))
     anticipation = getattr(est, "anticipation", 0)  # estimators without the option
     if not isinstance(anticipation, (int, np.integer)) or anticipation < 0:
         raise OptionError(f"anticipation must be a non-negative integer, not {anticipation!r}.")
@@ -273,6 +276,13 @@ class Imputation:
     confidence : float
     random_state : int, Generator or None
     multiplier : {"mammen", "rademacher"}
+    inference : {"cv3", "cluster_t", "cr2", "analytic"}
+        Small-sample inference (see :mod:`spimpact.inference_cluster`):
+        ``"cv3"`` (default) the cluster jackknife's leverage correction of the
+        influence functions with ``(G-1)/G`` and t critical values on ``G-1``
+        degrees of freedom; ``"cluster_t"`` the variance times ``G/(G-1)`` with
+        t(G-1); ``"cr2"`` Bell-McCaffrey leverage; ``"analytic"`` no
+        small-sample factor, normal critical values.
 
     Examples
     --------
@@ -295,6 +305,7 @@ class Imputation:
         confidence: float = 0.95,
         random_state: RandomState = None,
         multiplier: str = "rademacher",
+        inference: str = DEFAULT_INFERENCE,
     ) -> None:
         self.anticipation = anticipation
         self.covariates = covariates
@@ -304,6 +315,7 @@ class Imputation:
         self.confidence = confidence
         self.random_state = random_state
         self.multiplier = multiplier
+        self.inference = inference
 
     def __repr__(self) -> str:
         return (f"Imputation(anticipation={self.anticipation}, covariates={self.covariates!r}, "
@@ -329,7 +341,8 @@ class Imputation:
         if note:
             notes.append(note)
         opts = InferenceOptions(self.confidence, self.bootstrap, self.random_state,
-                                self.multiplier, share_influence=not self.fixed_shares)
+                                self.multiplier, share_influence=not self.fixed_shares,
+                                inference=self.inference)
         method = ("Imputation (Borusyak-Jaravel-Spiess"
                   + (f", anticipation {self.anticipation}" if self.anticipation else "") + ")")
         return group_time_result(  # type: ignore[return-value]

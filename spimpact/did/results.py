@@ -92,6 +92,9 @@ class InfluenceData:
     unit_codes: np.ndarray | None = None
     #: whether aggregations add the influence of estimated cohort shares
     share_influence: bool = True
+    #: small-sample adjustment (:class:`spimpact.inference_cluster.SmallSample`);
+    #: ``None``: analytic SEs with normal critical values (R did)
+    small_sample: Any = None
     draws: BootDraws | None = None
 
     @property
@@ -146,6 +149,10 @@ def with_bootstrap(
         [psi, z], n_boot, cluster=inf.cluster, kind=cast(MultiplierKind, multiplier),
         random_state=random_state, single_precision=inf.n * inf.psi.shape[1] > 2_000_000,
     )
+    # small-sample hook: draws carry the SE factor, so their spread is the reported SE
+    factor = 1.0 if inf.small_sample is None else inf.small_sample.se_factor
+    if factor != 1.0:
+        cells, groups = cells * factor, groups * factor
     return replace(inf, draws=BootDraws(cells, groups))
 
 
@@ -156,14 +163,17 @@ def _inference_table(
 ) -> tuple[pd.DataFrame, tuple[np.ndarray, np.ndarray] | None, float | None]:
     """Tidy table (pointwise intervals) plus the uniform band when bootstrapped
     (``draws``: the bootstrap draws of these estimates)."""
+    ss = inf.small_sample  # small-sample hook: SE factor, t df, t-scale sup-t value
+    factor, df = (1.0, None) if ss is None else (ss.se_factor, ss.df)
     if draws is None:
-        return estimate_table(est, influence_se(psi, inf.cluster), confidence, index=index), \
-            None, None
-    summ = bootstrap_summary(draws, confidence)
+        return estimate_table(est, factor * influence_se(psi, inf.cluster), confidence, df=df,
+                              index=index), None, None
+    summ = bootstrap_summary(draws, confidence)  # draws carry the factor (with_bootstrap)
     se = np.where(np.isfinite(summ.std_error) & (summ.std_error > 0), summ.std_error, np.nan)
-    table = estimate_table(est, se, confidence, index=index)
-    band = (est - summ.crit_uniform * se, est + summ.crit_uniform * se)
-    return table, band, summ.crit_uniform
+    table = estimate_table(est, se, confidence, df=df, index=index)
+    crit = summ.crit_uniform if ss is None else ss.uniform_critical_value(summ.crit_uniform)
+    band = (est - crit * se, est + crit * se)
+    return table, band, crit
 
 
 _BAND_DOC = "The simultaneous band (``ci_lower``/``ci_upper`` columns), if bootstrapped."
@@ -412,7 +422,8 @@ class GroupTimeResult(EventStudySensitivity, Result):
 
     @property
     def influence(self) -> np.ndarray:
-        """Influence functions of the estimated cells (``(n_units, k)``)."""
+        """Influence functions of the estimated cells (``(n_units, k)``; with
+        ``inference="cv3"`` or ``"cr2"``, leverage-adjusted as used for inference)."""
         psi = self._inf.psi
         return psi.dense() if isinstance(psi, FactoredInfluence) else psi.copy()
 

@@ -151,12 +151,18 @@ def by_subgroup(estimator: Any, panel: Panel, by: str) -> SubgroupResult:
             inf = getattr(res, "_inf", None)
             pos = sub_codes if inf is None or inf.unit_codes is None else sub_codes[inf.unit_codes]
             col = np.zeros(n_full)
-            col[pos] = psi * (n_full / len(psi))
+            # each subgroup's small-sample factor (inference=), as on its own SE
+            ss = getattr(inf, "small_sample", None)
+            col[pos] = psi * (n_full / len(psi)) * (1.0 if ss is None else ss.se_factor)
             infl.append(col)
     est = np.array([r.estimate for r in rows])
     table = estimate_table(est, [r.std_error for r in rows], estimator.confidence,
                            index={"subgroup": levels})
-    diffs, equality, notes = _compare(est, infl, panel, levels, estimator.confidence)
+    # each subgroup's interval and p-value as its own fit reports them (inference= choice)
+    table[["ci_lower", "ci_upper", "p_value"]] = [[r.ci_lower, r.ci_upper, r.p_value]
+                                                  for r in rows]
+    diffs, equality, notes = _compare(est, infl, panel, levels, estimator.confidence,
+                                      getattr(estimator, "inference", "analytic"))
     notes += [f"[{lv}] {w}" for lv, r in results.items() for w in r.warnings]
     first = next(iter(results.values()))
     return SubgroupResult(
@@ -169,7 +175,7 @@ def by_subgroup(estimator: Any, panel: Panel, by: str) -> SubgroupResult:
 
 def _compare(
     est: np.ndarray, infl: list[np.ndarray] | None, panel: Panel, levels: list[Any],
-    confidence: float,
+    confidence: float, inference: str = "analytic",
 ) -> tuple[pd.DataFrame, PreTest | None, list[str]]:
     m = len(est)
     C = np.hstack([-np.ones((m - 1, 1)), np.eye(m - 1)])
@@ -184,7 +190,12 @@ def _compare(
         cl = panel.unit_values(panel.cluster_codes)
     V = influence_vcov(psi, cl)
     dv = C @ V @ C.T
-    diffs = estimate_table(C @ est, np.sqrt(np.diag(dv)), confidence,
+    # the columns carry each subgroup's small-sample factor; the reference
+    # distribution is the estimator's choice (inference=) on the whole panel's clusters
+    from ..inference_cluster import small_sample
+
+    ss = small_sample(inference, panel.n_clusters, panel.n_units)
+    diffs = estimate_table(C @ est, np.sqrt(np.diag(dv)), confidence, df=ss.df,
                            index={"subgroup": levels[1:], "versus": [levels[0]] * (m - 1)})
     stat, df, p = wald_test(C @ est, dv)
     return diffs, PreTest(stat, df, p, kind="equality"), notes

@@ -27,6 +27,7 @@ from scipy import sparse
 
 from ..errors import EstimationError
 from ..inference import RandomState, validate_choice
+from ..inference_cluster import DEFAULT_INFERENCE
 from ..panel import Panel
 from ._fe import (
     FESample,
@@ -140,6 +141,13 @@ class SunAbraham:
     confidence : float
     random_state : int, Generator or None
     multiplier : {"mammen", "rademacher"}
+    inference : {"cv3", "cluster_t", "cr2", "analytic"}
+        Small-sample inference (see :mod:`spimpact.inference_cluster`):
+        ``"cv3"`` (default) the cluster jackknife's leverage correction of the
+        influence functions with ``(G-1)/G`` and t critical values on ``G-1``
+        degrees of freedom; ``"cluster_t"`` the variance times ``G/(G-1)`` with
+        t(G-1); ``"cr2"`` Bell-McCaffrey leverage; ``"analytic"`` no
+        small-sample factor, normal critical values.
 
     Examples
     --------
@@ -161,6 +169,7 @@ class SunAbraham:
         confidence: float = 0.95,
         random_state: RandomState = None,
         multiplier: str = "rademacher",
+        inference: str = DEFAULT_INFERENCE,
     ) -> None:
         self.control_group = control_group
         self.anticipation = anticipation
@@ -170,6 +179,7 @@ class SunAbraham:
         self.confidence = confidence
         self.random_state = random_state
         self.multiplier = multiplier
+        self.inference = inference
 
     def __repr__(self) -> str:
         return (f"SunAbraham(control_group={self.control_group!r}, "
@@ -187,14 +197,16 @@ class SunAbraham:
 
             return by_subgroup(self, panel, by)  # type: ignore[return-value]
         self._validate()
-        s = fe_sample(panel, self.covariates, "SunAbraham", anticipation=self.anticipation)
+        s = fe_sample(panel, self.covariates, "SunAbraham", anticipation=self.anticipation,
+                      inference=self.inference)
         if len(s.groups) == 0:
             raise EstimationError("SunAbraham: no unit is treated within the panel's periods.")
         cells, att, psi, n_obs, notes = sun_abraham_cells(s, self.control_group,
                                                           self.anticipation, panel.periods)
         notes = [*s.notes, *notes]
         opts = InferenceOptions(self.confidence, self.bootstrap, self.random_state,
-                                self.multiplier, share_influence=not self.fixed_shares)
+                                self.multiplier, share_influence=not self.fixed_shares,
+                                inference=self.inference)
         method = (f"Sun-Abraham ({self.control_group.replace('_', ' ')} controls"
                   + (f", anticipation {self.anticipation}" if self.anticipation else "") + ")")
         return group_time_result(panel, s, cells, att, psi, opts, method=method, n_obs=n_obs,

@@ -9,8 +9,10 @@ cohorts they are weighted averages with possibly negative weights (see
 * event study: ``D_it`` replaced by event-time dummies ``1{t - G_i = e}`` for
   every ``e`` but the reference ``-1``, distant ones optionally binned.
 
-Standard errors are cluster-robust (the panel's cluster, else the unit)
-without small-sample factors, like every other spimpact estimator.
+Standard errors are cluster-robust (the panel's cluster, else the unit); with
+the default ``inference="cluster_t"`` they carry the ``G/(G-1)`` factor and
+t critical values on ``G-1`` degrees of freedom (``"analytic"``: no factor,
+normal critical values).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError, OptionError
+from ..inference_cluster import SmallSample, check_inference, small_sample
 from ..panel import Panel
 from ..results import Estimate, Result, estimate_table
 from ._fe import FESample, fe_sample
@@ -87,6 +90,13 @@ class TWFE:
         Time-varying covariates (unit-constant ones are absorbed and left out
         with a note). Default: none.
     confidence : float
+    inference : {"cluster_t", "analytic"}
+        ``"cluster_t"`` (default): the cluster-robust variance times ``G/(G-1)``
+        with t critical values on ``G-1`` degrees of freedom (CR1 with
+        ``t(G-1)``, as Stata's and fixest's defaults); ``"analytic"``: no
+        small-sample factor, normal critical values. (The leverage corrections
+        ``"cv3"``/``"cr2"`` act on influence functions: use them with
+        :class:`~spimpact.did.Imputation` or :class:`~spimpact.did.TwoStage`.)
 
     Examples
     --------
@@ -103,11 +113,13 @@ class TWFE:
         window: tuple[int, int] | None = None,
         covariates: Sequence[str] | str = (),
         confidence: float = 0.95,
+        inference: str = "cluster_t",
     ) -> None:
         self.event_study = event_study
         self.window = window
         self.covariates = covariates
         self.confidence = confidence
+        self.inference = inference
 
     def __repr__(self) -> str:
         return f"TWFE(event_study={self.event_study}, window={self.window!r})"
@@ -115,6 +127,13 @@ class TWFE:
     def _validate(self) -> None:
         if not isinstance(self.event_study, (bool, np.bool_)):
             raise OptionError(f"event_study must be True or False, not {self.event_study!r}.")
+        check_inference(self.inference)
+        if self.inference not in ("cluster_t", "analytic"):
+            raise OptionError(
+                f"TWFE supports inference='cluster_t' or 'analytic', not {self.inference!r} "
+                f"(the leverage corrections act on influence functions: use Imputation or "
+                f"TwoStage with inference={self.inference!r})."
+            )
         w = self.window
         if w is None:
             return
@@ -136,28 +155,31 @@ class TWFE:
 
             return by_subgroup(self, panel, by)
         self._validate()
-        s = fe_sample(panel, self.covariates, "TWFE", keep_always_treated=not self.event_study)
+        s = fe_sample(panel, self.covariates, "TWFE", keep_always_treated=not self.event_study,
+                      inference=self.inference)
         if not np.isfinite(s.unit_cohort).any():
             raise EstimationError("TWFE: no unit is treated within the panel's periods.")
         notes = list(s.notes)
+        ss = small_sample(self.inference, s.n_clusters, s.n_units)
         common = dict(confidence=self.confidence, n_obs=len(s.y), n_units=s.n_units,
                       n_clusters=s.n_clusters, warnings=notes)
         if not self.event_study:
-            return self._static(s, common)
-        return self._dynamic(s, common)
+            return self._static(s, common, ss)
+        return self._dynamic(s, common, ss)
 
-    def _static(self, s: FESample, common: dict) -> Result:
+    def _static(self, s: FESample, common: dict, ss: SmallSample) -> Result:
         d = (s.time >= s.row_cohort).astype(float)
         if d.min() == d.max():
             raise EstimationError("TWFE: the treatment indicator never varies in the panel.")
         res = twfe_fit(s, pd.DataFrame({"treated": d}), "TWFE")
-        b, se = float(res.params["treated"]), float(res.std_errors["treated"])
-        table = estimate_table([b], [se], self.confidence, index={"term": ["treated"]})
-        overall = Estimate.from_se(b, se, self.confidence, label="TWFE coefficient")
+        b = float(res.params["treated"])
+        se = ss.se_factor * float(res.std_errors["treated"])
+        table = estimate_table([b], [se], self.confidence, df=ss.df, index={"term": ["treated"]})
+        overall = Estimate.from_se(b, se, self.confidence, df=ss.df, label="TWFE coefficient")
         return Result(table, overall=overall, method="TWFE (static, unit and period effects)",
                       info={"covariates": ", ".join(s.x_names) or "none"}, **common)
 
-    def _dynamic(self, s: FESample, common: dict) -> AggregateResult:
+    def _dynamic(self, s: FESample, common: dict, ss: SmallSample) -> AggregateResult:
         e = _event_times(s, self.window)
         events = np.unique(e[np.isfinite(e)]).astype(int)
         events = events[events != REFERENCE_EVENT]
@@ -167,12 +189,13 @@ class TWFE:
         res = twfe_fit(s, pd.DataFrame(cols), "TWFE event study")
         names = list(cols)
         b = res.params[names].to_numpy()
-        V = res.cov.loc[names, names].to_numpy()
-        table = estimate_table(b, np.sqrt(np.diag(V)), self.confidence,
+        V = ss.se_factor**2 * res.cov.loc[names, names].to_numpy()
+        table = estimate_table(b, np.sqrt(np.diag(V)), self.confidence, df=ss.df,
                                index={"event_time": events.tolist()})
         post = (events >= 0).astype(float) / (events >= 0).sum()
         overall = Estimate.from_se(float(post @ b), float(np.sqrt(post @ V @ post)),
-                                   self.confidence, label="mean of post-treatment coefficients")
+                                   self.confidence, df=ss.df,
+                                   label="mean of post-treatment coefficients")
         binned = "" if self.window is None else f", event times binned to {tuple(self.window)}"
         return AggregateResult(
             table, kind="event", overall=overall,

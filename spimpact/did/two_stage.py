@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..inference import RandomState
+from ..inference_cluster import DEFAULT_INFERENCE
 from ..panel import Panel
 from ._fe import InferenceOptions, group_time_result
 from .imputation import fit_imputation, validate_common
@@ -50,6 +51,13 @@ class TwoStage:
     confidence : float
     random_state : int, Generator or None
     multiplier : {"mammen", "rademacher"}
+    inference : {"cv3", "cluster_t", "cr2", "analytic"}
+        Small-sample inference (see :mod:`spimpact.inference_cluster`):
+        ``"cv3"`` (default) the cluster jackknife's leverage correction of the
+        influence functions with ``(G-1)/G`` and t critical values on ``G-1``
+        degrees of freedom; ``"cluster_t"`` the variance times ``G/(G-1)`` with
+        t(G-1); ``"cr2"`` Bell-McCaffrey leverage; ``"analytic"`` no
+        small-sample factor, normal critical values.
 
     Examples
     --------
@@ -70,6 +78,7 @@ class TwoStage:
         confidence: float = 0.95,
         random_state: RandomState = None,
         multiplier: str = "rademacher",
+        inference: str = DEFAULT_INFERENCE,
     ) -> None:
         self.anticipation = anticipation
         self.covariates = covariates
@@ -78,6 +87,7 @@ class TwoStage:
         self.confidence = confidence
         self.random_state = random_state
         self.multiplier = multiplier
+        self.inference = inference
 
     def __repr__(self) -> str:
         return (f"TwoStage(anticipation={self.anticipation}, covariates={self.covariates!r}, "
@@ -96,7 +106,8 @@ class TwoStage:
         self._validate()
         s, cells, notes = fit_imputation(self, panel, "TwoStage")
         opts = InferenceOptions(self.confidence, self.bootstrap, self.random_state,
-                                self.multiplier, share_influence=not self.fixed_shares)
+                                self.multiplier, share_influence=not self.fixed_shares,
+                                inference=self.inference)
         method = ("Two-stage DiD (Gardner"
                   + (f", anticipation {self.anticipation}" if self.anticipation else "") + ")")
         return group_time_result(
