@@ -548,7 +548,7 @@ __all__ += ["few_clusters_note", "MIN_CLUSTERS_T"]
 def leverage_adjusted(
     psi: np.ndarray | FactoredInfluence, cluster: np.ndarray | None, unit_group: np.ndarray,
     unit_w: np.ndarray, cell_group: np.ndarray, kind: str,
-) -> np.ndarray:
+) -> np.ndarray | FactoredInfluence:
     """Influence functions with each cluster's treated and comparison parts
     divided by ``(1 - h)`` (``kind="cv3"``) or ``sqrt(1 - h)`` (``"cr2"``).
 

@@ -361,10 +361,10 @@ def group_time_result(
     # small-sample hook (inference=): leverage-adjusted influence functions for cv3/cr2
     ss = small_sample(opts.inference, s.n_clusters, n)
     raw_psi = psi
-    if ss.adjusts_leverage:
-        psi = leverage_adjusted(np.nan_to_num(psi), s.cluster, unit_group, s.unit_w, gi, ss.kind)
+    psi_inf = (leverage_adjusted(np.nan_to_num(psi), s.cluster, unit_group, s.unit_w, gi,
+                                 ss.kind) if ss.adjusts_leverage else psi)
     inf = with_bootstrap(
-        InfluenceData(psi, s.cluster, unit_group, s.unit_w, s.unit_codes,
+        InfluenceData(psi_inf, s.cluster, unit_group, s.unit_w, s.unit_codes,
                       share_influence=opts.share_influence, small_sample=ss),
         opts.bootstrap, multiplier=opts.multiplier, random_state=opts.random_state)
     info = dict(info or {})
