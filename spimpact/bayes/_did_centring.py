@@ -7,7 +7,8 @@ z_k``) otherwise (Papaspiliopoulos, Roberts & Skold 2007, Statistical Science
 22:59; Betancourt & Girolami 2015). :func:`auto_centring` estimates both sides
 before sampling, by moments on the panel's residuals: ``r = y - unit mean -
 period mean`` from the untreated rows (log rates for counts), whose variance
-gives ``se_k^2 = sigma^2 / n_k``; the cells' means around their event-time means
+gives ``se_k^2`` (``sigma^2 / n_k`` plus the noise of the units' untreated means
+the residuals were taken from); the cells' means around their event-time means
 and the levels' means around their cells' give the spreads ``sd^2`` (their
 variance less the mean ``se_k^2``). A group is centred when its reliability
 ``sd^2 / (sd^2 + median se_k^2)`` exceeds one half.
@@ -22,20 +23,20 @@ from ._did_design import DiDDesign
 __all__ = ["auto_centring", "reliability"]
 
 
-def reliability(means: np.ndarray, n: np.ndarray, sigma2: float) -> float:
-    """``sd^2 / (sd^2 + median(sigma2 / n))`` with ``sd^2`` the method-of-moments spread
-    of ``means`` (group means of ``n`` rows each, noise variance ``sigma2``); 0 if
-    there are fewer than two groups.
+def reliability(means: np.ndarray, se2: np.ndarray) -> float:
+    """``sd^2 / (sd^2 + median(se2))`` with ``sd^2`` the method-of-moments spread of
+    ``means`` (group means with sampling variances ``se2``, infinite for empty groups);
+    0 if there are fewer than two groups.
 
     Examples
     --------
-    >>> reliability(np.array([-1.0, 1.0, -1.0, 1.0]), np.array([100, 100, 100, 100]), 1.0)
-    0.9924...
+    >>> round(reliability(np.array([-1.0, 1.0, -1.0, 1.0]), np.full(4, 0.01)), 4)
+    0.9926
     """
-    ok = n > 0
+    ok = np.isfinite(se2)
     if ok.sum() < 2:
         return 0.0
-    m, se2 = means[ok], sigma2 / n[ok]
+    m, se2 = means[ok], se2[ok]
     spread = max(float(np.var(m, ddof=1) - se2.mean()), 0.0)
     den = spread + float(np.median(se2))
     return spread / den if den > 0 else 0.0
@@ -66,7 +67,7 @@ def auto_centring(d: DiDDesign, family: str) -> tuple[bool, bool]:
     if family != "gaussian":
         y = np.log(y + 0.5) - (0.0 if d.offset is None else d.offset)
     untreated = d.post == 0
-    u_mean, _ = _group_means(d.unit[untreated], y[untreated], d.n_units)
+    u_mean, n_pre = _group_means(d.unit[untreated], y[untreated], d.n_units)
     r0 = y - u_mean[d.unit]
     t_mean, _ = _group_means(d.time[untreated], r0[untreated], d.n_periods)
     r = r0 - t_mean[d.time]
@@ -75,14 +76,32 @@ def auto_centring(d: DiDDesign, family: str) -> tuple[bool, bool]:
     on = (d.post > 0) & (d.row_cell < n_c)
     if not on.any():
         return False, False
+    # each post row carries its unit's untreated-mean error (variance sigma2 / n_pre)
+    inv_pre = np.divide(1.0, n_pre, out=np.full(d.n_units, np.inf), where=n_pre > 0)[d.unit[on]]
+    inv_pre = np.where(np.isfinite(inv_pre), inv_pre, 1.0)
     cell_mean, cell_n = _group_means(d.row_cell[on], r[on], n_c)
-    e_of_cell = d.e_index
-    e_mean, _ = _group_means(e_of_cell, cell_mean * (cell_n > 0), len(d.e_values))
-    cell_rel = reliability(cell_mean - e_mean[e_of_cell], cell_n, sigma2)
+    cell_pre = np.bincount(d.row_cell[on], weights=inv_pre, minlength=n_c)
+    cell_se2 = _se2(sigma2, cell_n, cell_pre)
+    e_mean, _ = _group_means(d.e_index, cell_mean * (cell_n > 0), len(d.e_values))
+    cell_rel = reliability(cell_mean - e_mean[d.e_index], cell_se2)
     level_rel = 0.0
     if d.effect_level is not None:
         _, unit_codes, labels = d.effect_level
         dev = r[on] - cell_mean[d.row_cell[on]]
-        lev_mean, lev_n = _group_means(unit_codes[d.unit[on]], dev, len(labels))
-        level_rel = reliability(lev_mean, lev_n, sigma2)
+        lev = unit_codes[d.unit[on]]
+        lev_mean, lev_n = _group_means(lev, dev, len(labels))
+        # sum over units of (unit's share of the level's rows)^2 / n_pre: each unit's rows
+        # share one untreated-mean error
+        u_post = np.bincount(d.unit[on], minlength=d.n_units).astype(float)
+        u_lev = unit_codes
+        u_inv = np.divide(1.0, n_pre, out=np.ones(d.n_units), where=n_pre > 0)
+        lev_pre = np.bincount(u_lev, weights=u_post**2 * u_inv, minlength=len(labels))
+        lev_se2 = _se2(sigma2, lev_n, lev_pre)
+        level_rel = reliability(lev_mean, lev_se2)
     return cell_rel > 0.5, level_rel > 0.5
+
+
+def _se2(sigma2: float, n: np.ndarray, pre: np.ndarray) -> np.ndarray:
+    """``sigma2 (n + pre) / n^2``: the variance of a mean of ``n`` rows whose unit-mean
+    errors add ``sigma2 * pre / n^2`` (infinite for empty groups)."""
+    return np.divide(sigma2 * (n + pre), n**2, out=np.full(len(n), np.inf), where=n > 0)

@@ -86,6 +86,17 @@ class MultilevelDiD:
         centred (hierarchically, around their levels' effects): each unit has
         a whole series of periods, so its effect is well determined by the
         data, the case where the centred form samples best.
+    effects_centred : bool, "auto" or sequence of str
+        Parameterisation of the pooled cell and level effects: ``"auto"`` (default)
+        centres a group where the data are strong (a moment estimate of its
+        spread against its members' standard errors gives a reliability above
+        one half, :func:`spimpact.bayes._did_centring.auto_centring`), ``True`` /
+        ``False`` all / none, or a list naming ``"cell"`` and/or the
+        ``effect_level``.
+    low_rank : bool
+        nutpie adapts a low-rank correction to its diagonal mass matrix (default
+        ``True``): when nearly every unit is treated, the late period effects and
+        event-time effects rest on few comparison units and move together.
 
     Examples
     --------
