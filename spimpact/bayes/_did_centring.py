@@ -31,7 +31,7 @@ def reliability(means: np.ndarray, se2: np.ndarray) -> float:
     Examples
     --------
     >>> round(reliability(np.array([-1.0, 1.0, -1.0, 1.0]), np.full(4, 0.01)), 4)
-    0.9926
+    0.9925
     """
     ok = np.isfinite(se2)
     if ok.sum() < 2:
