@@ -4,10 +4,10 @@ Built on :func:`~spimpact.simulate.pcn_rollout`'s defaults: near-universal uptak
 from 2019Q3 (about 92% of PCNs started by 2021Q2, 3% never), start dates later
 where need is higher (deprived urban areas, ethnic diversity), in the North West
 and London and in some ICBs, ICB x quarter and PCN x quarter shocks, AR(1)
-practice errors and a diluted effect (a 1.5% fall in A&E attendances, counts
-with list size as exposure). The panel carries the area covariates (IMD score,
-ethnic-minority share, rurality: parallel trends hold given them) and clusters
-on ICB, the level at which shocks are shared. 24 quarters, 2018Q1-2023Q4.
+practice errors and a diluted effect (a 1.5% fall in A&E attendances). The panel
+analyses the counts themselves (no exposure role), carries the area covariates
+(IMD score, ethnic-minority share, rurality: parallel trends hold given them) and
+clusters on ICB, the level at which shocks are shared. 24 quarters, 2018Q1-2023Q4.
 
 These are the conditions under which inference is hard (few never-treated
 comparison units, shocks shared across an ICB, few clusters in a regional
@@ -23,15 +23,18 @@ __all__: list[str] = []
 #: England over 24 quarters (2018Q1-2023Q4), the simulator's realistic defaults otherwise.
 ENGLAND = {"n_pcns": 1250, "n_icbs": 42, "n_periods": 24, "covid": False,
            "effect": "constant"}
-#: The panel of every England scenario: area covariates, clustered on ICB.
-ENGLAND_PANEL = {"covariates": ("imd_score", "ethnic_minority_share", "rural"), "cluster": "icb"}
+#: The panel of every England scenario: area covariates, clustered on ICB, the counts
+#: themselves as outcome (no exposure role: the DiD estimators model the level).
+ENGLAND_PANEL = {"covariates": ("imd_score", "ethnic_minority_share", "rural"), "cluster": "icb",
+                 "exposure": None}
 _COMMON = ("1,250 PCNs (about 6,500 practices) in 42 ICBs, 2018Q1-2023Q4, the simulator's "
            "realistic defaults: first link workers in 2019Q3, about 92% of PCNs started by "
            "2021Q2 and 3% never, later starts where need is higher (deprived urban areas, "
            "ethnic diversity), in the North West and London and in some ICBs; ICB x quarter "
-           "and PCN x quarter shocks and AR(1) practice errors; A&E attendances (counts, "
-           "list size as exposure) fall by 1.5% from a PCN's start. The panel carries the "
-           "area covariates and clusters on ICB.")
+           "and PCN x quarter shocks and AR(1) practice errors; A&E attendances (counts per "
+           "practice-quarter) fall by 1.5% from a PCN's start. The panel carries the "
+           "area covariates, clusters on ICB and analyses the counts themselves (no "
+           "exposure role); the truth is the fall in expected attendances per practice-quarter.")
 
 
 def _england(name: str, summary: str, details: str, changes: dict,
