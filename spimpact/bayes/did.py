@@ -90,7 +90,8 @@ class MultilevelDiD:
         Parameterisation of the pooled cell and level effects: ``"auto"`` (default)
         centres a group where the data are strong (a moment estimate of its
         spread against its members' standard errors gives a reliability above
-        one half, :func:`spimpact.bayes._did_centring.auto_centring`), ``True`` /
+        one half for level effects, 0.95 for cells,
+        :func:`spimpact.bayes._did_centring.auto_centring`), ``True`` /
         ``False`` all / none, or a list naming ``"cell"`` and/or the
         ``effect_level``.
     low_rank : bool
