@@ -411,9 +411,12 @@ AGREE_SES = 2.0
 
 
 def test_homogeneous_effects_estimators_agree_on_simulated_rollout():
-    from spimpact.simulate import pcn_rollout
+    from spimpact.simulate import CLASSIC_ROLLOUT, pcn_rollout
 
-    sim = pcn_rollout(n_pcns=150, effect="constant", covid=False, random_state=2)
+    # independent errors (the simulator's first version): this checks agreement and
+    # recovery, not inference under shocks shared by ICBs (the england bench scenarios)
+    sim = pcn_rollout(**CLASSIC_ROLLOUT, n_pcns=150, effect="constant", covid=False,
+                      random_state=2)
     panel = sim.panel("wellbeing", covariates=())
     truth = sim.true_effect("wellbeing", "overall")["value"].iloc[0]
     fits = {k: quiet(e, panel).overall for k, e in _all_estimators().items()}

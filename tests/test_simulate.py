@@ -263,7 +263,7 @@ def test_heterogeneous_effect_differs_by_cohort_and_deprivation():
     assert grp[0] > grp[-1] > 0
     sub = sim.true_effect("wellbeing", "subgroup").set_index("subgroup")["value"]
     assert sub["deprivation_quintile=5"] > sub["deprivation_quintile=1"]
-    assert len(sub) == 5
+    assert sub.index.str.startswith("deprivation_quintile=").sum() == 5
 
 
 def test_anticipation_starts_effect_early():
@@ -438,7 +438,7 @@ def test_bad_arguments_raise_option_error_naming_them(make, name):
 
 def test_params_are_frozen_replaceable_and_picklable():
     p = RolloutParams(n_pcns=30, n_icbs=3, effect_size={"wellbeing": 0.5})
-    assert p.effect_size["wellbeing"] == 0.5 and p.effect_size["ae_attendances"] == -0.03
+    assert p.effect_size["wellbeing"] == 0.5 and p.effect_size["ae_attendances"] == -0.015
     with pytest.raises(AttributeError):
         p.n_pcns = 3  # type: ignore[misc]
     with pytest.raises(TypeError):

@@ -94,10 +94,14 @@ def sample(
     random_state: RandomState = None,
     target_accept: float = 0.8,
     progress: bool = False,
+    low_rank: bool = False,
 ) -> tuple[Any, str]:
     """Sample the posterior of ``model``; returns the InferenceData and the sampler used.
 
     ``progress`` shows the sampler's own progress bar (nutpie's or PyMC's).
+    ``low_rank=True`` has nutpie adapt a diagonal mass matrix plus a low-rank
+    correction (its ``low_rank_modified_mass_matrix``), which follows a few strongly
+    correlated directions of the posterior; PyMC's NUTS keeps its diagonal one.
     """
     if not isinstance(progress, bool):
         raise OptionError(f"progress must be True or False, not {progress!r}.")
@@ -108,7 +112,8 @@ def sample(
         compiled = _compiled(model, data, key)
         idata = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores,
                               seed=seed, progress_bar=progress, save_warmup=False,
-                              target_accept=target_accept)
+                              target_accept=target_accept,
+                              **({"low_rank_modified_mass_matrix": True} if low_rank else {}))
         return idata, "nutpie"
     pm = pymc()
     with model:

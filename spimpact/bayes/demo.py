@@ -34,8 +34,9 @@ def demo(random_state: int = 2019, quick: bool = False, progress: bool = False) 
     sec.text(
         f"A Bayesian staggered DiD on a simulated rollout ({n_pcns} PCNs, {panel.n_units:,} "
         f"practices, {panel.n_periods} quarters): practice and quarter effects, one effect per "
-        "cohort and quarter partially pooled across cohorts at the same event time, and PCN "
-        "deviations of the effect partially pooled across PCNs (PyMC, sampled with nutpie). "
+        "cohort and quarter partially pooled across cohorts at the same event time (their "
+        "spread growing with event time), and PCN deviations of the effect partially pooled "
+        "across PCNs and summing to zero within each cohort (PyMC, sampled with nutpie). "
         "Its event study uses the same weights as the frequentist estimators."
     )
     with warnings.catch_warnings():

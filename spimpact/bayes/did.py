@@ -11,13 +11,15 @@ from ..errors import OptionError
 from ..inference import RandomState, validate_choice
 from ..panel import Panel
 from ._design import GroupDesign, check_family
+from ._did_centring import auto_centring
 from ._did_design import DiDDesign, build_did_design, cell_level_means
 from ._model import GroupVars, add_group, add_likelihood, standardised_effects, var_name
 from ._sampling import check_sampling_options, diagnose, gate_warnings, sample
 from .did_results import MultilevelDiDResult, hyper_table
 from .priors import Priors, ResolvedPriors, as_priors, prior_table, resolve
 
-__all__ = ["MultilevelDiD", "build_did_model", "cell_draws"]
+__all__ = ["MultilevelDiD", "build_did_model", "cell_draws", "event_time_scale", "level_cohorts",
+           "zero_sum_basis"]
 
 DiDFamily = Literal["gaussian", "poisson", "negbin"]
 
@@ -37,9 +39,14 @@ class MultilevelDiD:
     and one effect ``tau_{g,t}`` per
     cohort and period (the cohort's period ``g - 1`` is the reference, effect
     0). Cells are pooled across cohorts at the same event time:
-    ``tau_{g,t} = mu_{t-g} + sd_cell z_{g,t}``. With ``effect_level`` (e.g.
-    ``"pcn"``), each PCN's effect also deviates by ``delta_l ~ N(0,
-    sd_effect)`` in its treated periods, pooled across PCNs.
+    ``tau_{g,t} = mu_{t-g} + sd_cell s_{t-g} z_{g,t}``, the deviations ``z``
+    summing to zero at each event time (so ``mu_e`` is the mean of its cells and
+    a lone cell equals it) and their spread growing with event time,
+    ``s_e = sqrt(1 + e)`` (cohorts drift apart as they age). With
+    ``effect_level`` (e.g. ``"pcn"``), each PCN's effect also deviates by
+    ``delta_l ~ N(0, sd_effect)`` in its treated periods, pooled across PCNs,
+    the deviations summing to zero within each cohort: a cohort's mean effect
+    is its cells' alone, with no ridge between the cells and the PCN effects.
 
     ATT(g,t) is the posterior of ``tau_{g,t}`` plus the mean ``delta`` of the
     cohort's units observed at ``t``: the outcome's units for a Gaussian
@@ -79,6 +86,18 @@ class MultilevelDiD:
         centred (hierarchically, around their levels' effects): each unit has
         a whole series of periods, so its effect is well determined by the
         data, the case where the centred form samples best.
+    effects_centred : bool, "auto" or sequence of str
+        Parameterisation of the pooled cell and level effects: ``"auto"`` (default)
+        centres a group where the data are strong (a moment estimate of its
+        spread against its members' standard errors gives a reliability above
+        one half for level effects, 0.95 for cells,
+        :func:`spimpact.bayes._did_centring.auto_centring`), ``True`` /
+        ``False`` all / none, or a list naming ``"cell"`` and/or the
+        ``effect_level``.
+    low_rank : bool
+        nutpie adapts a low-rank correction to its diagonal mass matrix (default
+        ``True``): when nearly every unit is treated, the late period effects and
+        event-time effects rest on few comparison units and move together.
 
     Examples
     --------
@@ -106,9 +125,10 @@ class MultilevelDiD:
         random_state: RandomState = None,
         confidence: float = 0.95,
         centred: Sequence[str] | None = None,
-        effects_centred: bool = False,
+        effects_centred: bool | str | Sequence[str] = "auto",
         target_accept: float = 0.8,
         progress: bool = False,
+        low_rank: bool = True,
     ) -> None:
         self.family = family
         self.leads = leads
@@ -126,14 +146,28 @@ class MultilevelDiD:
         self.effects_centred = effects_centred
         self.target_accept = target_accept
         self.progress = progress
+        self.low_rank = low_rank
 
     def __repr__(self) -> str:
         return f"MultilevelDiD(family={self.family!r}, effect_level={self.effect_level!r})"
 
     def _check_effects_centred(self) -> None:
-        if not isinstance(self.effects_centred, bool):
-            raise OptionError(f"effects_centred must be True or False, not "
-                              f"{self.effects_centred!r}.")
+        ec = self.effects_centred
+        if isinstance(ec, bool) or ec == "auto":
+            return
+        allowed = {"cell", *([] if self.effect_level is None else [self.effect_level])}
+        if isinstance(ec, str) or not all(isinstance(x, str) and x in allowed for x in ec):
+            raise OptionError(f"effects_centred must be True, False, 'auto' or a list of the "
+                              f"pooled effects to centre among {sorted(allowed)}, not {ec!r}.")
+
+    def _effects_centring(self, d: DiDDesign) -> tuple[bool, bool]:
+        """(cells centred, level effects centred)."""
+        ec = self.effects_centred
+        if isinstance(ec, bool):
+            return ec, ec
+        if ec == "auto":
+            return auto_centring(d, self.family)
+        return "cell" in ec, self.effect_level is not None and self.effect_level in ec
 
     def _validate(self, panel: Panel) -> None:
         if not isinstance(panel, Panel):
@@ -163,10 +197,11 @@ class MultilevelDiD:
         pr = resolve(as_priors(self.priors), d.y, self.family, X=d.X, names=d.x_names,
                      exposure=None if d.offset is None else np.exp(d.offset))
         model, data, key, groups = build_did_model(d, self.family, pr, str(panel.unit),
-                                                   centred, self.effects_centred)
+                                                   centred, self._effects_centring(d))
         idata, used = sample(model, data, key, sampler=self.sampler, chains=self.chains,
                              draws=self.draws, tune=self.tune, random_state=self.random_state,
-                             target_accept=self.target_accept, progress=self.progress)
+                             target_accept=self.target_accept, progress=self.progress,
+                             low_rank=self.low_rank)
         diag = diagnose(idata, [v.name for v in model.free_RVs])
         warns = [*d.notes, *gate_warnings(diag)]
         post = idata.posterior
@@ -195,36 +230,87 @@ class MultilevelDiD:
 def cell_draws(post: Any, d: DiDDesign) -> tuple[np.ndarray, np.ndarray | None]:
     """ATT draws of every cell ``(chain, draw, n_cells)`` (0 in reference cells) and the
     draws of the level effects ``(chain, draw, n_levels)`` (or ``None``)."""
-    mu = np.asarray(post["effect_event"])
-    tau = mu[..., d.e_index] + np.asarray(post["sd_cell"])[..., None] * np.asarray(post["z_cell"])
+    tau = np.asarray(post["tau_cell"])
     delta = None
     if d.effect_level is not None:
-        name = d.effect_level[0]
-        delta = (np.asarray(post[var_name("sd_effect", name)])[..., None]
-                 * np.asarray(post[var_name("z_effect", name)]))  # same in both forms
+        delta = np.asarray(post[var_name("delta", d.effect_level[0])])
         tau = tau + delta @ cell_level_means(d).T
     att = np.zeros((*tau.shape[:2], len(d.cells)))
     att[..., d.est_cells] = tau
     return att, delta
 
 
-def _pooled(name: str, mean: Any, sd_scale: float, n: int, centred: bool) -> Any:
-    """``n`` effects ``~ Normal(mean, sd)``, ``sd ~ HalfNormal(sd_scale)``; the
-    standardised deviations are ``z_<name>`` in either parameterisation."""
+def event_time_scale(e_values: np.ndarray) -> np.ndarray:
+    """Relative SD of the cohort deviations at each event time: ``sqrt(1 + max(e, 0))``.
+
+    Cohorts' effects drift apart as they age (as a random walk would), so the
+    spread of cells around the event-time mean grows with event time; placebo
+    cells (``e < 0``) share the spread of the first treated period.
+
+    Examples
+    --------
+    >>> event_time_scale(np.array([-2, 0, 3])).tolist()
+    [1.0, 1.0, 2.0]
+    """
+    return np.sqrt(1.0 + np.maximum(np.asarray(e_values, dtype=float), 0.0))
+
+
+def level_cohorts(d: DiDDesign) -> np.ndarray:
+    """Cohort (index) of each unit of ``effect_level``: the cohort of most of its
+    treated rows; -1 for levels without treated rows (their effect is not in the data)."""
+    assert d.effect_level is not None
+    _, unit_codes, labels = d.effect_level
+    on = d.post > 0
+    n_coh = int(d.unit_cohort_index.max()) + 1
+    counts = np.zeros((len(labels), n_coh))
+    np.add.at(counts, (unit_codes[d.unit[on]], d.unit_cohort_index[d.unit[on]]), 1.0)
+    return np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
+
+
+def zero_sum_basis(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centring within groups: ``(M, scale)`` with ``M`` the ``(n, n)`` matrix that
+    subtracts each member's group mean (members of group -1 are left as they are) and
+    ``scale`` the factor ``sqrt(n_k / (n_k - 1))`` that gives each centred deviation
+    the SD of the uncentred one (0 for a group of one, whose deviation is not
+    identified apart from its cohort's effects).
+
+    Examples
+    --------
+    >>> M, scale = zero_sum_basis(np.array([0, 0, 1, -1]))
+    >>> (M @ np.array([1.0, 3.0, 5.0, 7.0])).tolist(), scale.tolist()
+    ([-1.0, 1.0, 0.0, 7.0], [1.4142135623730951, 1.4142135623730951, 0.0, 1.0])
+    """
+    groups = np.asarray(groups)
+    n = len(groups)
+    inside = groups >= 0
+    same = (groups[:, None] == groups[None, :]) & inside[:, None] & inside[None, :]
+    size = same.sum(axis=1)
+    M = np.eye(n) - np.divide(same, size[:, None], out=np.zeros((n, n)), where=size[:, None] > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(inside, np.where(size > 1, np.sqrt(size / (size - 1.0)), 0.0), 1.0)
+    return M, scale
+
+
+def _pooled(name: str, mean: Any, sd_scale: float, n: int, centred: bool,
+            scale: np.ndarray | None = None) -> tuple[Any, Any]:
+    """``n`` effects ``~ Normal(mean, sd * scale)``, ``sd ~ HalfNormal(sd_scale)``, centred
+    (``eff_<name>`` sampled) or non-centred (``z_<name>`` sampled); returns the effects and
+    their standardised deviations."""
     from ._deps import pymc
 
     pm = pymc()
     sd = pm.HalfNormal(f"sd_{name}", sd_scale)
+    s_ = sd if scale is None else sd * scale
     if centred:
-        eff = pm.Normal(f"eff_{name}", mean, sd, shape=n)
-        pm.Deterministic(f"z_{name}", (eff - mean) / sd)
-        return eff
-    return mean + sd * pm.Normal(f"z_{name}", 0.0, 1.0, shape=n)
+        eff = pm.Normal(f"eff_{name}", mean, s_, shape=n)
+        return eff, (eff - mean) / s_
+    z = pm.Normal(f"z_{name}", 0.0, 1.0, shape=n)
+    return mean + s_ * z, z
 
 
 def build_did_model(
     d: DiDDesign, family: str, pr: ResolvedPriors, unit_name: str, centred: Sequence[str],
-    effects_centred: bool = False,
+    effects_centred: tuple[bool, bool] = (False, False),
 ) -> tuple[Any, dict[str, np.ndarray], tuple, list[Any]]:
     """The PyMC model of the Bayesian DiD (see :class:`MultilevelDiD`).
 
@@ -238,7 +324,7 @@ def build_did_model(
     import pytensor.tensor as pt
 
     n_c = len(d.est_cells)
-    cell_c = level_c = effects_centred
+    cell_c, level_c = effects_centred
     data: dict[str, np.ndarray] = {"d_y": d.y, "d_cell": d.dense(d.row_cell, n_c)}
     groups: list[GroupVars] = []
     with pm.Model() as model:
@@ -260,14 +346,30 @@ def build_did_model(
         alpha = _unit_effects(d, unit_name, unit_mean, pr, unit_name in centred)
         gamma = pm.ZeroSumNormal("period", sigma=pr.time_sd, shape=d.n_periods)
         mu = pm.Normal("effect_event", 0.0, pr.effect_sd, shape=len(d.e_values))
-        tau = _pooled("cell", mu[d.e_index], pr.effect_sd / 5, n_c, cell_c)
+        # cohorts drift apart with event time: the cells' spread grows with it
+        # cells deviate from their event time's mean by deviations that sum to zero
+        # at each event time (mu_e is the mean of its cells: no ridge between mu_e and
+        # the deviations; a lone cell is mu_e), spread growing with event time
+        data["d_escale"] = event_time_scale(d.e_values)[d.e_index]
+        M_e, scale_e = zero_sum_basis(d.e_index)
+        data["d_ezsum"] = M_e * scale_e[:, None]
+        raw_c, _ = _pooled("cell", 0.0, pr.effect_sd / 5, n_c, cell_c,
+                           pm.Data("d_escale", data["d_escale"]))
+        tau = pm.Deterministic("tau_cell", mu[d.e_index]
+                               + pt.dot(pm.Data("d_ezsum", data["d_ezsum"]), raw_c))
         cells = pt.concatenate([tau, pt.zeros(1)])[pm.Data("d_cell", data["d_cell"])]
         eta = alpha[:, None] + gamma[None, :] + cells
         if d.effect_level is not None:
             name, codes, labels = d.effect_level
             data["d_eff"], data["d_post"] = codes, d.dense(d.post)
-            delta = _pooled(f"effect_{var_name('', name)[1:]}", 0.0, pr.effect_sd / 5,
-                            len(labels), level_c)
+            # deviations sum to zero within each cohort: a cohort's mean effect is its
+            # cells' alone (no ridge between the cells and the level effects)
+            M, scale = zero_sum_basis(level_cohorts(d))
+            data["d_zsum"] = M * scale[:, None]
+            raw, _ = _pooled(f"effect_{var_name('', name)[1:]}", 0.0, pr.effect_sd / 5,
+                             len(labels), level_c)
+            delta = pm.Deterministic(var_name("delta", name),
+                                     pt.dot(pm.Data("d_zsum", data["d_zsum"]), raw))
             eta = eta + delta[pm.Data("d_eff", codes)][:, None] * pm.Data("d_post", data["d_post"])
         if d.X.shape[1]:
             data["d_X"] = np.stack([d.dense(c) for c in d.X.T], axis=-1)

@@ -1,9 +1,11 @@
 """The standard scenarios, registered when :mod:`spimpact.bench` is imported.
 
 Rollout scenarios share a small design (150 PCNs in 15 ICBs, 2018Q1-2021Q4,
-start quarters 2019Q1-2021Q2, random timing, no COVID-19 shock), the
+start quarters 2019Q1-2021Q2, random timing, no COVID-19 shock, the first
+version of the simulator: :data:`~spimpact.simulate.CLASSIC_ROLLOUT`), the
 wellbeing score as outcome (a Gaussian score: its truth is in points) and no
-covariates, and change one thing each. ``patient_confounding`` draws a
+covariates, and change one thing each. The ``england*`` scenarios
+(:mod:`spimpact.bench._england`) start from the simulator's realistic defaults. ``patient_confounding`` draws a
 confounded patient cohort (for matching and weighting) and
 ``its_autocorrelated`` one monthly series with AR(1) noise (for interrupted
 time series). Override any parameter, e.g.
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import math
 
+from ..simulate import CLASSIC_ROLLOUT
 from .scenarios import Scenario, register_scenario
 
 __all__: list[str] = []
 
 #: The small rollout every staggered scenario starts from.
 SMALL_ROLLOUT = {
+    **CLASSIC_ROLLOUT,
     "n_pcns": 150, "n_icbs": 15, "start": "2018Q1", "end": "2021Q4",
     "first_start": "2019Q1", "last_start": "2021Q2",
     "selection_on_need": 0.0, "covid": False, "effect": "constant",

@@ -377,4 +377,4 @@ def list_scenarios() -> pd.DataFrame:
     ])
 
 
-from . import _standard  # noqa: E402,F401  (registers the standard scenarios)
+from . import _england, _standard  # noqa: E402,F401  (register the standard scenarios)

@@ -444,7 +444,7 @@ class GroupTimeResult(EventStudySensitivity, Result):
         >>> import spimpact as sp
         >>> from spimpact.did import CallawaySantAnna
         >>> from spimpact.simulate import pcn_rollout
-        >>> panel = pcn_rollout(n_pcns=60, random_state=1).panel("wellbeing")
+        >>> panel = pcn_rollout(n_pcns=60, never_share=0.15, random_state=1).panel("wellbeing")
         >>> ev = CallawaySantAnna().fit(panel).aggregate("event")
         >>> "event_time" in ev.estimates.columns
         True

@@ -2,7 +2,10 @@
 
 * :func:`pcn_rollout` -- an England-like staggered rollout of link workers
   across Primary Care Networks (practice-quarter panel, four outcomes,
-  selection on need, COVID-19 shock, true ATT(g,t) and its aggregations).
+  near-universal uptake selected on need, region and ICB, link-worker intensity,
+  shocks shared by ICBs and PCNs, serially correlated practice errors, COVID-19
+  shock, true ATT(g,t) and its aggregations by cohort, event time, intensity band
+  and subgroup); ``CLASSIC_ROLLOUT`` gives back its first version.
 * :func:`patient_cohort` -- patients referred (or not) to a link worker, with
   confounded referral and monthly GP consultations around an index date.
 * :func:`interrupted_series` -- monthly series with a known level and slope
@@ -20,7 +23,7 @@ potential outcomes of the same units: common random numbers.
 
 from __future__ import annotations
 
-from ._params import OutcomeSpec, RolloutParams
+from ._params import CLASSIC_ROLLOUT, LARGE_EFFECT, OutcomeSpec, RolloutParams
 from ._truth import TRUTH_COLUMNS, aggregate_truth, group_time_truth, truth_table
 from .patients import CohortParams, SimulatedCohort, patient_cohort
 from .provision import link_worker_provision
@@ -29,6 +32,8 @@ from .series import SeriesParams, SimulatedSeries, interrupted_series
 
 __all__ = [
     "RolloutParams",
+    "CLASSIC_ROLLOUT",
+    "LARGE_EFFECT",
     "OutcomeSpec",
     "SimulatedRollout",
     "pcn_rollout",

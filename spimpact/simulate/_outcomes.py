@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._params import COUNT_OUTCOMES, OUTCOMES, RolloutParams
-from ._structure import RandomEffects, Structure
+from ._structure import RandomEffects, Shocks, Structure
 
 __all__ = [
     "Grid", "make_grid", "effect_multiplier", "expected_outcomes", "draw_counts", "couple_counts",
@@ -29,6 +29,12 @@ class Grid:
     t: np.ndarray
     cohort: np.ndarray  # float period position, inf if never
     list_size: np.ndarray
+    fte: np.ndarray | None = None  # link-worker FTE per 10,000 patients (0 before the start)
+
+    def subset(self, keep: np.ndarray) -> Grid:
+        """The rows ``keep`` (a boolean mask)."""
+        return Grid(self.practice[keep], self.t[keep], self.cohort[keep], self.list_size[keep],
+                    None if self.fte is None else self.fte[keep])
 
 
 def make_grid(p: RolloutParams, s: Structure) -> Grid:
@@ -48,7 +54,13 @@ def make_grid(p: RolloutParams, s: Structure) -> Grid:
     t = np.tile(np.arange(T), s.n_practices)
     cohort = s.pcn_cohort[s.practice_pcn][practice]
     list_size = np.round(s.list0[practice] * np.exp(p.list_growth * t / 4.0)).astype(np.int64)
-    return Grid(practice=practice, t=t, cohort=cohort, list_size=list_size)
+    with np.errstate(invalid="ignore"):
+        e = t - cohort  # -inf for never recruiting
+    on = e >= 0
+    plateau = s.pcn_plateau[s.practice_pcn][practice]
+    grow = 1.0 - np.exp(-(np.where(on, e, 0.0) + 1.0) / p.intensity_growth)
+    fte = np.round(np.where(on, plateau * grow, 0.0), 4)
+    return Grid(practice=practice, t=t, cohort=cohort, list_size=list_size, fte=fte)
 
 
 def effect_multiplier(p: RolloutParams, s: Structure, g: Grid) -> np.ndarray:
@@ -57,7 +69,8 @@ def effect_multiplier(p: RolloutParams, s: Structure, g: Grid) -> np.ndarray:
     ``e = t - (cohort - anticipation)``; the effect is on for ``e >= 0``.
     Dynamic: ``min(e + 1, ramp) / ramp``. Heterogeneous: ``(1 + c (1 - 2 r)) *
     (1 + h (k - 3) / 2)`` with ``r`` the cohort's relative position in the start
-    window and ``k`` the practice's deprivation quintile.
+    window and ``k`` the practice's deprivation quintile. With ``intensity_effect = a``
+    every shape is also multiplied by ``(1 - a) + a * fte / intensity_mean``.
 
     Examples
     --------
@@ -84,15 +97,19 @@ def effect_multiplier(p: RolloutParams, s: Structure, g: Grid) -> np.ndarray:
         k = s.quintile[g.practice]
         m = m * (1 + p.cohort_heterogeneity * (1 - 2 * r))
         m = m * (1 + p.deprivation_heterogeneity * (k - 3) / 2)
+    if p.intensity_effect and g.fte is not None:
+        a = p.intensity_effect
+        m = m * ((1.0 - a) + a * g.fte / p.intensity_mean)
     return m
 
 
-def _linear_predictor(p: RolloutParams, s: Structure, re: RandomEffects, outcome: str) -> np.ndarray:
+def _linear_predictor(p: RolloutParams, s: Structure, re: RandomEffects, outcome: str,
+                      shocks: Shocks | None = None) -> np.ndarray:
     """Everything but the baseline, exposure and effect, on the outcome's model scale.
 
     Computed on the (practice, quarter) matrix by broadcasting a practice part,
-    a quarter part and their deprivation interactions; returned flattened in
-    grid order (practice-major).
+    a quarter part and their deprivation interactions, plus the shocks; returned
+    flattened in grid order (practice-major).
     """
     spec = p.outcomes[outcome]
     periods = p.periods
@@ -107,22 +124,26 @@ def _linear_predictor(p: RolloutParams, s: Structure, re: RandomEffects, outcome
     covid_part = np.maximum(1 + p.covid_deprivation * d, 0.0)[:, None] * (covid * spec.covid)
     eta = (unit_part[:, None] + time_part[None, :] + covid_part
            + p.deprivation_trend * d[:, None] * years[None, :])
+    if shocks is not None:
+        eta = eta + shocks.total[outcome]
     return eta.ravel()
 
 
 def expected_outcomes(
-    p: RolloutParams, s: Structure, re: RandomEffects, g: Grid
+    p: RolloutParams, s: Structure, re: RandomEffects, g: Grid, shocks: Shocks | None = None
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{outcome: (mu0, mu1)}``: expected untreated and treated outcome per row.
 
     Counts: ``mu0 = list_size / 1000 * baseline * exp(eta)``, ``mu1 = mu0 *
     exp(tau)``. Wellbeing: ``mu0 = baseline + eta``, ``mu1 = mu0 + tau``; with
-    ``tau = effect_size * effect_multiplier``.
+    ``tau = effect_size * effect_multiplier``. The shocks (ICB x quarter, PCN x
+    quarter, AR(1) practice errors) are part of ``eta``: the expected outcomes are
+    conditional on them, as the truth is the effect in this draw.
     """
     mult = effect_multiplier(p, s, g)
     out = {}
     for o in OUTCOMES:  # four outcomes
-        eta = _linear_predictor(p, s, re, o)
+        eta = _linear_predictor(p, s, re, o, shocks)
         tau = p.effect_size[o] * mult
         base = p.outcomes[o].baseline
         if o in COUNT_OUTCOMES:

@@ -17,7 +17,8 @@ import pandas as pd
 from ..errors import OptionError
 from ._common import FrozenMap, check_choice, check_int, check_mapping, check_real, to_period
 
-__all__ = ["OutcomeSpec", "RolloutParams", "EffectKind", "Family", "OUTCOMES", "COUNT_OUTCOMES"]
+__all__ = ["OutcomeSpec", "RolloutParams", "EffectKind", "Family", "OUTCOMES", "COUNT_OUTCOMES",
+           "CLASSIC_ROLLOUT", "LARGE_EFFECT"]
 
 EffectKind = Literal["none", "constant", "dynamic", "heterogeneous", "heterogeneous_dynamic"]
 Family = Literal["poisson", "negbin"]
@@ -87,13 +88,27 @@ def _default_outcomes() -> Mapping[str, OutcomeSpec]:
     })
 
 
-_DEFAULT_EFFECT = FrozenMap({"gp_consultations": -0.04, "ae_attendances": -0.03,
-                                    "emergency_admissions": -0.02, "wellbeing": 0.3})
+#: Long-run effects at the reference intensity: diluted, as a service reaching about 1.5% of
+#: a practice's list a year can only move its counts by a percent or so (log rate ratios).
+_DEFAULT_EFFECT = FrozenMap({"gp_consultations": -0.01, "ae_attendances": -0.015,
+                             "emergency_admissions": -0.01, "wellbeing": 0.3})
+#: The effects of the first version of the simulator (3% to 4% falls in counts): large
+#: enough to see in a small panel, for method demonstrations and power studies.
+LARGE_EFFECT = FrozenMap({"gp_consultations": -0.04, "ae_attendances": -0.03,
+                          "emergency_admissions": -0.02, "wellbeing": 0.3})
 
 
 @dataclass(frozen=True)
 class RolloutParams:
     """Parameters of :func:`~spimpact.simulate.pcn_rollout` (England-like by default).
+
+    The defaults describe the link-worker programme as it was rolled out: near-universal
+    uptake within two years of July 2019, fewer link workers (later starts, lower
+    intensity) in deprived urban areas, the North West and London, shocks shared by the
+    practices of an ICB and of a PCN, serially correlated practice errors, and diluted
+    effects on counts (about 1%). :data:`CLASSIC_ROLLOUT` holds the values that give back
+    the first version of the simulator (independent errors, 15% never recruiting, larger
+    effects).
 
     Parameters
     ----------
@@ -106,16 +121,50 @@ class RolloutParams:
     start, end : str or Period
         First and last quarter of the panel.
     first_start, last_start : str or Period
-        Window of link-worker start quarters (the PCN's cohort).
+        Window of link-worker start quarters (the PCN's cohort; the Network Contract
+        DES funded link workers from July 2019, 2019Q3).
     never_share : float
-        Share of PCNs that never recruit in the window (cohort NaT).
+        Share of PCNs that never recruit in the window (cohort NaT); 3% by default.
     rollout_pace : float
         Front-loading of the rollout: the share of recruiting PCNs starting in
         the ``q``-th quarter of the window is proportional to ``exp(-rollout_pace q)``
-        (0 = uniform over the window).
+        (0 = uniform over the window). The default 0.35 starts about 92% of PCNs by
+        2021Q2.
     selection_on_need : float
-        How strongly the start quarter and never-recruiting depend on need
-        (deprivation, ethnic-minority share, rurality); 0 = random timing.
+        How strongly the start quarter and never-recruiting depend on need; 0 = timing
+        unrelated to need.
+    need_minority, need_urban, need_deprived_urban : float
+        Weights of the need index on the (standardised) ethnic-minority share, on being
+        urban and on deprivation in urban areas (``max(z, 0) * urban``, ``z`` the
+        standardised IMD score), beside deprivation (weight 1). Negative ``need_urban``
+        makes rural areas the high-need ones (the first version: -0.5, 0).
+    regional_need : float
+        Scale of the regional clustering of deprivation, ethnic diversity and rurality
+        (the seven NHS England regions; London urban and diverse, the North more
+        deprived, the South West rural); 0 = none.
+    regional_provision : float
+        Scale of the regional provision gap: PCNs in the North West and London start
+        later (by 0.75 SD of the start score) and have lower intensity (by a quarter on
+        the log scale); 0 = none.
+    sd_icb_timing : float
+        SD of an ICB effect on the start score (selection of start dates on ICB), in
+        units of the start score's noise SD.
+    intensity_mean : float
+        Mean long-run intensity, link-worker whole-time equivalents per 10,000
+        registered patients (``fte_per_10k``; about one FTE per 20,000 patients).
+    intensity_growth : float
+        Quarters for the intensity to grow towards its long-run level:
+        ``fte = plateau * (1 - exp(-(e + 1) / intensity_growth))`` in the ``e``-th
+        quarter after the start (0 before it and for PCNs never recruiting).
+    intensity_need : float
+        Lower intensity where need is higher: log-plateau change per SD of need.
+    sd_intensity_icb, sd_intensity_pcn : float
+        SDs of ICB and PCN variation of the log-plateau intensity.
+    intensity_effect : float
+        How much the effect depends on intensity, in [0, 1]: the effect is multiplied by
+        ``(1 - a) + a * fte_per_10k / intensity_mean``. 0 (default) = a binary
+        effect, the same at every intensity; 1 = proportional to intensity, so
+        ``effect_size`` is the effect at the mean long-run intensity.
     deprivation_trend : float
         Extra trend per year per SD of IMD score (log-rate for counts, points for
         wellbeing): parallel trends then hold only conditional on deprivation.
@@ -123,8 +172,10 @@ class RolloutParams:
         Shape of the treatment effect.
     effect_size : mapping of outcome to float
         Long-run effect: log rate ratio for counts, points for wellbeing. A
-        partial mapping overrides the defaults (-0.04 GP, -0.03 A&E, -0.02
-        admissions, +0.3 wellbeing).
+        partial mapping overrides the defaults (-0.01 GP consultations, -0.015 A&E,
+        -0.01 admissions: diluted, about a 1% fall; +0.3 wellbeing).
+        :data:`LARGE_EFFECT` holds 3-4 times larger count effects, for power studies
+        and demonstrations.
     ramp : int
         Dynamic effects grow linearly over ``ramp`` quarters: ``min(e + 1, ramp) / ramp``.
     cohort_heterogeneity, deprivation_heterogeneity : float
@@ -145,6 +196,13 @@ class RolloutParams:
         openings (``entry_share``).
     sd_practice, sd_pcn, sd_icb : float
         Random-effect SDs on the log-rate scale (wellbeing: times ``wellbeing_re_scale`` points).
+    sd_icb_quarter, sd_pcn_quarter : float
+        SDs of shocks shared by the practices of an ICB (of a PCN) in a quarter,
+        independent across quarters (log-rate scale; wellbeing: times
+        ``wellbeing_re_scale`` points).
+    sd_practice_ar, ar_practice : float
+        Stationary SD and lag-1 autocorrelation of each practice's AR(1) error
+        (log-rate scale; wellbeing: times ``wellbeing_re_scale`` points).
     list_median, list_sigma, list_range, list_growth : float
         Practice list sizes: lognormal with this median and log-SD, clipped to
         ``list_range``, growing by ``list_growth`` per year.
@@ -155,7 +213,9 @@ class RolloutParams:
     --------
     >>> p = RolloutParams(n_pcns=20, n_icbs=3)
     >>> p.n_periods, p.effect_size["ae_attendances"]
-    (28, -0.03)
+    (28, -0.015)
+    >>> RolloutParams(**CLASSIC_ROLLOUT).never_share
+    0.15
     """
 
     n_pcns: int = 1250
@@ -165,10 +225,22 @@ class RolloutParams:
     start: Any = "2018Q1"
     end: Any = "2024Q4"
     first_start: Any = "2019Q3"
-    last_start: Any = "2023Q4"
-    never_share: float = 0.15
-    rollout_pace: float = 0.2
+    last_start: Any = "2022Q4"
+    never_share: float = 0.03
+    rollout_pace: float = 0.35
     selection_on_need: float = 1.0
+    need_minority: float = 0.5
+    need_urban: float = 0.5
+    need_deprived_urban: float = 0.5
+    regional_need: float = 1.0
+    regional_provision: float = 1.0
+    sd_icb_timing: float = 0.5
+    intensity_mean: float = 0.5
+    intensity_growth: float = 4.0
+    intensity_need: float = 0.2
+    sd_intensity_icb: float = 0.2
+    sd_intensity_pcn: float = 0.25
+    intensity_effect: float = 0.0
     deprivation_trend: float = 0.0
     effect: EffectKind = "constant"
     effect_size: Mapping[str, float] = field(default_factory=lambda: _DEFAULT_EFFECT)
@@ -188,6 +260,10 @@ class RolloutParams:
     sd_practice: float = 0.15
     sd_pcn: float = 0.08
     sd_icb: float = 0.06
+    sd_icb_quarter: float = 0.02
+    sd_pcn_quarter: float = 0.02
+    sd_practice_ar: float = 0.05
+    ar_practice: float = 0.6
     wellbeing_re_scale: float = 2.0
     list_median: float = 8000.0
     list_sigma: float = 0.5
@@ -270,8 +346,17 @@ class RolloutParams:
             check_real(name, getattr(self, name), 0.0, 1.0)
         for name in ("exit_share", "entry_share"):
             check_real(name, getattr(self, name), 0.0, 0.5)
-        for name in ("sd_practice", "sd_pcn", "sd_icb", "wellbeing_re_scale"):
+        for name in ("sd_practice", "sd_pcn", "sd_icb", "wellbeing_re_scale", "sd_icb_quarter",
+                     "sd_pcn_quarter", "sd_practice_ar", "sd_icb_timing", "sd_intensity_icb",
+                     "sd_intensity_pcn"):
             check_real(name, getattr(self, name), 0.0)
+        check_real("ar_practice", self.ar_practice, -1.0, 1.0, strict=True)
+        for name in ("need_minority", "need_urban", "need_deprived_urban", "regional_need",
+                     "regional_provision", "intensity_need"):
+            check_real(name, getattr(self, name))
+        check_real("intensity_mean", self.intensity_mean, 0.0, strict=True)
+        check_real("intensity_growth", self.intensity_growth, 0.0, strict=True)
+        check_real("intensity_effect", self.intensity_effect, 0.0, 1.0)
 
     @property
     def periods(self) -> pd.PeriodIndex:
@@ -292,6 +377,21 @@ class RolloutParams:
         'none'
         """
         return build_params(RolloutParams, self, changes)
+
+
+#: The parameters that give back the first version of :func:`~spimpact.simulate.pcn_rollout`
+#: (its benchmark scenarios are built on them): 15% of PCNs never recruiting, starts
+#: spread to 2023Q4, rural areas counted as high need, no regional pattern, no shared
+#: shocks and independent practice errors, and 2-4% effects on counts. The same seed
+#: gives the same numbers as that version (the ``fte_per_10k``, ``region`` and
+#: ``intensity_band`` columns are added). ``pcn_rollout(**CLASSIC_ROLLOUT, n_pcns=150)``.
+CLASSIC_ROLLOUT: Mapping[str, Any] = FrozenMap({
+    "last_start": "2023Q4", "never_share": 0.15, "rollout_pace": 0.2,
+    "need_minority": 0.5, "need_urban": -0.5, "need_deprived_urban": 0.0,
+    "regional_need": 0.0, "regional_provision": 0.0, "sd_icb_timing": 0.0,
+    "sd_icb_quarter": 0.0, "sd_pcn_quarter": 0.0, "sd_practice_ar": 0.0, "ar_practice": 0.0,
+    "intensity_effect": 0.0, "effect_size": LARGE_EFFECT,
+})
 
 
 def _pair(name: str, value: Any, kind: type) -> tuple[Any, Any]:

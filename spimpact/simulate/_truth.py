@@ -190,10 +190,14 @@ def aggregate_truth(cells: pd.DataFrame, sizes: pd.Series) -> pd.DataFrame:
 
 def _subgroup_overall(
     unit: np.ndarray, group: np.ndarray, time: np.ndarray, delta: np.ndarray,
-    name: str, values: np.ndarray,
+    name: str, values: np.ndarray | pd.Categorical,
 ) -> pd.DataFrame:
-    """``overall`` truth within each level of one unit-level subgroup variable."""
-    codes, levels = pd.factorize(np.asarray(values), sort=True)
+    """``overall`` truth within each level of one unit-level subgroup variable
+    (a categorical keeps its categories' order and skips the factorisation)."""
+    if isinstance(values, pd.Categorical):
+        codes, levels = values.codes.astype(np.int64), values.categories
+    else:
+        codes, levels = pd.factorize(np.asarray(values), sort=True)
     lev, g, t, v, _, ng = _cells(unit, group, time, delta, level=codes)
     value, n_units = _simple(lev, g, t, v, ng)
     ok = n_units > 0
@@ -221,9 +225,10 @@ def truth_table(
         As in :func:`group_time_truth`.
     periods : PeriodIndex
         Label of each period position.
-    subgroups : mapping of str to ndarray (n,), optional
+    subgroups : mapping of str to ndarray or Categorical (n,), optional
         Unit-level subgroup variables; adds ``subgroup`` rows (``overall``
-        within each level, labelled ``"name=level"``).
+        within each level, labelled ``"name=level"``; levels sorted, or in the
+        order of a categorical's categories, and only those with treated units).
 
     Returns
     -------
@@ -244,7 +249,8 @@ def truth_table(
     for name, values in (subgroups or {}).items():
         parts.append(_subgroup_overall(np.asarray(unit), np.asarray(group, dtype=float),
                                        np.asarray(time), np.asarray(delta, dtype=float),
-                                       name, np.asarray(values)))
+                                       name, values if isinstance(values, pd.Categorical)
+                                       else np.asarray(values)))
     parts = [p for p in parts if len(p)]
     out = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         {c: pd.Series(dtype=float) for c in ("g", "t", "event_time", "value", "n_units")}

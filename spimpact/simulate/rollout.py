@@ -23,7 +23,14 @@ import pandas as pd
 from ._common import RandomState, labels, periods_from_ordinals, streams
 from ._outcomes import Grid, draw_counts, expected_outcomes, make_grid
 from ._params import COUNT_OUTCOMES, OUTCOMES, RolloutParams, build_params
-from ._structure import Structure, england_structure, random_effects
+from ._structure import (
+    INTENSITY_BANDS,
+    REGIONS,
+    Structure,
+    england_structure,
+    random_effects,
+    shocks,
+)
 from ._truth import truth_table
 
 if TYPE_CHECKING:
@@ -31,7 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SimulatedRollout", "pcn_rollout"]
 
-_STREAMS = ("structure", "effects", "noise", "coupling", "attrition")
+#: Random streams; new ones go last, so the earlier streams keep their seeds.
+_STREAMS = ("structure", "effects", "noise", "coupling", "attrition", "rollout", "shocks")
 _COVARIATES = ("imd_score", "ethnic_minority_share", "rural")
 
 
@@ -42,14 +50,22 @@ class SimulatedRollout:
     Attributes
     ----------
     data : DataFrame
-        One row per practice-quarter: ``practice, pcn, icb, quarter, cohort,
-        treated, list_size, imd_score, deprivation_quintile,
-        ethnic_minority_share, rural, gp_consultations, ae_attendances,
-        emergency_admissions, wellbeing``.
+        One row per practice-quarter: ``practice, pcn, icb, region, quarter, cohort,
+        treated, fte_per_10k, intensity_band, list_size, imd_score,
+        deprivation_quintile, ethnic_minority_share, rural, gp_consultations,
+        ae_attendances, emergency_admissions, wellbeing``. ``fte_per_10k`` is the
+        PCN's link-worker whole-time equivalents per 10,000 patients in the quarter
+        (0 before its start); ``intensity_band`` the tertile of the PCN's long-run
+        intensity among recruiting PCNs (``low``, ``middle``, ``high``; ``none``
+        for PCNs never recruiting).
     truth : DataFrame
         True effects: ``outcome, target, group, time, event_time, subgroup,
-        value, n_units`` (see :mod:`spimpact.simulate._truth`). Counts: the
-        difference in *expected* counts per practice-quarter; wellbeing: points.
+        value, n_units`` (see :mod:`spimpact.simulate._truth`): ``att_gt``,
+        ``event``, ``overall``, ``group`` (cohort), ``calendar``, and ``subgroup``
+        rows (the overall effect within ``deprivation_quintile=k``,
+        ``intensity_band=low|middle|high``, ``region=...`` and ``rural=0|1``).
+        Counts: the difference in *expected* counts per practice-quarter;
+        wellbeing: points.
     params : RolloutParams
         The parameters used.
     expected : DataFrame
@@ -128,6 +144,24 @@ def _attrition_mask(p: RolloutParams, n_prac: int, g: Grid, rng: np.random.Gener
     return ~(gone | late)
 
 
+def _subgroups(s: Structure, practice: np.ndarray) -> dict[str, Any]:
+    """Unit-level subgroups of the truth table, per row (categoricals: no factorising)."""
+    pcn = s.practice_pcn[practice]
+    return {"deprivation_quintile": s.quintile[practice], "intensity_band": _bands(s, pcn),
+            "region": _regions(s, pcn), "rural": s.rural[practice]}
+
+
+def _bands(s: Structure, pcn: np.ndarray) -> pd.Categorical:
+    """Intensity band of each row's PCN (``none``: never recruiting)."""
+    code = s.pcn_band[pcn]
+    return pd.Categorical.from_codes(np.where(code < 0, len(INTENSITY_BANDS), code),
+                                     [*INTENSITY_BANDS, "none"])
+
+
+def _regions(s: Structure, pcn: np.ndarray) -> pd.Categorical:
+    return pd.Categorical.from_codes(s.icb_region[s.pcn_icb[pcn]], list(REGIONS))
+
+
 def _frame(p: RolloutParams, s: Structure, g: Grid, outcomes: dict[str, np.ndarray]) -> pd.DataFrame:
     periods = p.periods
     n_prac = s.n_practices
@@ -141,8 +175,10 @@ def _frame(p: RolloutParams, s: Structure, g: Grid, outcomes: dict[str, np.ndarr
     cohort = periods_from_ordinals(cohort_ord, "Q")
     cols: dict[str, Any] = {
         "practice": prac_id[g.practice], "pcn": pcn_id[pcn], "icb": icb_id[s.pcn_icb[pcn]],
+        "region": _regions(s, pcn),
         "quarter": quarter, "cohort": cohort,
-        "treated": (g.t >= g.cohort).astype(np.int64), "list_size": g.list_size,
+        "treated": (g.t >= g.cohort).astype(np.int64), "fte_per_10k": g.fte,
+        "intensity_band": _bands(s, pcn), "list_size": g.list_size,
         "imd_score": s.imd[g.practice], "deprivation_quintile": s.quintile[g.practice],
         "ethnic_minority_share": s.minority[g.practice], "rural": s.rural[g.practice],
     }
@@ -182,10 +218,21 @@ def pcn_rollout(
     -----
     Counts per practice-quarter are Poisson (or negative binomial) with mean
     ``list_size / 1000 * baseline * exp(practice + PCN + ICB effects + trend +
-    season + covariate effects + COVID shock + deprivation trend + effect)``;
-    wellbeing is Gaussian with the same additive terms in points. The start
-    quarter is shared by a PCN's practices and is later, and more often never,
-    for PCNs of higher need (``selection_on_need``).
+    season + covariate effects + COVID shock + deprivation trend + ICB x quarter
+    and PCN x quarter shocks + AR(1) practice error + effect)``; wellbeing is
+    Gaussian with the same additive terms in points. The start quarter is shared
+    by a PCN's practices and is later, and more often never, for PCNs of higher
+    need (deprivation, ethnic diversity, urban and deprived urban areas:
+    ``selection_on_need``), in the North West and London
+    (``regional_provision``) and in some ICBs (``sd_icb_timing``). The same
+    PCNs have fewer link workers per patient (``fte_per_10k``).
+
+    The defaults describe England: 1,250 PCNs (about 6,500 practices) in 42 ICBs,
+    2018Q1-2024Q4, first link workers in 2019Q3, about 92% of PCNs started by
+    2021Q2 and 3% never, diluted effects on counts (a 1-1.5% fall). Pass
+    ``**CLASSIC_ROLLOUT`` for the first version of this simulator (independent
+    errors, 15% never recruiting) and ``effect_size=LARGE_EFFECT`` for 2-4%
+    effects.
 
     Examples
     --------
@@ -195,14 +242,16 @@ def pcn_rollout(
     >>> ev = sim.true_effect("ae_attendances", "event")
     >>> bool(ev.loc[ev.event_time == 4, "value"].iloc[0] < ev.loc[ev.event_time == 0, "value"].iloc[0])
     True
+    >>> float(sim.data.loc[sim.data["treated"] == 0, "fte_per_10k"].max())
+    0.0
     """
     p = build_params(RolloutParams, params, options)
     rng = streams(random_state, _STREAMS)
-    s = england_structure(p, rng["structure"])
+    s = england_structure(p, rng["structure"], rng["rollout"])
     re = random_effects(p, s, rng["effects"])
     g = make_grid(p, s)
     keep = _attrition_mask(p, s.n_practices, g, rng["attrition"])
-    means = expected_outcomes(p, s, re, g)
+    means = expected_outcomes(p, s, re, g, shocks(p, s, rng["shocks"]))
     observed: dict[str, np.ndarray] = {}
     for o in OUTCOMES:  # four outcomes
         mu0, mu1 = means[o]
@@ -217,8 +266,8 @@ def pcn_rollout(
     if not keep.all():
         data = data.loc[keep].reset_index(drop=True)
         expected = expected.loc[keep].reset_index(drop=True)
-    gk = Grid(g.practice[keep], g.t[keep], g.cohort[keep], g.list_size[keep])
-    sub = {"deprivation_quintile": s.quintile[gk.practice]}
+    gk = g.subset(keep)
+    sub = _subgroups(s, gk.practice)
     truth = pd.concat([
         truth_table(o, gk.practice, gk.cohort, gk.t, means[o][1][keep] - means[o][0][keep],
                     p.periods, sub)
