@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator
 from .._formula import design_matrix
 from .._sample import refuse_dose, refuse_exposure
 from ..errors import EstimationError, OptionError
@@ -39,7 +40,7 @@ class _Sample:
     unit_codes: np.ndarray
 
 
-class CallawaySantAnna:
+class CallawaySantAnna(Estimator):
     """Group-time ATTs for staggered adoption (Callaway & Sant'Anna 2021).
 
     Each ATT(g,t) compares cohort ``g`` with a comparison group between period
@@ -106,10 +107,6 @@ class CallawaySantAnna:
         self.random_state = random_state
         self.weights_at = weights_at
         self.multiplier = multiplier
-
-    def __repr__(self) -> str:
-        return (f"CallawaySantAnna(control_group={self.control_group!r}, method={self.method!r}, "
-                f"base_period={self.base_period!r}, anticipation={self.anticipation})")
 
     def _validate(self) -> None:
         validate_choice("control_group", self.control_group, ("never_treated", "not_yet_treated"))

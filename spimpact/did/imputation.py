@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._estimator import Estimator
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, influence_se, influence_vcov, validate_choice, wald_test
 from ..panel import Panel
@@ -247,7 +248,7 @@ def validate_common(est: Any) -> None:
         raise OptionError(f"fixed_shares must be True or False, not {est.fixed_shares!r}.")
 
 
-class Imputation:
+class Imputation(Estimator):
     """Imputation DiD estimator (Borusyak, Jaravel & Spiess 2024).
 
     Parameters
@@ -304,10 +305,6 @@ class Imputation:
         self.confidence = confidence
         self.random_state = random_state
         self.multiplier = multiplier
-
-    def __repr__(self) -> str:
-        return (f"Imputation(anticipation={self.anticipation}, covariates={self.covariates!r}, "
-                f"fixed_shares={self.fixed_shares})")
 
     def _validate(self) -> None:
         validate_common(self)

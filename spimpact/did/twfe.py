@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
 from ..results import Estimate, Result, estimate_table
@@ -69,7 +70,7 @@ def _event_times(s: FESample, window: tuple[int, int] | None) -> np.ndarray:
     return e
 
 
-class TWFE:
+class TWFE(Estimator):
     """Two-way fixed-effects DiD: static or event study (linearmodels ``PanelOLS``).
 
     Parameters
@@ -108,9 +109,6 @@ class TWFE:
         self.window = window
         self.covariates = covariates
         self.confidence = confidence
-
-    def __repr__(self) -> str:
-        return f"TWFE(event_study={self.event_study}, window={self.window!r})"
 
     def _validate(self) -> None:
         if not isinstance(self.event_study, (bool, np.bool_)):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._estimator import Estimator
 from ..inference import RandomState
 from ..panel import Panel
 from ._fe import InferenceOptions, group_time_result
@@ -29,7 +30,7 @@ from .results import GroupTimeResult
 __all__ = ["TwoStage"]
 
 
-class TwoStage:
+class TwoStage(Estimator):
     """Two-stage DiD (Gardner 2022): ATT(g,t) from a residualised second stage.
 
     Parameters
@@ -78,10 +79,6 @@ class TwoStage:
         self.confidence = confidence
         self.random_state = random_state
         self.multiplier = multiplier
-
-    def __repr__(self) -> str:
-        return (f"TwoStage(anticipation={self.anticipation}, covariates={self.covariates!r}, "
-                f"fixed_shares={self.fixed_shares})")
 
     def _validate(self) -> None:
         validate_common(self)
