@@ -27,8 +27,9 @@ import inspect
 from typing import Any
 
 from .errors import OptionError
+from .results import _check_confidence
 
-__all__ = ["Estimator", "all_estimators"]
+__all__ = ["Estimator", "all_estimators", "check_confidence"]
 
 #: The families whose exported estimators :func:`all_estimators` lists.
 FAMILIES = ("did", "matching", "its", "bayes")
@@ -154,6 +155,20 @@ class Estimator:
                 continue
             shown.append(f"{name}={value!r}")
         return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def check_confidence(confidence: Any) -> None:
+    """The check of the ``confidence`` setting that every estimator's ``_validate`` makes.
+
+    Examples
+    --------
+    >>> check_confidence(0.9)
+    >>> check_confidence(95)
+    Traceback (most recent call last):
+    ...
+    spimpact.errors.OptionError: confidence must be in (0, 1), e.g. 0.95; got 95.
+    """
+    _check_confidence(confidence)
 
 
 def _same(value: Any, default: Any) -> bool:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._estimator import Estimator
+from .._estimator import Estimator, check_confidence
 from ..errors import OptionError
 from ..inference import RandomState, validate_choice
 from ..panel import Panel
@@ -129,6 +129,7 @@ class MultilevelDiD(Estimator):
         self.progress = progress
 
     def _validate(self) -> None:
+        check_confidence(self.confidence)
         validate_choice("family", self.family, ("gaussian", "poisson", "negbin"))
         check_sampling_options(self.sampler, self.chains, self.draws, self.tune)
         if not isinstance(self.leads, bool):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._estimator import Estimator
+from .._estimator import Estimator, check_confidence
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..its import Fourier, fourier_terms, time_index
@@ -186,6 +186,7 @@ class MultilevelITS(Estimator):
         self.progress = progress
 
     def _validate(self) -> None:
+        check_confidence(self.confidence)
         validate_choice("family", self.family, ("gaussian", "poisson", "negbin"))
         check_sampling_options(self.sampler, self.chains, self.draws, self.tune)
         bad = set(self.centred) - {"level_change", "slope_change"}

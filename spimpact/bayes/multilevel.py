@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._estimator import Estimator
+from .._estimator import Estimator, check_confidence
 from ..errors import OptionError
 from ..inference import RandomState, validate_choice
 from ..panel import Panel
@@ -114,6 +114,7 @@ class MultilevelModel(Estimator):
         self.progress = progress
 
     def _validate(self) -> None:
+        check_confidence(self.confidence)
         validate_choice("family", self.family, FAMILIES)
         check_sampling_options(self.sampler, self.chains, self.draws, self.tune)
         if not (isinstance(self.target_accept, float) and 0.5 <= self.target_accept < 1):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._estimator import Estimator
+from .._estimator import Estimator, check_confidence
 from .._formula import design_matrix
 from .._sample import refuse_dose, refuse_exposure
 from ..errors import EstimationError, OptionError
@@ -109,6 +109,7 @@ class CallawaySantAnna(Estimator):
         self.multiplier = multiplier
 
     def _validate(self) -> None:
+        check_confidence(self.confidence)
         validate_choice("control_group", self.control_group, ("never_treated", "not_yet_treated"))
         validate_choice("method", self.method, ("dr", "ipw", "reg"))
         validate_choice("base_period", self.base_period, ("varying", "universal"))

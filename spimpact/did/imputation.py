@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._estimator import Estimator
+from .._estimator import Estimator, check_confidence
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, influence_se, influence_vcov, validate_choice, wald_test
 from ..panel import Panel
@@ -236,6 +236,7 @@ def fit_imputation(est: Any, panel: Panel, name: str) -> tuple[FESample, Imputed
 
 def validate_common(est: Any) -> None:
     """Options shared by the imputation-type estimators."""
+    check_confidence(est.confidence)
     validate_choice("multiplier", est.multiplier, ("mammen", "rademacher"))
     anticipation = getattr(est, "anticipation", 0)  # estimators without the option
     if not isinstance(anticipation, (int, np.integer)) or anticipation < 0:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._estimator import Estimator
+from .._estimator import Estimator, check_confidence
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
 from ..results import Estimate, Result, estimate_table
@@ -111,6 +111,7 @@ class TWFE(Estimator):
         self.confidence = confidence
 
     def _validate(self) -> None:
+        check_confidence(self.confidence)
         if not isinstance(self.event_study, (bool, np.bool_)):
             raise OptionError(f"event_study must be True or False, not {self.event_study!r}.")
         w = self.window
