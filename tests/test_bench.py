@@ -368,8 +368,15 @@ def test_suites_command_writes_tables_report_and_page(tmp_path):
     assert stray.exit_code != 0 and "--docs" in stray.output
 
 
-def test_standard_suites_are_package_data():
-    """Found through importlib.resources (as from an installed wheel), listed by --list."""
+def test_standard_suites_are_package_data(tmp_path, monkeypatch):
+    """Found through importlib.resources (as from an installed wheel), listed by --list;
+    a bare name is a standard suite even where a folder of that name exists."""
+    from spimpact.bench.cli import _load
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "did").mkdir()
+    assert [s.name for s in _load(("did",))] == ["did"]
+    assert [s.name for s in _load(("all",))] == ["bayes", "did", "its", "matching"]
     folder = suites.standard_suites()
     assert folder.is_dir() and (folder / "did.toml").is_file()
     assert str(folder).endswith(str(Path("spimpact", "bench", "standard_suites")))

@@ -96,7 +96,8 @@ def _design(pairs: tuple[str, ...]) -> dict[str, list[Any]]:
 @click.command("bench")
 @click.option("--suite", "suite_names", multiple=True, metavar="NAME",
               help="Run a standard suite (repeatable; 'all' runs every one; a path to a "
-                   ".toml file or a folder of them runs those); see --list.")
+                   ".toml file, or to a folder of them such as ./my-suites, runs those); "
+                   "see --list.")
 @click.option("--docs", default=None, type=click.Path(dir_okay=False),
               help="With --suite: also write the markdown results page here (make bench "
                    "writes docs/bench_results.md).")
@@ -215,24 +216,26 @@ def bench(suite_names: tuple[str, ...], docs: str | None, scenarios: tuple[str, 
 
 
 def _load(names: tuple[str, ...]) -> list[Any]:
-    """The suites named: standard ones by name ('all': every one), else suite files or
-    folders of them."""
+    """The suites named: standard ones by name ('all': every one); a value with a path
+    separator or ending in .toml is a suite file, or a folder of them."""
+    import os
+
     from ..errors import OptionError
     from .suites import load_suite, load_suites
 
     out: list[Any] = []
-    standard = [n for n in names if not Path(n).exists()]
-    if "all" in standard:
-        out += load_suites()
-        standard.remove("all")
-    if standard:
-        out += load_suites(names=standard)
-    for n in names:
-        path = Path(n)
-        if path.is_dir():
-            out += load_suites(path)
-        elif path.is_file():
-            out.append(load_suite(path))
+    for n in names:  # a handful of names
+        if n.endswith(".toml") or os.sep in n or "/" in n:
+            path = Path(n)
+            if path.is_dir():
+                found = load_suites(path)
+                if not found:
+                    raise OptionError(f"no *.toml suite in the folder {path}.")
+                out += found
+            else:
+                out.append(load_suite(path))
+        else:
+            out += load_suites() if n == "all" else load_suites(names=[n])
     seen = [s.name for s in out]
     repeated = sorted({n for n in seen if seen.count(n) > 1})
     if repeated:
