@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any
+from typing import Any, Self
 
 from .errors import OptionError
 from .results import _check_confidence
@@ -100,7 +100,7 @@ class Estimator:
             out[name] = value
         return out
 
-    def set_params(self, **params: Any) -> Estimator:
+    def set_params(self, **params: Any) -> Self:
         """Change settings in place and return the estimator.
 
         ``name__sub=value`` sets ``sub`` on a nested object's own
