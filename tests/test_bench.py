@@ -376,7 +376,7 @@ def test_standard_suites_are_package_data(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "did").mkdir()
     assert [s.name for s in _load(("did",))] == ["did"]
-    assert [s.name for s in _load(("all",))] == ["bayes", "did", "its", "matching"]
+    assert {"bayes", "did", "its", "matching"} <= {s.name for s in _load(("all",))}
     folder = suites.standard_suites()
     assert folder.is_dir() and (folder / "did.toml").is_file()
     assert str(folder).endswith(str(Path("spimpact", "bench", "standard_suites")))
