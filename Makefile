@@ -53,7 +53,7 @@ $(PEERS_STAMP): benchmarks/peers.txt
 
 bench: $(STAMP) $(PEERS_STAMP)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(WORKERS) -m slow
-	$(BIN)/python -m spimpact.bench.suites --all --out benchmarks/results
+	$(BIN)/spimpact bench --suite all --out benchmarks/results --docs docs/bench_results.md
 	SPIMPACT_PEER_PYTHON=$(abspath $(PEERS))/bin/python $(BIN)/python benchmarks/run_all.py
 
 docs: $(STAMP)

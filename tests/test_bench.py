@@ -344,9 +344,13 @@ def test_run_suite_and_results_page(tmp_path):
 def test_suites_command_writes_tables_report_and_page(tmp_path):
     (tmp_path / "mini.toml").write_text(MINI_SUITE)
     md, res = tmp_path / "docs" / "bench_results.md", tmp_path / "results"
-    assert suites.main(["--all", "--suites", str(tmp_path), "--reps", "2", "--out", str(res),
-                        "--docs", str(md), "--n-jobs", "1", "--no-progress"]) == 0
+    runner = CliRunner()
+    done = runner.invoke(bench_command, ["--suite", str(tmp_path), "--reps", "2", "--out",
+                                         str(res), "--docs", str(md), "-j", "1",
+                                         "--no-progress"])
+    assert done.exit_code == 0, done.output
     assert md.read_text().startswith("# Benchmark results")
+    assert f"({tmp_path / 'mini.toml'})" in md.read_text().replace("`", "")
     for name in ("bench_table.csv", "bench_table.parquet", "bench_records.parquet",
                  "bench_power.csv", "bench_power.parquet", "bench_report.html"):
         assert (res / name).exists(), name
@@ -354,10 +358,32 @@ def test_suites_command_writes_tables_report_and_page(tmp_path):
     assert table[["suite", "run", "estimator"]].values.tolist() == [["mini", "homogeneous",
                                                                      "twfe"]]
     assert {"bias_ok", "coverage_ok"} <= set(table.columns)
-    with pytest.raises(SystemExit):
-        suites.main(["--out", str(res)])  # neither --all nor --suite
-    with pytest.raises(OptionError, match="no suite named"):
-        suites.main(["--suite", "nope", "--suites", str(tmp_path), "--out", str(res)])
+    unknown = runner.invoke(bench_command, ["--suite", "nope", "--out", str(res)])
+    assert unknown.exit_code != 0 and "no suite named ['nope']" in unknown.output
+    mixed = runner.invoke(bench_command, ["--suite", "did", "--seed", "1", "--out", str(res)])
+    assert mixed.exit_code != 0 and "--seed" in mixed.output
+    twice = runner.invoke(bench_command, ["--suite", "all", "--suite", "did"])
+    assert twice.exit_code != 0 and "more than once" in twice.output
+    stray = runner.invoke(bench_command, ["-s", "null", "--docs", str(md)])
+    assert stray.exit_code != 0 and "--docs" in stray.output
+
+
+def test_standard_suites_are_package_data(tmp_path, monkeypatch):
+    """Found through importlib.resources (as from an installed wheel), listed by --list;
+    a bare name is a standard suite even where a folder of that name exists."""
+    from spimpact.bench.cli import _load
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "did").mkdir()
+    assert [s.name for s in _load(("did",))] == ["did"]
+    assert {"bayes", "did", "its", "matching"} <= {s.name for s in _load(("all",))}
+    folder = suites.standard_suites()
+    assert folder.is_dir() and (folder / "did.toml").is_file()
+    assert str(folder).endswith(str(Path("spimpact", "bench", "standard_suites")))
+    listing = CliRunner().invoke(bench_command, ["--list"])
+    assert listing.exit_code == 0
+    for name in ("bayes", "did", "its", "matching"):
+        assert f"│ {name} " in listing.output
 
 
 # ---------------------------------------------------------------------- CLI
@@ -395,7 +421,6 @@ def test_registered_scenario_is_runnable():
     res = bench.run("tiny_homogeneous", ["twfe"], reps=2, random_state=0, n_jobs=1,
                     progress=False)
     assert res.scenario.name == "tiny_homogeneous"
-    assert Path(suites.SUITES_DIR).name == "suites"
 
 
 def test_cli_power_curve(tmp_path):

@@ -5,7 +5,7 @@ Each check compares estimates with each replication's simulated truth: a
 method "passes" when |bias| is within 3 Monte Carlo SEs and coverage within 3
 Monte Carlo SEs of 95% (:func:`spimpact.bench.result.checks`), and is
 "biased" when its bias exceeds 5 Monte Carlo SEs. The seeds differ from those
-of the standard suites (``benchmarks/suites``), so these are independent
+of the standard suites (``spimpact/bench/standard_suites``), so these are independent
 confirmations of the results page.
 """
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._estimator import Estimator, check_confidence
 from ..errors import OptionError
 from ..inference import RandomState, validate_choice
 from ..panel import Panel
@@ -24,7 +25,7 @@ __all__ = ["MultilevelDiD", "build_did_model", "cell_draws", "event_time_scale",
 DiDFamily = Literal["gaussian", "poisson", "negbin"]
 
 
-class MultilevelDiD:
+class MultilevelDiD(Estimator):
     """Bayesian staggered DiD: cohort-by-period effects partially pooled.
 
     The outcome of unit ``i`` in period ``t`` has linear predictor::
@@ -148,9 +149,6 @@ class MultilevelDiD:
         self.progress = progress
         self.low_rank = low_rank
 
-    def __repr__(self) -> str:
-        return f"MultilevelDiD(family={self.family!r}, effect_level={self.effect_level!r})"
-
     def _check_effects_centred(self) -> None:
         ec = self.effects_centred
         if isinstance(ec, bool) or ec == "auto":
@@ -169,24 +167,28 @@ class MultilevelDiD:
             return auto_centring(d, self.family)
         return "cell" in ec, self.effect_level is not None and self.effect_level in ec
 
-    def _validate(self, panel: Panel) -> None:
-        if not isinstance(panel, Panel):
-            raise OptionError(f"fit() needs a spimpact.Panel, not {type(panel).__name__}.")
+    def _validate(self) -> None:
+        check_confidence(self.confidence)
         validate_choice("family", self.family, ("gaussian", "poisson", "negbin"))
         check_sampling_options(self.sampler, self.chains, self.draws, self.tune)
         if not isinstance(self.leads, bool):
             raise OptionError(f"leads must be True or False, not {self.leads!r}.")
         if isinstance(self.centred, str):
             raise OptionError(f"centred must be a list of levels, e.g. centred=[{self.centred!r}].")
+        self._check_effects_centred()
+
+    def _check_panel(self, panel: Panel) -> None:
+        if not isinstance(panel, Panel):
+            raise OptionError(f"fit() needs a spimpact.Panel, not {type(panel).__name__}.")
         if panel.weights is not None:
             raise OptionError(f"the panel has sampling weights ({panel.weights!r}), which "
                               f"MultilevelDiD does not use; build the Panel without weights=.")
         check_family(np.asarray(panel.y), self.family, panel.outcome)
-        self._check_effects_centred()
 
     def fit(self, panel: Panel) -> MultilevelDiDResult:
         """Sample the posterior on ``panel``; returns ATT(g,t) with their draws."""
-        self._validate(panel)
+        self._validate()
+        self._check_panel(panel)
         d = build_did_design(panel, self.family, leads=self.leads, unit_levels=self.unit_levels,
                              effect_level=self.effect_level, covariates=self.covariates)
         names = [n for n, _, _ in d.levels] + [str(panel.unit)]

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator, check_confidence
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..its import Fourier, fourier_terms, time_index
@@ -94,7 +95,7 @@ def _its_data(panel: Panel, family: str, seasonality: Fourier | None) -> _ITSDat
     )
 
 
-class MultilevelITS:
+class MultilevelITS(Estimator):
     """Multi-site interrupted time series with partially pooled effects.
 
     For site ``s`` in period ``t`` (interruption ``t0_s``, the site's cohort)::
@@ -184,13 +185,8 @@ class MultilevelITS:
         self.target_accept = target_accept
         self.progress = progress
 
-    def __repr__(self) -> str:
-        return f"MultilevelITS(family={self.family!r}, seasonality={self.seasonality})"
-
-    def fit(self, panel: Panel) -> MultilevelITSResult:
-        """Sample the posterior on ``panel`` (sites x periods)."""
-        if not isinstance(panel, Panel):
-            raise OptionError(f"fit() needs a spimpact.Panel, not {type(panel).__name__}.")
+    def _validate(self) -> None:
+        check_confidence(self.confidence)
         validate_choice("family", self.family, ("gaussian", "poisson", "negbin"))
         check_sampling_options(self.sampler, self.chains, self.draws, self.tune)
         bad = set(self.centred) - {"level_change", "slope_change"}
@@ -203,6 +199,12 @@ class MultilevelITS:
             raise OptionError(f"seasonality must be None or Fourier(period, order), as in "
                               f"spimpact.its (e.g. Fourier(12, 1) for one harmonic of a monthly "
                               f"cycle), not {self.seasonality!r}.")
+
+    def fit(self, panel: Panel) -> MultilevelITSResult:
+        """Sample the posterior on ``panel`` (sites x periods)."""
+        self._validate()
+        if not isinstance(panel, Panel):
+            raise OptionError(f"fit() needs a spimpact.Panel, not {type(panel).__name__}.")
         if panel.weights is not None:
             raise OptionError(f"the panel has sampling weights ({panel.weights!r}), which "
                               f"MultilevelITS does not use; build the Panel without weights=.")

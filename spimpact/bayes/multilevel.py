@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator, check_confidence
 from ..errors import OptionError
 from ..inference import RandomState, validate_choice
 from ..panel import Panel
@@ -31,7 +32,7 @@ Family = Literal["gaussian", "poisson", "negbin", "bernoulli"]
 Sampler = Literal["nutpie", "pymc"]
 
 
-class MultilevelModel:
+class MultilevelModel(Estimator):
     """Bayesian multilevel (hierarchical) GLM with lme4-style group terms.
 
     ``y ~ x + (1 | county)`` gives a varying intercept by county,
@@ -112,10 +113,8 @@ class MultilevelModel:
         self.target_accept = target_accept
         self.progress = progress
 
-    def __repr__(self) -> str:
-        return f"MultilevelModel({self.formula!r}, family={self.family!r})"
-
     def _validate(self) -> None:
+        check_confidence(self.confidence)
         validate_choice("family", self.family, FAMILIES)
         check_sampling_options(self.sampler, self.chains, self.draws, self.tune)
         if not (isinstance(self.target_accept, float) and 0.5 <= self.target_accept < 1):

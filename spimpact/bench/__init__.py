@@ -8,8 +8,9 @@ on simulated data with known truth, locally or on a Dask cluster.
 * :func:`power` -- power curves and the minimum detectable effect of a design.
 * Registries of scenarios (:func:`list_scenarios`, :func:`register_scenario`)
   and estimators (:func:`list_estimators`, :func:`register_estimator`).
-* :mod:`spimpact.bench.suites` -- the declarative standard suites in
-  ``benchmarks/suites/`` and the documentation's results page.
+* :mod:`spimpact.bench.suites` -- the declarative standard suites (package
+  data in ``spimpact/bench/standard_suites/``) and the documentation's
+  results page; ``spimpact bench --suite NAME`` runs one from the shell.
 
 Examples
 --------

@@ -1,4 +1,10 @@
-"""The ``spimpact bench`` command: run scenarios against estimators from the shell.
+"""The ``spimpact bench`` command: the one command-line front end of the benchmarks.
+
+``spimpact bench --suite NAME [--reps N] [--out DIR]`` runs a standard suite
+(``--suite all`` every one; ``make bench`` adds ``--docs`` to regenerate the
+results page), ``spimpact bench --list`` lists the suites, scenarios and
+estimators, and ``spimpact bench --scenario NAME ...`` runs scenarios against
+estimators (or draws a power curve) ad hoc.
 
 :data:`bench` is a :class:`click.Command` named ``bench``, added to the
 package's command group (``spimpact bench ...``); it also runs alone as
@@ -47,13 +53,23 @@ def _listing() -> None:
     from .scenarios import list_scenarios
 
     console = Console()
-    for title, frame in (("Scenarios", list_scenarios()), ("Estimators", list_estimators())):
+    for title, frame in (("Standard suites (--suite)", _suite_listing()),
+                         ("Scenarios (--scenario)", list_scenarios()),
+                         ("Estimators (--estimators)", list_estimators())):
         tab = Table(title=title, header_style="bold", show_lines=False)
         for i, c in enumerate(frame.columns):
             tab.add_column(str(c), overflow="fold", no_wrap=i == 0)
         for _, r in frame.iterrows():
             tab.add_row(*(str(v) for v in r))
         console.print(tab)
+
+
+def _suite_listing() -> pd.DataFrame:
+    from .suites import load_suites
+
+    return pd.DataFrame([{"suite": s.name, "title": s.title, "runs": len(s.runs),
+                          "power analyses": len(s.powers), "reps": s.reps}
+                         for s in load_suites()])
 
 
 def _numbers(text: str | None, what: str) -> list[float] | None:
@@ -78,14 +94,23 @@ def _design(pairs: tuple[str, ...]) -> dict[str, list[Any]]:
 
 
 @click.command("bench")
+@click.option("--suite", "suite_names", multiple=True, metavar="NAME",
+              help="Run a standard suite (repeatable; 'all' runs every one; a path to a "
+                   ".toml file, or to a folder of them such as ./my-suites, runs those); "
+                   "see --list.")
+@click.option("--docs", default=None, type=click.Path(dir_okay=False),
+              help="With --suite: also write the markdown results page here (make bench "
+                   "writes docs/bench_results.md).")
 @click.option("--scenario", "-s", "scenarios", multiple=True,
               help="Scenario name (repeatable); see --list.")
 @click.option("--estimators", "-e", default=None,
               help="Comma-separated estimators, with options in brackets, e.g. "
                    "\"callaway_santanna,callaway_santanna[anticipation=1],twfe\". "
                    "Default: every available estimator for the scenario.")
-@click.option("--reps", "-r", default=100, show_default=True, type=click.IntRange(min=2),
-              help="Replications per scenario (per design and effect for a power curve).")
+@click.option("--reps", "-r", default=None, type=click.IntRange(min=2),
+              help="Replications per scenario (per design and effect for a power curve; "
+                   "default 100). With --suite, a cap on every run's replications "
+                   "(default: each suite's own).")
 @click.option("--seed", default=None, type=click.IntRange(min=0),
               help="Root seed (the same seed gives the same table on any engine).")
 @click.option("--target", "-t", "targets", multiple=True,
@@ -115,8 +140,10 @@ def _design(pairs: tuple[str, ...]) -> dict[str, list[Any]]:
 @click.option("--out", "-o", default="spimpact-bench", show_default=True,
               type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-@click.option("--list", "list_", is_flag=True, help="List scenarios and estimators, then exit.")
-def bench(scenarios: tuple[str, ...], estimators: str | None, reps: int, seed: int | None,
+@click.option("--list", "list_", is_flag=True,
+              help="List the standard suites, scenarios and estimators, then exit.")
+def bench(suite_names: tuple[str, ...], docs: str | None, scenarios: tuple[str, ...],
+          estimators: str | None, reps: int | None, seed: int | None,
           targets: tuple[str, ...], sets: tuple[str, ...], effects: str | None,
           rate_ratios: str | None, vary: tuple[str, ...], level: float, engine: str,
           scheduler: str | None, n_jobs: int | None, out: str, progress: bool,
@@ -124,7 +151,13 @@ def bench(scenarios: tuple[str, ...], estimators: str | None, reps: int, seed: i
     """Monte Carlo benchmark: bias, RMSE, coverage, size and power of estimators on
     simulated data with a known truth.
 
-    Writes, per scenario, OUT/<scenario>_table.csv and .parquet (one row per
+    With --suite it runs standard suites (or suite files) and writes, into OUT,
+    bench_table.csv and .parquet (every run's table, with suite and run
+    columns and the bias/coverage verdicts), bench_records.parquet (every
+    replication), bench_power.csv and .parquet (power analyses) and
+    bench_report.html; with --docs also the markdown results page.
+
+    With --scenario it writes, per scenario, OUT/<scenario>_table.csv and .parquet (one row per
     estimator and target), OUT/<scenario>_records.parquet (every replication)
     and OUT/<scenario>_report.html (table and bias/coverage plot), plus
     OUT/table.csv and OUT/table.parquet (every scenario, with a scenario
@@ -135,7 +168,8 @@ def bench(scenarios: tuple[str, ...], estimators: str | None, reps: int, seed: i
     OUT/<scenario>_power.csv and .parquet, OUT/<scenario>_mde.csv and
     OUT/<scenario>_power.html.
 
-    Examples: spimpact bench -s heterogeneous_dynamic -e callaway_santanna,twfe -r 200
+    Examples: spimpact bench --suite did --reps 50 -o bench-out; spimpact bench -s
+    heterogeneous_dynamic -e callaway_santanna,twfe -r 200
     --seed 1 -o bench-out; spimpact bench -s ae_attendances -e callaway_santanna
     --rate-ratios 1,0.995,0.99,0.98 --vary n_pcns=20,40,80 -r 200 --seed 1
     """
@@ -144,10 +178,28 @@ def bench(scenarios: tuple[str, ...], estimators: str | None, reps: int, seed: i
     if list_:
         _listing()
         return
-    if not scenarios:
-        raise click.UsageError("name at least one --scenario (see spimpact bench --list).")
     if scheduler is not None and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask.")
+    if suite_names:
+        given = [flag for flag, value in (
+            ("--scenario", scenarios), ("--estimators", estimators), ("--seed", seed),
+            ("--target", targets), ("--set", sets), ("--effects", effects),
+            ("--rate-ratios", rate_ratios), ("--vary", vary)) if value]
+        if given:
+            raise click.UsageError(f"--suite runs suites as their files declare them; drop "
+                                   f"{', '.join(given)} (options of --scenario runs).")
+        try:
+            _suites(suite_names, reps, Path(out), docs, engine=engine, client=scheduler,
+                    n_jobs=n_jobs, progress=progress)
+        except SpimpactError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
+    if docs is not None:
+        raise click.UsageError("--docs writes the results page of a --suite run.")
+    if not scenarios:
+        raise click.UsageError("name a --suite or at least one --scenario (see spimpact "
+                               "bench --list).")
+    reps = 100 if reps is None else reps
     eff = _numbers(effects, "--effects")
     rr = _numbers(rate_ratios, "--rate-ratios")
     opts: dict[str, Any] = {"reps": reps, "seed": seed, "params": _params(sets), "engine": engine,
@@ -161,6 +213,55 @@ def bench(scenarios: tuple[str, ...], estimators: str | None, reps: int, seed: i
             _power(scenarios, estimators, eff, rr, _design(vary), level, targets, **opts)
     except SpimpactError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def _load(names: tuple[str, ...]) -> list[Any]:
+    """The suites named: standard ones by name ('all': every one); a value with a path
+    separator or ending in .toml is a suite file, or a folder of them."""
+    import os
+
+    from ..errors import OptionError
+    from .suites import load_suite, load_suites
+
+    out: list[Any] = []
+    for n in names:  # a handful of names
+        if n.endswith(".toml") or os.sep in n or "/" in n:
+            path = Path(n)
+            if path.is_dir():
+                found = load_suites(path)
+                if not found:
+                    raise OptionError(f"no *.toml suite in the folder {path}.")
+                out += found
+            else:
+                out.append(load_suite(path))
+        else:
+            out += load_suites() if n == "all" else load_suites(names=[n])
+    seen = [s.name for s in out]
+    repeated = sorted({n for n in seen if seen.count(n) > 1})
+    if repeated:
+        raise OptionError(f"suite(s) {repeated} named more than once; name each once.")
+    return out
+
+
+def _suites(names: tuple[str, ...], reps: int | None, out: Path, docs: str | None,
+            **engine: Any) -> None:
+    from rich.console import Console
+
+    from ._page import results_markdown
+    from .suites import run_suite, write_outputs
+
+    console = Console()
+    results = []
+    for s in _load(names):  # a handful of suites
+        console.print(f"suite {s.name}: {len(s.runs)} runs, {len(s.powers)} power analyses, "
+                      f"{s.reps if reps is None else min(reps, s.reps)} replications each")
+        results.append(run_suite(s, reps=reps, **engine))
+    for path in write_outputs(results, out).values():
+        console.print(f"wrote {path}")
+    if docs is not None:
+        Path(docs).parent.mkdir(parents=True, exist_ok=True)
+        Path(docs).write_text(results_markdown(results), encoding="utf-8")
+        console.print(f"wrote {docs}")
 
 
 def _benchmarks(scenarios: tuple[str, ...], estimators: str | None, targets: tuple[str, ...],

@@ -1,6 +1,7 @@
 """Declarative benchmark suites and the documentation's results page.
 
-A suite is a TOML file (the standard ones live in ``benchmarks/suites/``)::
+A suite is a TOML file (the standard ones ship with the package, in
+``spimpact/bench/standard_suites/``, found by :func:`standard_suites`)::
 
     name = "did"
     title = "Staggered difference-in-differences"
@@ -23,8 +24,9 @@ A suite is a TOML file (the standard ones live in ``benchmarks/suites/``)::
     design = { n_pcns = [60, 150, 400] }    # crossed design parameters (optional)
     reps = 100                              # optional: fewer replications than the suite's
 
-``python -m spimpact.bench.suites --all --out benchmarks/results`` (what
-``make bench`` runs) runs every suite and writes, into the ``--out`` folder,
+``spimpact bench --suite all --out benchmarks/results --docs docs/bench_results.md``
+(what ``make bench`` runs; the command is :mod:`spimpact.bench.cli`) runs every
+standard suite and writes, into the ``--out`` folder,
 
 * ``bench_table.csv`` and ``bench_table.parquet``: every suite's tables
   stacked (``suite, run`` columns first, then the benchmark measures and the
@@ -32,20 +34,21 @@ A suite is a TOML file (the standard ones live in ``benchmarks/suites/``)::
 * ``bench_records.parquet``: every replication of every run;
 * ``bench_report.html``: every run's table and bias/coverage plot;
 
-and regenerates the documentation's results page ``docs/bench_results.md``
-(``--docs`` to write it elsewhere). ``--suite NAME`` runs only some suites;
-``--reps N`` caps the replications of every run (suites asking for fewer, e.g.
-the Bayesian one, keep theirs); ``--engine dask --scheduler tcp://host:8786``
-sends the runs to a cluster. Estimators whose family is not available in this
-build are skipped and listed as such on the page.
+and, with ``--docs``, the documentation's results page. ``--suite NAME`` runs
+one suite (repeatable; a path to a ``.toml`` file or a folder of them runs
+those); ``--reps N`` caps the replications of every run (suites asking for
+fewer, e.g. the Bayesian one, keep theirs); ``--engine dask --scheduler
+tcp://host:8786`` sends the runs to a cluster. Estimators whose family is not
+available in this build are skipped and listed as such on the page.
 """
 
 from __future__ import annotations
 
-import argparse
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +61,7 @@ from .power import PowerResult
 from .result import BenchResult
 
 __all__ = ["Suite", "SuiteRun", "SuitePower", "SuiteResult", "load_suite", "load_suites",
-           "run_suite", "results_markdown", "write_outputs", "SUITES_DIR", "DOCS_PAGE", "main"]
-
-#: Where the standard suites live (in a source checkout).
-SUITES_DIR = Path(__file__).resolve().parents[2] / "benchmarks" / "suites"
+           "standard_suites", "run_suite", "results_markdown", "write_outputs"]
 _SUITE_KEYS = {"name", "title", "description", "reps", "random_state", "run", "power"}
 _RUN_KEYS = {"scenario", "estimators", "targets", "label", "params", "random_state"}
 _POWER_KEYS = {"scenario", "estimator", "effects", "rate_ratios", "design", "params", "reps",
@@ -121,7 +121,7 @@ class Suite:
     reps: int
     random_state: int
     runs: tuple[SuiteRun, ...]
-    path: Path | None = None
+    path: Path | Traversable | None = None
     powers: tuple[SuitePower, ...] = ()
 
     def seed(self, i: int) -> int:
@@ -188,15 +188,28 @@ def _parse_power(d: dict, where: str) -> SuitePower:
     )
 
 
-def load_suite(path: str | Path) -> Suite:
+def standard_suites() -> Traversable:
+    """The folder of the standard suites shipped with the package (package data, found
+    by :mod:`importlib.resources` the same way from an installed wheel as from a
+    source checkout).
+
+    Examples
+    --------
+    >>> sorted(p.name for p in standard_suites().iterdir() if p.name.endswith(".toml"))[:4]
+    ['bayes.toml', 'did.toml', 'its.toml', 'its_small.toml']
+    """
+    return files("spimpact.bench").joinpath("standard_suites")
+
+
+def load_suite(path: str | Path | Traversable) -> Suite:
     """Read and check one suite file.
 
     Examples
     --------
-    >>> [s.name for s in load_suites()][:1]  # the standard suites, in a source checkout
-    ['bayes']
+    >>> load_suite(standard_suites() / "did.toml").title
+    'Staggered difference-in-differences'
     """
-    path = Path(path)
+    path = Path(path) if isinstance(path, str) else path
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -220,15 +233,22 @@ def load_suite(path: str | Path) -> Suite:
     )
 
 
-def load_suites(directory: str | Path | None = None, names: Sequence[str] | None = None
-                ) -> list[Suite]:
-    """Every ``*.toml`` suite in ``directory`` (default :data:`SUITES_DIR`), by file
-    name, optionally only those named."""
-    directory = Path(directory) if directory is not None else SUITES_DIR
+def load_suites(directory: str | Path | Traversable | None = None,
+                names: Sequence[str] | None = None) -> list[Suite]:
+    """Every ``*.toml`` suite in ``directory`` (default: :func:`standard_suites`), by
+    file name, optionally only those named.
+
+    Examples
+    --------
+    >>> [s.name for s in load_suites(names=["did", "matching"])]
+    ['did', 'matching']
+    """
+    directory = standard_suites() if directory is None else (
+        Path(directory) if isinstance(directory, str) else directory)
     if not directory.is_dir():
-        raise OptionError(f"suite directory {directory} does not exist; pass the folder holding "
-                          f"the *.toml suites (benchmarks/suites in a source checkout).")
-    suites = [load_suite(p) for p in sorted(directory.glob("*.toml"))]
+        raise OptionError(f"suite directory {directory} does not exist; pass a folder holding "
+                          f"*.toml suites.")
+    suites = [load_suite(p) for p in _toml_files(directory.iterdir())]
     if names:
         missing = sorted(set(names) - {s.name for s in suites})
         if missing:
@@ -236,6 +256,11 @@ def load_suites(directory: str | Path | None = None, names: Sequence[str] | None
                               f"{[s.name for s in suites]}.")
         suites = [s for s in suites if s.name in names]
     return suites
+
+
+def _toml_files(entries: Iterable[Traversable]) -> list[Traversable]:
+    return sorted((p for p in entries if p.is_file() and p.name.endswith(".toml")),
+                  key=lambda p: p.name)
 
 
 @dataclass(frozen=True)
@@ -323,35 +348,6 @@ def run_suite(suite: Suite, *, reps: int | None = None, engine: str = "local", c
     return SuiteResult(suite, n, tuple(done), tuple(skipped), tuple(powers))
 
 
-#: The documentation's results page (in a source checkout).
-DOCS_PAGE = SUITES_DIR.parents[1] / "docs" / "bench_results.md"
-
-
-def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m spimpact.bench.suites",
-        description="Run the benchmark suites; write their tables, an HTML report and the "
-                    "documentation's results page.")
-    which = ap.add_mutually_exclusive_group(required=True)
-    which.add_argument("--all", action="store_true", help="run every suite")
-    which.add_argument("--suite", action="append", help="run this suite (repeatable)")
-    ap.add_argument("--suites", default=None, help="folder of *.toml suites (default: "
-                    "benchmarks/suites)")
-    ap.add_argument("--reps", type=int, default=None, help="cap the replications of every run")
-    ap.add_argument("--out", default=str(SUITES_DIR.parent / "results"),
-                    help="folder for the tables, records and HTML report "
-                         "(default: benchmarks/results)")
-    ap.add_argument("--docs", default=str(DOCS_PAGE),
-                    help="where to write the markdown results page (default: "
-                         "docs/bench_results.md); '-' to skip it")
-    ap.add_argument("--engine", choices=["local", "dask"], default="local")
-    ap.add_argument("--scheduler", default=None, help="Dask scheduler address")
-    ap.add_argument("--n-jobs", type=int, default=None, help="worker processes (default: all)")
-    ap.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                    help="progress bars (default: when stderr is a terminal)")
-    return ap
-
-
 def write_outputs(results: Sequence[SuiteResult], out: str | Path) -> dict[str, Path]:
     """Write the stacked tables (CSV, Parquet), the records, the power tables (when
     there are any) and the HTML report to ``out``; returns the paths written."""
@@ -380,29 +376,3 @@ def write_outputs(results: Sequence[SuiteResult], out: str | Path) -> dict[str, 
     paths["report"].write_text(render_html("spimpact benchmark suites", sections),
                                encoding="utf-8")
     return paths
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: run the suites, write their outputs and the results page."""
-    args = _parser().parse_args(argv)
-    if args.scheduler is not None and args.engine != "dask":
-        raise SystemExit("--scheduler needs --engine dask")
-    suites = load_suites(args.suites, None if args.all else args.suite)
-    results = []
-    for s in suites:  # a handful of suites
-        print(f"suite {s.name}: {len(s.runs)} runs, "
-              f"{s.reps if args.reps is None else min(args.reps, s.reps)} replications each",
-              flush=True)
-        results.append(run_suite(s, reps=args.reps, engine=args.engine, client=args.scheduler,
-                                 n_jobs=args.n_jobs, progress=args.progress))
-    for path in write_outputs(results, args.out).values():
-        print(f"wrote {path}")
-    if args.docs != "-":
-        Path(args.docs).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.docs).write_text(results_markdown(results), encoding="utf-8")
-        print(f"wrote {args.docs}")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator, check_confidence
 from .._formula import design_matrix
 from .._sample import refuse_dose, refuse_exposure
 from ..errors import EstimationError, OptionError
@@ -53,7 +54,7 @@ class _Sample:
     unit_codes: np.ndarray
 
 
-class CallawaySantAnna:
+class CallawaySantAnna(Estimator):
     """Group-time ATTs for staggered adoption (Callaway & Sant'Anna 2021).
 
     Each ATT(g,t) compares cohort ``g`` with a comparison group between period
@@ -134,11 +135,8 @@ class CallawaySantAnna:
         self.multiplier = multiplier
         self.inference = inference
 
-    def __repr__(self) -> str:
-        return (f"CallawaySantAnna(control_group={self.control_group!r}, method={self.method!r}, "
-                f"base_period={self.base_period!r}, anticipation={self.anticipation})")
-
     def _validate(self) -> None:
+        check_confidence(self.confidence)
         validate_choice("control_group", self.control_group, ("never_treated", "not_yet_treated"))
         validate_choice("method", self.method, ("dr", "ipw", "reg"))
         validate_choice("base_period", self.base_period, ("varying", "universal"))

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import BSpline
 
+from .._estimator import Estimator
 from .._sample import refuse_exposure
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
@@ -158,7 +159,7 @@ class ContinuousDiDResult(Result):
         return ax
 
 
-class ContinuousDiD:
+class ContinuousDiD(Estimator):
     """Staggered DiD with a continuous dose: ATT(d), ACRT(d), ATT^o and ACRT^o.
 
     Parameters

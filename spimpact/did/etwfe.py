@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._estimator import Estimator
 from .._formula import design_matrix
 from ..errors import EstimationError
 from ..inference import RandomState, validate_choice
@@ -60,7 +61,7 @@ from .results import GroupTimeResult
 __all__ = ["ETWFE"]
 
 
-class ETWFE:
+class ETWFE(Estimator):
     """Extended two-way fixed effects DiD (Wooldridge 2021, 2023).
 
     Parameters
@@ -123,10 +124,6 @@ class ETWFE:
         self.random_state = random_state
         self.multiplier = multiplier
         self.inference = inference
-
-    def __repr__(self) -> str:
-        return (f"ETWFE(family={self.family!r}, control_group={self.control_group!r}, "
-                f"covariates={self.covariates!r})")
 
     def _validate(self) -> None:
         validate_choice("family", self.family, ("gaussian", "poisson"))

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._estimator import Estimator, check_confidence
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, influence_se, influence_vcov, validate_choice, wald_test
 from ..inference_cluster import DEFAULT_INFERENCE, check_inference
@@ -237,6 +238,7 @@ def fit_imputation(est: Any, panel: Panel, name: str) -> tuple[FESample, Imputed
 
 def validate_common(est: Any) -> None:
     """Options shared by the imputation-type estimators."""
+    check_confidence(est.confidence)
     validate_choice("multiplier", est.multiplier, ("mammen", "rademacher"))
     check_inference(getattr(est, "inference", DEFAULT_INFERENCE))
     anticipation = getattr(est, "anticipation", 0)  # estimators without the option
@@ -250,7 +252,7 @@ def validate_common(est: Any) -> None:
         raise OptionError(f"fixed_shares must be True or False, not {est.fixed_shares!r}.")
 
 
-class Imputation:
+class Imputation(Estimator):
     """Imputation DiD estimator (Borusyak, Jaravel & Spiess 2024).
 
     Parameters
@@ -316,10 +318,6 @@ class Imputation:
         self.random_state = random_state
         self.multiplier = multiplier
         self.inference = inference
-
-    def __repr__(self) -> str:
-        return (f"Imputation(anticipation={self.anticipation}, covariates={self.covariates!r}, "
-                f"fixed_shares={self.fixed_shares})")
 
     def _validate(self) -> None:
         validate_common(self)

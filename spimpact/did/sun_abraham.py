@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._estimator import Estimator
 from ..errors import EstimationError
 from ..inference import RandomState, validate_choice
 from ..inference_cluster import DEFAULT_INFERENCE
@@ -119,7 +120,7 @@ def sun_abraham_cells(
     return cells, att[order], psi[:, order], len(rows), notes
 
 
-class SunAbraham:
+class SunAbraham(Estimator):
     """Interaction-weighted event study (Sun & Abraham 2021).
 
     Parameters
@@ -180,10 +181,6 @@ class SunAbraham:
         self.random_state = random_state
         self.multiplier = multiplier
         self.inference = inference
-
-    def __repr__(self) -> str:
-        return (f"SunAbraham(control_group={self.control_group!r}, "
-                f"anticipation={self.anticipation}, covariates={self.covariates!r})")
 
     def _validate(self) -> None:
         validate_choice("control_group", self.control_group, ("never_treated", "last_treated"))

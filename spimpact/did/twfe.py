@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator, check_confidence
 from ..errors import EstimationError, OptionError
 from ..inference_cluster import SmallSample, check_inference, small_sample
 from ..panel import Panel
@@ -72,7 +73,7 @@ def _event_times(s: FESample, window: tuple[int, int] | None) -> np.ndarray:
     return e
 
 
-class TWFE:
+class TWFE(Estimator):
     """Two-way fixed-effects DiD: static or event study (linearmodels ``PanelOLS``).
 
     Parameters
@@ -121,10 +122,8 @@ class TWFE:
         self.confidence = confidence
         self.inference = inference
 
-    def __repr__(self) -> str:
-        return f"TWFE(event_study={self.event_study}, window={self.window!r})"
-
     def _validate(self) -> None:
+        check_confidence(self.confidence)
         if not isinstance(self.event_study, (bool, np.bool_)):
             raise OptionError(f"event_study must be True or False, not {self.event_study!r}.")
         check_inference(self.inference)

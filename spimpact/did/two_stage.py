@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .._estimator import Estimator
 from ..inference import RandomState
 from ..inference_cluster import DEFAULT_INFERENCE
 from ..panel import Panel
@@ -30,7 +31,7 @@ from .results import GroupTimeResult
 __all__ = ["TwoStage"]
 
 
-class TwoStage:
+class TwoStage(Estimator):
     """Two-stage DiD (Gardner 2022): ATT(g,t) from a residualised second stage.
 
     Parameters
@@ -88,10 +89,6 @@ class TwoStage:
         self.random_state = random_state
         self.multiplier = multiplier
         self.inference = inference
-
-    def __repr__(self) -> str:
-        return (f"TwoStage(anticipation={self.anticipation}, covariates={self.covariates!r}, "
-                f"fixed_shares={self.fixed_shares})")
 
     def _validate(self) -> None:
         validate_common(self)

@@ -45,7 +45,7 @@ OVERDISPERSED = 1.5
 #: Single series shorter than this, with Newey-West or ARMA maximum-likelihood
 #: intervals (no small-sample correction), draw an under-coverage warning: the
 #: coverage of their 95% intervals was measured at 0.78-0.90 on 108 monthly points
-#: with AR(1) errors (docs/guide/its.md, benchmarks/suites/its_small.toml).
+#: with AR(1) errors (docs/guide/its.md, spimpact/bench/standard_suites/its_small.toml).
 SHORT_SERIES = 120
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
 from ._common import (
@@ -31,7 +32,7 @@ from .results import ITSResult
 __all__ = ["ControlledITS"]
 
 
-class ControlledITS:
+class ControlledITS(Estimator):
     """Comparative interrupted time series: the change at the interruption in a
     treated series minus the change in comparison series.
 
@@ -128,13 +129,7 @@ slope_origin, covariates
         self.covariates = covariates
         self.small_sample = small_sample
 
-    def __repr__(self) -> str:
-        return (
-            f"ControlledITS(interruption={self.interruption!r}, family={self.family!r}, "
-            f"treated={self.treated!r}, period_effects={self.period_effects})"
-        )
-
-    def _options(self) -> ITSOptions:
+    def _validate(self) -> ITSOptions:
         opts = validate_options(
             family=self.family,
             seasonality=self.seasonality,
@@ -173,7 +168,7 @@ slope_origin, covariates
             ``level_change`` and ``slope_change`` are the differences between
             the treated and the comparison series' changes.
         """
-        opts = self._options()
+        opts = self._validate()
         _check_panel(panel)
         y, offset, notes = outcome_arrays(panel, opts, "ControlledITS")
         z_unit = _treated_units(self.treated, panel)

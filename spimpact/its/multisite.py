@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator
 from .._warn import warn
 from ..errors import DataWarning, EstimationError, OptionError
 from ..inference import few_clusters_message
@@ -29,7 +30,7 @@ __all__ = ["MultiSiteITS"]
 _EFFECTS = ("level_change", "slope_change")
 
 
-class MultiSiteITS:
+class MultiSiteITS(Estimator):
     """Pooled segmented regression of many series, each with its own interruption.
 
     Every site (the panel's ``unit``: a practice, a PCN) is interrupted at its
@@ -107,13 +108,7 @@ class MultiSiteITS:
         self.slope_origin = slope_origin
         self.covariates = covariates
 
-    def __repr__(self) -> str:
-        return (
-            f"MultiSiteITS(family={self.family!r}, slope_change={self.slope_change}, "
-            f"site_trends={self.site_trends}, site_estimates={self.site_estimates})"
-        )
-
-    def _options(self) -> ITSOptions:
+    def _validate(self) -> ITSOptions:
         if self.family == "negbin":
             raise OptionError(
                 "MultiSiteITS does not fit family='negbin' (site effects in a negative binomial "
@@ -149,7 +144,7 @@ class MultiSiteITS:
         -------
         MultiSiteResult
         """
-        opts = self._options()
+        opts = self._validate()
         _check_panel(panel)
         y, offset, notes = outcome_arrays(panel, opts, "MultiSiteITS")
         sample = _sample(panel, notes)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator
 from ..errors import EstimationError
 from ..panel import Panel
 from ._common import (
@@ -30,7 +31,7 @@ from .results import ITSResult
 __all__ = ["SegmentedRegression"]
 
 
-class SegmentedRegression:
+class SegmentedRegression(Estimator):
     """Segmented regression of one interrupted time series.
 
     The model (log link for the count families, identity for Gaussian) is::
@@ -147,14 +148,7 @@ class SegmentedRegression:
         self.covariates = covariates
         self.small_sample = small_sample
 
-    def __repr__(self) -> str:
-        return (
-            f"SegmentedRegression(interruption={self.interruption!r}, family={self.family!r}, "
-            f"seasonality={self.seasonality!r}, slope_change={self.slope_change}, "
-            f"autocorrelation={self.autocorrelation!r})"
-        )
-
-    def _options(self) -> ITSOptions:
+    def _validate(self) -> ITSOptions:
         return validate_options(
             family=self.family,
             seasonality=self.seasonality,
@@ -181,7 +175,7 @@ class SegmentedRegression:
         -------
         ITSResult
         """
-        opts = self._options()
+        opts = self._validate()
         _check_series(panel)
         y, offset, notes = outcome_arrays(panel, opts, "SegmentedRegression")
         p0 = interruption_position(self.interruption, panel, "SegmentedRegression")

@@ -373,7 +373,7 @@ def match_cohort(
                covariates=[*covs, *outcome_covs, "index_period"],
                weights="_weight" if panel.weights is not None else None)
     exact = [matcher.exact] if isinstance(matcher.exact, str) else list(matcher.exact or [])
-    settings = dict(vars(matcher))
+    settings = matcher.get_params(deep=False)
     settings["exact"] = list(dict.fromkeys([*exact, "index_period"]))
     if settings["ps_formula"] is None:
         settings["ps_formula"] = covariate_formula(stacked, [*covs, *outcome_covs])

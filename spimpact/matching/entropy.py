@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator
 from .._formula import design_matrix
 from ..errors import EstimationError, OptionError
 from ..inference import few_clusters_message, influence_se, validate_choice
@@ -159,7 +160,7 @@ class EntropyBalancingResult(AdjustmentResult):
         )
 
 
-class EntropyBalancing:
+class EntropyBalancing(Estimator):
     """Entropy balancing (Hainmueller 2012), WeightIt's ``method = "ebal"``.
 
     Parameters
@@ -204,10 +205,6 @@ class EntropyBalancing:
         self.base_weights = base_weights
         self.formula = formula
         self.confidence = confidence
-
-    def __repr__(self) -> str:
-        return (f"EntropyBalancing(moments={self.moments!r}, estimand={self.estimand!r}, "
-                f"base_weights={self.base_weights!r})")
 
     def _validate(self) -> None:
         if self.moments not in (1, 2) or isinstance(self.moments, bool):

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator
 from .._formula import design_matrix
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, as_generator, few_clusters_message
@@ -60,7 +61,7 @@ def matching_score(linear: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(linear, dtype=float), SCORE_DECIMALS)
 
 
-class PropensityScoreMatching:
+class PropensityScoreMatching(Estimator):
     """Matching on the propensity score: greedy nearest neighbour (MatchIt's
     ``"nearest"``), optimal pair / ratio matching (``"optimal"``) or optimal
     full matching (``"full"``).
@@ -198,11 +199,6 @@ class PropensityScoreMatching:
         self.method = method
         self.bias_correction = bias_correction
         self.outcome_formula = outcome_formula
-
-    def __repr__(self) -> str:
-        return (f"PropensityScoreMatching(method={self.method!r}, caliper={self.caliper!r}, "
-                f"ratio={self.ratio}, replace={self.replace}, estimand={self.estimand!r}, "
-                f"order={self.order!r}, bias_correction={self.bias_correction})")
 
     def _validate(self) -> None:
         check_psm_options(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator
 from .._formula import design_matrix
 from ..errors import EstimationError
 from ..inference import few_clusters_message, influence_se
@@ -66,7 +67,7 @@ def weight_summary(weights: np.ndarray, d: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-class _Weighting(ABC):
+class _Weighting(Estimator, ABC):
     """Shared settings, validation and result assembly; each estimator defines
     its estimating equations in ``_moments``."""
 
@@ -88,16 +89,12 @@ class _Weighting(ABC):
         self.trim = trim
         self.confidence = confidence
 
-    def _check(self) -> None:
+    def _validate(self) -> None:
         check_weighting_options(
             ps_model=self.ps_model, ps_formula=self.ps_formula, estimand=self.estimand,
             stabilized=self.stabilized, trim=self.trim, confidence=self.confidence,
             outcome_formula=getattr(self, "outcome_formula", None),
         )
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__name__}(estimand={self.estimand!r}, stabilized={self.stabilized},"
-                f" trim={self.trim!r})")
 
     def fit(self, panel: Panel) -> WeightingResult:
         """Estimate the effect on ``panel`` (one row per unit, ``treatment=`` set).
@@ -108,7 +105,7 @@ class _Weighting(ABC):
             No treated or no control units, perfect separation, a propensity
             score of exactly 0 or 1 that needs inverting (set ``trim``).
         """
-        self._check()
+        self._validate()
         sample = _treatment_sample(panel, type(self).__name__)
         ps = panel_propensity(panel, sample, self.ps_model, self.ps_formula)
         keep, notes = self._trim(ps.score, sample.d)
