@@ -26,7 +26,7 @@ from spimpact.did.pretrends import pretest_rejection_probability
 from spimpact.did.sensitivity import EventStudySensitivity, event_study_of
 from spimpact.errors import EstimationError, OptionError
 from spimpact.results import Result, estimate_table
-from spimpact.simulate import pcn_rollout
+from spimpact.simulate import CLASSIC_ROLLOUT, pcn_rollout
 
 WINDOW = (-4, 2)
 
@@ -35,7 +35,7 @@ WINDOW = (-4, 2)
 def panel():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return pcn_rollout(n_pcns=40, n_icbs=4, random_state=1).panel("wellbeing")
+        return pcn_rollout(**{**CLASSIC_ROLLOUT, "n_pcns": 40, "n_icbs": 4}, random_state=1).panel("wellbeing")
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +177,7 @@ def test_placebo_in_time_detects_anticipation() -> None:
     clearly positive (the simulated effect is a rise in wellbeing)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        p = pcn_rollout(n_pcns=40, n_icbs=4, anticipation=2, random_state=3).panel("wellbeing")
+        p = pcn_rollout(**{**CLASSIC_ROLLOUT, "n_pcns": 40, "n_icbs": 4}, anticipation=2, random_state=3).panel("wellbeing")
         pt = placebo_in_time(CallawaySantAnna(method="reg"), p, shift=2)
     assert pt.estimate.ci_lower > 0
 
@@ -322,7 +322,7 @@ def test_spimpact_run_sensitivity_table(tmp_path) -> None:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sim = pcn_rollout(n_pcns=40, n_icbs=4, random_state=1)
+        sim = pcn_rollout(**{**CLASSIC_ROLLOUT, "n_pcns": 40, "n_icbs": 4}, random_state=1)
     sim.data.to_csv(tmp_path / "sim.csv", index=False)
     (tmp_path / "spec.toml").write_text(RUN_SPEC)
     res = CliRunner().invoke(main, ["run", str(tmp_path / "spec.toml")])

@@ -209,11 +209,13 @@ class AggregateResult(EventStudySensitivity, Result):
         crit_uniform: float | None = None,
         boot_draws: tuple[np.ndarray, np.ndarray] | None = None,
         cluster: np.ndarray | None = None,
+        vcov_scale: float = 1.0,
         **kwargs: Any,
     ) -> None:
         self._kind = kind
         self._psi = psi
         self._cluster = cluster
+        self._vcov_scale = vcov_scale  # the small-sample factor on the variances
         self._band = uniform_band
         self._crit = crit_uniform
         #: bootstrap draws of ``theta* - theta_hat``: rows ``(n_boot, m)``, overall ``(n_boot,)``
@@ -261,7 +263,9 @@ class AggregateResult(EventStudySensitivity, Result):
             return None
         from ..inference import influence_vcov
 
-        return influence_vcov(cast(np.ndarray, self._psi), self._cluster)  # factored too
+        # factored too; with the fit's small-sample factor, so that the diagonal
+        # gives the reported standard errors
+        return self._vcov_scale * influence_vcov(cast(np.ndarray, self._psi), self._cluster)
 
     def plot(self, ax: Axes | None = None, **kwargs: Any) -> Axes:
         """Event-study plot (event time) or point-and-interval plot (others),
@@ -456,6 +460,8 @@ class GroupTimeResult(EventStudySensitivity, Result):
         return AggregateResult(
             kind=kind, psi=a.psi, uniform_band=a.band, crit_uniform=a.crit, boot_draws=a.draws,
             cluster=self._inf.cluster,
+            vcov_scale=1.0 if self._inf.small_sample is None
+            else self._inf.small_sample.se_factor ** 2,
             **self._replace(estimates=a.table, overall=a.overall,
                             method=f"{self._base_method}, {kind} aggregation"),
         )
