@@ -35,7 +35,7 @@ import numpy as np
 
 import spimpact as sp
 from spimpact.did import CallawaySantAnna, placebo_in_time
-from spimpact.simulate import pcn_rollout
+from spimpact.simulate import CLASSIC_ROLLOUT, pcn_rollout
 
 warnings.simplefilter("ignore", sp.StatisticalWarning)
 
@@ -49,12 +49,12 @@ warnings.simplefilter("ignore", sp.StatisticalWarning)
 # deprived PCNs started later: the shock is a violation of parallel trends.
 
 # %%
-sim = pcn_rollout(
-    n_pcns=150, n_icbs=10, covid=True, covid_deprivation=2.0,
-    effect_size={"gp_consultations": -0.04, "ae_attendances": -0.03,
-                 "emergency_admissions": -0.02, "wellbeing": 0.08},
-    random_state=2020,
-)
+sim = pcn_rollout(**{
+    **CLASSIC_ROLLOUT,  # the first simulator: 15% of PCNs never treated, independent noise
+    "n_pcns": 150, "n_icbs": 10, "covid": True, "covid_deprivation": 2.0,
+    "effect_size": {"gp_consultations": -0.04, "ae_attendances": -0.03,
+                    "emergency_admissions": -0.02, "wellbeing": 0.08},
+}, random_state=2020)
 panel = sim.panel("wellbeing")
 panel
 

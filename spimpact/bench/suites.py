@@ -196,7 +196,7 @@ def standard_suites() -> Traversable:
     Examples
     --------
     >>> sorted(p.name for p in standard_suites().iterdir() if p.name.endswith(".toml"))[:4]
-    ['bayes.toml', 'did.toml', 'its.toml', 'its_small.toml']
+    ['bayes.toml', 'did.toml', 'england.toml', 'its.toml']
     """
     return files("spimpact.bench").joinpath("standard_suites")
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import EstimationError
 from ..inference import FactoredInfluence
 from ..inference_cluster import cluster_support, level_warning, support_warnings
 from ..panel import Panel
@@ -52,7 +53,12 @@ def cluster_notes(
         fine_name = panel.cluster if panel.cluster is not None else panel.unit
         coarser = _coarser_levels(panel, codes, fine_name)
         if coarser:
-            msg = level_warning(level_psi(), cluster, str(fine_name), coarser)
+            try:
+                psi_level = level_psi()
+            except EstimationError:  # no post-treatment event time to test on
+                psi_level = None
+            msg = None if psi_level is None else level_warning(psi_level, cluster,
+                                                                str(fine_name), coarser)
             if msg:
                 notes.append(msg)
     return notes

@@ -127,7 +127,7 @@ def placebo_in_time(estimator: Any, panel: Panel, shift: int = 1) -> PlaceboTest
     --------
     >>> from spimpact.did import CallawaySantAnna, placebo_in_time
     >>> from spimpact.simulate import pcn_rollout
-    >>> panel = pcn_rollout(n_pcns=60, random_state=1).panel("wellbeing")
+    >>> panel = pcn_rollout(n_pcns=60, never_share=0.15, random_state=1).panel("wellbeing")
     >>> pt = placebo_in_time(CallawaySantAnna(), panel, shift=2)
     >>> pt.kind, abs(pt.estimate.estimate) < 4 * pt.estimate.std_error
     ('time', True)
@@ -172,7 +172,7 @@ def placebo_in_space(estimator: Any, panel: Panel, n_permutations: int = 99, *,
     --------
     >>> from spimpact.did import CallawaySantAnna, placebo_in_space
     >>> from spimpact.simulate import pcn_rollout
-    >>> panel = pcn_rollout(n_pcns=40, n_icbs=4, random_state=1).panel("wellbeing")
+    >>> panel = pcn_rollout(n_pcns=40, n_icbs=4, never_share=0.15, random_state=1).panel("wellbeing")
     >>> ps = placebo_in_space(CallawaySantAnna(method="reg"), panel, n_permutations=3,
     ...                       random_state=2)
     >>> ps.distribution.shape

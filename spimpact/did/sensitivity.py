@@ -143,7 +143,7 @@ class EventStudySensitivity:
         --------
         >>> from spimpact.did import CallawaySantAnna
         >>> from spimpact.simulate import pcn_rollout
-        >>> panel = pcn_rollout(n_pcns=60, random_state=1).panel("wellbeing")
+        >>> panel = pcn_rollout(n_pcns=60, never_share=0.15, random_state=1).panel("wellbeing")
         >>> res = CallawaySantAnna(base_period="universal").fit(panel)
         >>> hb = res.honest_bounds("smoothness", grid=[0, 0.05], window=(-4, 3))
         >>> list(hb.estimates["M"])

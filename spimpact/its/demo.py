@@ -73,12 +73,15 @@ def demo(random_state: int = 2019, quick: bool = False) -> Section:
     import matplotlib.pyplot as plt
 
     from ..panel import Panel
-    from ..simulate import pcn_rollout
+    from ..simulate import CLASSIC_ROLLOUT, pcn_rollout
     from . import ControlledITS, Fourier, MultiSiteITS, SegmentedRegression
 
     sec = Section("Interrupted time series")
     n_pcns = 200 if quick else 800
-    sim = pcn_rollout(n_pcns=n_pcns, effect="constant", random_state=random_state)
+    # the first simulator (15% of PCNs never treated, larger effects): the
+    # designs compared here need untreated sites to the end
+    sim = pcn_rollout(**{**CLASSIC_ROLLOUT, "n_pcns": n_pcns, "effect": "constant"},
+                      random_state=random_state)
     truth = float(sim.params.effect_size[OUTCOME])
     first = sim.params.first_start
     sec.text(
