@@ -71,6 +71,12 @@ def test_every_family_keeps_the_same_units(frame):
     assert d.n_units == 10 and note in d.notes
     from spimpact.bayes.its import _its_data  # the Bayesian ITS design (no sampling here)
 
+    from spimpact.did import ContinuousDiD
+
+    dosed = sp.Panel(frame.assign(d=np.where(frame["g"].notna(), 1.0 + frame["unit"] % 3, 0.0)),
+                     outcome="y", unit="unit", time="t", cohort="g", dose="d")
+    cont = _fit(ContinuousDiD(degree=1), dosed)
+    assert cont.n_units == 10 and note in cont.warnings
     its = _its_data(panel, "gaussian", None)
     assert len(its.sites) == 10 and note in its.notes
     assert list(its.sites) == list(panel.units[panel.unit_sample().unit_codes])

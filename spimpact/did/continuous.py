@@ -271,16 +271,7 @@ class ContinuousDiD(Estimator):
         self._validate()
         self._check_panel(panel)
         T = panel.n_periods
-        gpos = panel.unit_cohort_codes.astype(float)
-        keep = ~(gpos <= 0)  # treated in the first period: no base period
-        n_dropped = int((~keep).sum())
-        ymat = np.empty((panel.n_units, T))
-        ymat[panel.unit_codes, panel.time_codes] = panel.y
-        ymat, gpos = ymat[keep], gpos[keep]
-        dose = np.asarray(panel.unit_doses, dtype=float)[keep]
-        ccodes = None
-        if panel.cluster_codes is not None:
-            ccodes = panel.unit_values(panel.cluster_codes)[keep]
+        ymat, gpos, dose, ccodes, notes = self._sample(panel)
         n = len(gpos)
         inside = np.isfinite(gpos) & (gpos < T)
         groups = np.unique(gpos[inside]).astype(int)
@@ -356,16 +347,27 @@ class ContinuousDiD(Estimator):
         method = (f"Continuous-dose DiD (Callaway, Goodman-Bacon & Sant'Anna; B-spline degree "
                   f"{self.degree}, {self.num_knots} interior knots, {cg} comparisons)")
         info = {"cohorts": [panel.cohort_label(g) for g in groups], "post cells": len(post)}
-        if n_dropped:
-            info["units treated in the first period (left out)"] = n_dropped
         influence = {"att_d": curves["att_d"][1], "acrt_d": curves["acrt_d"][1],
                      "overall_att": curves["att"][1][:, 0],
                      "overall_acrt": curves["acrt"][1][:, 0]}
         return ContinuousDiDResult(
             table, overall=overall, overall_acrt=overall_acrt, event_study=event,
-            influence=influence, clusters=ccodes, method=method, confidence=conf, n_obs=n * T, n_units=n,
-            n_clusters=panel.n_clusters, info=info,
+            influence=influence, clusters=ccodes, method=method, confidence=conf, n_obs=n * T,
+            n_units=n, n_clusters=panel.n_clusters, info=info, warnings=notes,
         )
+
+    @staticmethod
+    def _sample(panel: Panel) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None,
+                                       list[str]]:
+        """Outcomes (units x periods), cohorts, doses and clusters of the units
+        :meth:`spimpact.Panel.unit_sample` keeps (cohorts after the window count
+        as untreated; units treated by the first period are set aside, noted)."""
+        us = panel.unit_sample()
+        ymat = np.empty((us.n_units, panel.n_periods))
+        ymat[us.unit, us.rows(panel.time_codes)] = us.rows(panel.y)
+        dose = np.asarray(panel.unit_doses, dtype=float)[us.unit_codes]
+        dose[~np.isfinite(us.unit_cohort)] = 0.0  # a dose starting after the window: untreated
+        return ymat, us.unit_cohort.astype(float), dose, us.cluster, list(us.notes)
 
     def _cell(self, g: int, t: int, ymat: np.ndarray, gpos: np.ndarray, dose: np.ndarray,
               grid: np.ndarray, knots: np.ndarray, n: int) -> dict[str, Any]:

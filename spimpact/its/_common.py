@@ -311,16 +311,10 @@ def _table(fit: FitOutput, design: Design, opts: ITSOptions) -> pd.DataFrame:
     return order_terms(tab)
 
 
-def assemble(fit: FitOutput, ctx: Context, opts: ITSOptions) -> ITSResult:
-    """The :class:`ITSResult` of a fit: table, diagnostics, warnings, stored data."""
-    from scipy.special import ndtri, stdtrit
-
-    panel, design = ctx.panel, ctx.design
-    n_series = 1 if ctx.groups is None else int(ctx.groups.max()) + 1
-    lags = diagnostic_lags(
-        len(ctx.y) // n_series, None if opts.seasonality is None else opts.seasonality.period
-    )
-    diag = autocorrelation_tests(fit.residuals, design.X, lags, ctx.groups)
+def _fit_notes(fit: FitOutput, ctx: Context, opts: ITSOptions, diag: pd.DataFrame,
+               lags: int, n_series: int) -> list[str]:
+    """Statistical red flags of a fit: autocorrelated residuals, classical
+    corrections on a short series, overdispersed counts."""
     notes = list(ctx.notes) + list(fit.notes)
     lb = float(diag["p_value"].iloc[0])
     if opts.autocorrelation is None and lb < ALPHA:
@@ -347,6 +341,20 @@ def assemble(fit: FitOutput, ctx: Context, opts: ITSOptions) -> ITSResult:
             f"the counts are overdispersed (Pearson dispersion {fit.pearson_dispersion:.3g}): "
             f"Poisson standard errors are too small; use family='quasipoisson' or 'negbin'."
         )
+    return notes
+
+
+def assemble(fit: FitOutput, ctx: Context, opts: ITSOptions) -> ITSResult:
+    """The :class:`ITSResult` of a fit: table, diagnostics, warnings, stored data."""
+    from scipy.special import ndtri, stdtrit
+
+    panel, design = ctx.panel, ctx.design
+    n_series = 1 if ctx.groups is None else int(ctx.groups.max()) + 1
+    lags = diagnostic_lags(
+        len(ctx.y) // n_series, None if opts.seasonality is None else opts.seasonality.period
+    )
+    diag = autocorrelation_tests(fit.residuals, design.X, lags, ctx.groups)
+    notes = _fit_notes(fit, ctx, opts, diag, lags, n_series)
     level = 0.5 + opts.confidence / 2
     j = design.names.index("level_change")  # per-coefficient df or crit: the level change's
     if fit.crit is not None:
