@@ -18,6 +18,7 @@ The rule (as R ``did``'s pre-processing):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,7 +52,6 @@ class UnitSample:
 
     row_keep: np.ndarray | None
     unit: np.ndarray
-    row_cohort: np.ndarray
     unit_cohort: np.ndarray
     unit_w: np.ndarray
     unit_codes: np.ndarray
@@ -59,6 +59,12 @@ class UnitSample:
     n_clusters: int | None
     anticipation: int = 0
     notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def row_cohort(self) -> np.ndarray:
+        """Cohort position of each kept row (gathered on first use: a panel's
+        estimators mostly need the units' cohorts only)."""
+        return self.unit_cohort[self.unit]
 
     @property
     def n_units(self) -> int:
@@ -132,7 +138,6 @@ def unit_sample(
         recode = np.cumsum(~early) - 1  # old unit code -> new
         unit = np.arange(len(unit_codes)) if rcs else recode[ucodes[row_keep]]
     unit_cohort = cohort[unit_codes]
-    row_cohort = unit_cohort if rcs else unit_cohort[unit]
     w = np.asarray(panel.w, dtype=float)
     if panel.weights is None:
         unit_w = np.ones(len(unit_codes))
@@ -147,7 +152,7 @@ def unit_sample(
         _, cluster = np.unique(cl_unit, return_inverse=True)
         n_cl = int(cluster.max()) + 1 if len(cluster) else 0
     return UnitSample(
-        row_keep=row_keep, unit=unit, row_cohort=row_cohort, unit_cohort=unit_cohort,
+        row_keep=row_keep, unit=unit, unit_cohort=unit_cohort,
         unit_w=unit_w, unit_codes=unit_codes, cluster=cluster, n_clusters=n_cl,
         anticipation=int(anticipation), notes=notes,
     )

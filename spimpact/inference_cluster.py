@@ -241,6 +241,12 @@ def _nonzero(psi: np.ndarray) -> np.ndarray:
     return np.abs(psi) > 1e-10 * scale[None, :]
 
 
+def _unit_summary(tot: np.ndarray, name: str) -> dict[str, np.ndarray]:
+    """Support counts when every unit is its own cluster (effective = units)."""
+    return {f"{name}_units": tot.round().astype(int), f"{name}_clusters": tot.round().astype(int),
+            f"{name}_effective": tot.astype(float)}
+
+
 def cluster_support(
     psi: np.ndarray | FactoredInfluence, cluster: np.ndarray | None, unit_group: np.ndarray,
     cell_group: np.ndarray,
@@ -289,14 +295,21 @@ def cluster_support(
         block = np.empty(n, dtype=np.intp)
         block[psi._order] = np.repeat(np.arange(psi.n_blocks), np.diff(psi._bounds))
         nonzero_row = np.zeros(n, dtype=bool)
-        nonzero_row[psi._order] = np.abs(psi._sorted_values).max(axis=1) > 0
-        counts = np.zeros((n_cl, psi.n_blocks))
-        np.add.at(counts, (cl[nonzero_row], block[nonzero_row]), 1.0)
+        if psi.weight_col is not None:  # a unit's values are its weight times its data
+            nonzero_row[psi._order] = psi._sorted_values[:, psi.weight_col] != 0
+        else:
+            nonzero_row[psi._order] = np.abs(psi._sorted_values).max(axis=1) > 0
         # cohort of each block (blocks are cohorts: every unit of a block shares it)
         block_group = np.full(psi.n_blocks, -2, dtype=np.intp)
         block_group[block] = unit_group
         treated_mask = used & (block_group[:, None] == cell_group[None, :])
         comp_mask = used & ~treated_mask
+        if cluster is None:  # each unit its own cluster: counts per block suffice
+            per_block = np.bincount(block[nonzero_row], minlength=psi.n_blocks).astype(float)
+            return pd.DataFrame({**_unit_summary(per_block @ treated_mask, "treated"),
+                                 **_unit_summary(per_block @ comp_mask, "comparison")})
+        counts = np.zeros((n_cl, psi.n_blocks))
+        np.add.at(counts, (cl[nonzero_row], block[nonzero_row]), 1.0)
         treated = counts @ treated_mask
         comp = counts @ comp_mask
     else:

@@ -328,3 +328,26 @@ def test_leverage_adjustment_stays_factored_for_unclustered_unweighted_panels():
                                      kind)
             assert isinstance(fast, FactoredInfluence)
             np.testing.assert_allclose(fast.dense(), slow, rtol=0, atol=1e-12 * np.abs(slow).max())
+
+
+def test_support_without_clusters_equals_one_cluster_per_unit():
+    """The unclustered shortcut (counts per cohort block) equals the general
+    computation with every unit its own cluster, on factored influence functions."""
+    from spimpact import Panel
+    from spimpact.did import CallawaySantAnna
+    from spimpact.inference_cluster import cluster_support
+
+    rng = np.random.default_rng(4)
+    n, T = 300, 6
+    g = rng.choice([0, 3, 5], n)
+    df = pd.DataFrame({"u": np.repeat(np.arange(n), T), "t": np.tile(np.arange(1, T + 1), n),
+                       "g": np.repeat(g, T)})
+    df["y"] = rng.normal(size=len(df))
+    res = CallawaySantAnna(inference="analytic").fit(
+        Panel(df, outcome="y", unit="u", time="t", cohort="g", never_treated=0))
+    inf = res._inf
+    cells = res._cells["gi"].to_numpy()
+    fast = cluster_support(inf.psi, None, inf.unit_group, cells)
+    slow = cluster_support(inf.psi, np.arange(n), inf.unit_group, cells)
+    pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
+    assert (fast["treated_units"] > 0).all()

@@ -70,7 +70,6 @@ def test_every_family_keeps_the_same_units(frame):
                          covariates=None)
     assert d.n_units == 10 and note in d.notes
     from spimpact.bayes.its import _its_data  # the Bayesian ITS design (no sampling here)
-
     from spimpact.did import ContinuousDiD
 
     dosed = sp.Panel(frame.assign(d=np.where(frame["g"].notna(), 1.0 + frame["unit"] % 3, 0.0)),
