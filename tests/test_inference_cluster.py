@@ -141,8 +141,47 @@ def test_fixed_effects_estimators_take_the_same_choices(cls):
                                                 rel=TOL)
     with pytest.raises(OptionError, match="inference must be one of"):
         cls(inference="wild").fit(panel)
-    with pytest.raises(OptionError, match="TWFE supports"):
-        TWFE(inference="cv3").fit(panel)
+
+
+def test_twfe_cv3_is_pyfixests_crv3_and_cr2_sits_between():
+    """TWFE's default cv3 is the exact cluster jackknife: pyfixest's CRV3
+    (``sum_g (b_(-g) - b)^2``, ssc without G factor) times ``(G-1)/G`` as in
+    MacKinnon, Nielsen & Webb (2023); t(G-1) p-values."""
+    pf = pytest.importorskip("pyfixest")
+    panel = _england_panel(seed=4)
+    df = panel.frame.assign(treated=(panel.frame["quarter"] >= panel.frame["cohort"]).astype(float))
+    fit = pf.feols("y ~ treated | practice + quarter", data=df, vcov={"CRV3": "icb"},
+                   ssc=pf.ssc(k_adj=False, G_adj=False))
+    G = panel.n_clusters
+    res = _fit_quiet(TWFE(covariates=()), panel)
+    assert res.info["inference"].startswith("cv3")
+    row = res.estimates.iloc[0]
+    assert row["estimate"] == pytest.approx(float(fit.coef()["treated"]), rel=1e-9)
+    assert row["std_error"] == pytest.approx(float(fit.se()["treated"]) * np.sqrt((G - 1) / G),
+                                             rel=1e-7)
+    assert row["p_value"] == pytest.approx(
+        2 * special.stdtr(G - 1, -abs(row["estimate"] / row["std_error"])), rel=1e-9)
+    cr2 = _fit_quiet(TWFE(inference="cr2", covariates=()), panel).estimates.iloc[0]
+    crv1 = _fit_quiet(TWFE(inference="analytic", covariates=()), panel).estimates.iloc[0]
+    assert crv1["std_error"] < cr2["std_error"] < float(fit.se()["treated"])
+
+
+def test_twfe_event_study_cv3_refits_without_each_cluster():
+    """Each event-time coefficient's cv3 variance is (G-1)/G times the sum of
+    squared changes when a cluster is left out and the event study refitted."""
+    panel = _england_panel(seed=5, n_icbs=5)
+    est = TWFE(event_study=True, window=(-3, 4), covariates=())
+    full = _fit_quiet(est, panel).estimates.set_index("event_time")
+    df = panel.frame
+    sq = 0.0
+    for icb in df["icb"].unique():
+        sub = df[df["icb"] != icb]
+        p = Panel(sub, outcome="y", unit="practice", time="quarter", cohort="cohort",
+                  cluster="icb")
+        b = _fit_quiet(TWFE(event_study=True, window=(-3, 4), inference="analytic"), p)
+        sq = sq + (b.estimates.set_index("event_time")["estimate"] - full["estimate"]) ** 2
+    G = panel.n_clusters
+    np.testing.assert_allclose(full["std_error"], np.sqrt((G - 1) / G * sq), rtol=1e-7)
 
 
 def _slow_level_test(psi, fine, coarse):

@@ -9,10 +9,14 @@ cohorts they are weighted averages with possibly negative weights (see
 * event study: ``D_it`` replaced by event-time dummies ``1{t - G_i = e}`` for
   every ``e`` but the reference ``-1``, distant ones optionally binned.
 
-Standard errors are cluster-robust (the panel's cluster, else the unit); with
-the default ``inference="cluster_t"`` they carry the ``G/(G-1)`` factor and
-t critical values on ``G-1`` degrees of freedom (``"analytic"``: no factor,
-normal critical values).
+Standard errors are cluster-robust (the panel's cluster, else the unit). The
+default ``inference="cv3"`` is the exact cluster jackknife of the regression
+(leave each cluster out, refit: ``(G-1)/G sum_g (b_(-g) - b)^2``, computed in
+closed form) with t critical values on ``G-1`` degrees of freedom; ``"cr2"``
+is Bell & McCaffrey's CR2 (the fixed-effects regression's own cluster
+leverage); ``"cluster_t"`` the ``G/(G-1)`` factor with ``t(G-1)`` (Stata's and
+fixest's defaults); ``"analytic"`` no factor, normal critical values. See
+:mod:`spimpact.did._fe_leverage`.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ import pandas as pd
 
 from .._estimator import Estimator, check_confidence
 from ..errors import EstimationError, OptionError
-from ..inference_cluster import SmallSample, check_inference, small_sample
+from ..inference_cluster import DEFAULT_INFERENCE, SmallSample, check_inference, small_sample
 from ..panel import Panel
 from ..results import Estimate, Result, estimate_table
 from ._fe import FESample, fe_sample
+from ._fe_leverage import fe_leverage_vcov
 from .results import AggregateResult
 
 __all__ = ["TWFE", "twfe_fit"]
@@ -73,6 +78,22 @@ def _event_times(s: FESample, window: tuple[int, int] | None) -> np.ndarray:
     return e
 
 
+def _vcov(s: FESample, res: Any, exog: np.ndarray, names: list[str],
+          ss: SmallSample) -> np.ndarray:
+    """Variance of the ``names`` coefficients before ``ss.se_factor``: the
+    leverage-corrected one for cv3/cr2 (own design, same coefficients as
+    linearmodels' fit), linearmodels' clustered covariance otherwise."""
+    if not ss.adjusts_leverage:
+        return res.cov.loc[names, names].to_numpy()
+    b, V = fe_leverage_vcov(s.y, exog, s.X, s.w, s.unit, s.time, s.row_cluster, ss.kind)
+    if not np.allclose(b, res.params[names].to_numpy(), rtol=1e-6, atol=1e-8):
+        raise EstimationError(  # pragma: no cover - the two fits solve one problem
+            "TWFE: the leverage-corrected variance's fit disagrees with the regression; "
+            "use inference='cluster_t'."
+        )
+    return V
+
+
 class TWFE(Estimator):
     """Two-way fixed-effects DiD: static or event study (linearmodels ``PanelOLS``).
 
@@ -91,13 +112,16 @@ class TWFE(Estimator):
         Time-varying covariates (unit-constant ones are absorbed and left out
         with a note). Default: none.
     confidence : float
-    inference : {"cluster_t", "analytic"}
-        ``"cluster_t"`` (default): the cluster-robust variance times ``G/(G-1)``
-        with t critical values on ``G-1`` degrees of freedom (CR1 with
-        ``t(G-1)``, as Stata's and fixest's defaults); ``"analytic"``: no
-        small-sample factor, normal critical values. (The leverage corrections
-        ``"cv3"``/``"cr2"`` act on influence functions: use them with
-        :class:`~spimpact.did.Imputation` or :class:`~spimpact.did.TwoStage`.)
+    inference : {"cv3", "cr2", "cluster_t", "analytic"}
+        ``"cv3"`` (default): the exact leave-one-cluster-out jackknife of the
+        regression, ``(G-1)/G sum_g (b_(-g) - b)^2``, with t critical values
+        on ``G-1`` degrees of freedom; ``"cr2"``: Bell-McCaffrey's CR2 with
+        the regression's cluster leverage, ``t(G-1)``; ``"cluster_t"``: the
+        cluster-robust variance times ``G/(G-1)`` with ``t(G-1)`` (CR1, as
+        Stata's and fixest's defaults); ``"analytic"``: no small-sample
+        factor, normal critical values. A coefficient that only one cluster
+        identifies is left unadjusted by cv3/cr2 (leaving that cluster out
+        loses it).
 
     Examples
     --------
@@ -114,7 +138,7 @@ class TWFE(Estimator):
         window: tuple[int, int] | None = None,
         covariates: Sequence[str] | str = (),
         confidence: float = 0.95,
-        inference: str = "cluster_t",
+        inference: str = DEFAULT_INFERENCE,
     ) -> None:
         self.event_study = event_study
         self.window = window
@@ -127,12 +151,6 @@ class TWFE(Estimator):
         if not isinstance(self.event_study, (bool, np.bool_)):
             raise OptionError(f"event_study must be True or False, not {self.event_study!r}.")
         check_inference(self.inference)
-        if self.inference not in ("cluster_t", "analytic"):
-            raise OptionError(
-                f"TWFE supports inference='cluster_t' or 'analytic', not {self.inference!r} "
-                f"(the leverage corrections act on influence functions: use Imputation or "
-                f"TwoStage with inference={self.inference!r})."
-            )
         w = self.window
         if w is None:
             return
@@ -172,11 +190,12 @@ class TWFE(Estimator):
             raise EstimationError("TWFE: the treatment indicator never varies in the panel.")
         res = twfe_fit(s, pd.DataFrame({"treated": d}), "TWFE")
         b = float(res.params["treated"])
-        se = ss.se_factor * float(res.std_errors["treated"])
+        se = ss.se_factor * float(np.sqrt(_vcov(s, res, d[:, None], ["treated"], ss)[0, 0]))
         table = estimate_table([b], [se], self.confidence, df=ss.df, index={"term": ["treated"]})
         overall = Estimate.from_se(b, se, self.confidence, df=ss.df, label="TWFE coefficient")
         return Result(table, overall=overall, method="TWFE (static, unit and period effects)",
-                      info={"covariates": ", ".join(s.x_names) or "none"}, **common)
+                      info={"covariates": ", ".join(s.x_names) or "none",
+                            "inference": ss.describe()}, **common)
 
     def _dynamic(self, s: FESample, common: dict, ss: SmallSample) -> AggregateResult:
         e = _event_times(s, self.window)
@@ -188,7 +207,8 @@ class TWFE(Estimator):
         res = twfe_fit(s, pd.DataFrame(cols), "TWFE event study")
         names = list(cols)
         b = res.params[names].to_numpy()
-        V = ss.se_factor**2 * res.cov.loc[names, names].to_numpy()
+        exog = np.column_stack(list(cols.values()))
+        V = ss.se_factor**2 * _vcov(s, res, exog, names, ss)
         table = estimate_table(b, np.sqrt(np.diag(V)), self.confidence, df=ss.df,
                                index={"event_time": events.tolist()})
         post = (events >= 0).astype(float) / (events >= 0).sum()
@@ -199,5 +219,6 @@ class TWFE(Estimator):
         return AggregateResult(
             table, kind="event", overall=overall,
             method=f"TWFE event study (reference -1{binned})",
-            info={"covariates": ", ".join(s.x_names) or "none"}, **common,
+            info={"covariates": ", ".join(s.x_names) or "none", "inference": ss.describe()},
+            **common,
         )
