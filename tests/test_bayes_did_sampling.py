@@ -30,15 +30,20 @@ MIN_COVERAGE = 0.8
 
 def test_zero_sum_basis_centres_within_groups():
     groups = np.array([0, 1, 0, 2, 1, 0, -1])
-    M, scale = zero_sum_basis(groups)
-    x = np.random.default_rng(0).normal(size=(1000, len(groups)))
-    dev = (x @ M.T) * scale
+    B, col_group = zero_sum_basis(groups)
+    # only identified directions: one column fewer than members per group, none for a
+    # lone member, one per free member
+    assert B.shape == (7, 4) and sorted(col_group.tolist()) == [-1, 0, 0, 1]
+    x = np.random.default_rng(0).normal(size=(4000, B.shape[1]))
+    dev = x @ B.T
     for g in (0, 1):
         assert np.allclose(dev[:, groups == g].sum(axis=1), 0.0)
     assert np.allclose(dev[:, groups == 2], 0.0)  # a lone member: no deviation
     assert np.allclose(dev[:, -1], x[:, -1])  # outside every group: unchanged
     # the scale restores each deviation's unit variance
-    assert np.allclose(dev[:, groups == 0].var(axis=0), 1.0, atol=0.15)
+    assert np.allclose(dev[:, groups == 0].var(axis=0), 1.0, atol=0.1)
+    # exchangeable within a group: correlation -1/(m-1), as centring m free effects gives
+    assert np.allclose(np.corrcoef(dev[:, groups == 0].T)[np.triu_indices(3, 1)], -0.5, atol=0.05)
     assert event_time_scale(np.array([-3, 0, 8])).tolist() == [1.0, 1.0, 3.0]
 
 

@@ -270,27 +270,53 @@ def level_cohorts(d: DiDDesign) -> np.ndarray:
 
 
 def zero_sum_basis(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Centring within groups: ``(M, scale)`` with ``M`` the ``(n, n)`` matrix that
-    subtracts each member's group mean (members of group -1 are left as they are) and
-    ``scale`` the factor ``sqrt(n_k / (n_k - 1))`` that gives each centred deviation
-    the SD of the uncentred one (0 for a group of one, whose deviation is not
-    identified apart from its cohort's effects).
+    """Deviations that sum to zero within groups, as ``dev = B @ raw`` with
+    ``raw ~ Normal(0, sd)``: returns ``(B, column_group)``.
+
+    ``B`` is ``(n, r)``: for each group of ``m > 1`` members, ``m - 1`` orthonormal
+    (Helmert) contrasts times ``sqrt(m / (m - 1))``, so that every member's
+    deviation has the SD of an uncentred one and the group's deviations sum to
+    zero; a group of one gets no column (its deviation is not identified apart
+    from its cohort's effects); members of group -1 keep a free column each.
+    The model samples only identified directions (``r = n - groups``): a
+    projection of ``n`` free effects would leave one direction per group that
+    only the prior informs, a funnel when the effects are sampled centred.
+    ``column_group`` gives each column's group (-1: a free member).
 
     Examples
     --------
-    >>> M, scale = zero_sum_basis(np.array([0, 0, 1, -1]))
-    >>> (M @ np.array([1.0, 3.0, 5.0, 7.0])).tolist(), scale.tolist()
-    ([-1.0, 1.0, 0.0, 7.0], [1.4142135623730951, 1.4142135623730951, 0.0, 1.0])
+    >>> B, col = zero_sum_basis(np.array([0, 0, 1, -1]))
+    >>> B.round(4).tolist(), col.tolist()
+    [[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]
+    >>> bool(np.allclose(B[:2].sum(axis=0), 0.0))
+    True
     """
     groups = np.asarray(groups)
     n = len(groups)
-    inside = groups >= 0
-    same = (groups[:, None] == groups[None, :]) & inside[:, None] & inside[None, :]
-    size = same.sum(axis=1)
-    M = np.eye(n) - np.divide(same, size[:, None], out=np.zeros((n, n)), where=size[:, None] > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(inside, np.where(size > 1, np.sqrt(size / (size - 1.0)), 0.0), 1.0)
-    return M, scale
+    cols: list[np.ndarray] = []
+    col_group: list[int] = []
+    for g in np.unique(groups[groups >= 0]):  # groups (event times, cohorts), not units
+        members = np.flatnonzero(groups == g)
+        m = len(members)
+        if m < 2:
+            continue
+        j = np.arange(1, m)  # Helmert contrast j: first j members vs member j
+        H = np.zeros((m, m - 1))
+        H[np.arange(m)[:, None] < j[None, :]] = 1.0
+        H[j, j - 1] = -j
+        H /= np.sqrt(j * (j + 1.0))
+        block = np.zeros((n, m - 1))
+        block[members] = H * np.sqrt(m / (m - 1.0))
+        cols.append(block)
+        col_group += [int(g)] * (m - 1)
+    free = np.flatnonzero(groups < 0)
+    if len(free):
+        block = np.zeros((n, len(free)))
+        block[free, np.arange(len(free))] = 1.0
+        cols.append(block)
+        col_group += [-1] * len(free)
+    B = np.concatenate(cols, axis=1) if cols else np.zeros((n, 0))
+    return B, np.asarray(col_group, dtype=int)
 
 
 def _pooled(name: str, mean: Any, sd_scale: float, n: int, centred: bool,
@@ -352,10 +378,10 @@ def build_did_model(
         # cells deviate from their event time's mean by deviations that sum to zero
         # at each event time (mu_e is the mean of its cells: no ridge between mu_e and
         # the deviations; a lone cell is mu_e), spread growing with event time
-        data["d_escale"] = event_time_scale(d.e_values)[d.e_index]
-        M_e, scale_e = zero_sum_basis(d.e_index)
-        data["d_ezsum"] = M_e * scale_e[:, None]
-        raw_c, _ = _pooled("cell", 0.0, pr.effect_sd / 5, n_c, cell_c,
+        B_e, col_e = zero_sum_basis(d.e_index)
+        data["d_escale"] = event_time_scale(d.e_values)[col_e]
+        data["d_ezsum"] = B_e
+        raw_c, _ = _pooled("cell", 0.0, pr.effect_sd / 5, B_e.shape[1], cell_c,
                            pm.Data("d_escale", data["d_escale"]))
         tau = pm.Deterministic("tau_cell", mu[d.e_index]
                                + pt.dot(pm.Data("d_ezsum", data["d_ezsum"]), raw_c))
@@ -366,10 +392,10 @@ def build_did_model(
             data["d_eff"], data["d_post"] = codes, d.dense(d.post)
             # deviations sum to zero within each cohort: a cohort's mean effect is its
             # cells' alone (no ridge between the cells and the level effects)
-            M, scale = zero_sum_basis(level_cohorts(d))
-            data["d_zsum"] = M * scale[:, None]
+            B, _ = zero_sum_basis(level_cohorts(d))
+            data["d_zsum"] = B
             raw, _ = _pooled(f"effect_{var_name('', name)[1:]}", 0.0, pr.effect_sd / 5,
-                             len(labels), level_c)
+                             B.shape[1], level_c)
             delta = pm.Deterministic(var_name("delta", name),
                                      pt.dot(pm.Data("d_zsum", data["d_zsum"]), raw))
             eta = eta + delta[pm.Data("d_eff", codes)][:, None] * pm.Data("d_post", data["d_post"])
@@ -387,7 +413,9 @@ def build_did_model(
         add_likelihood(family, eta, y, pr)
     key = ("did", family, tuple(len(lab) for _, _, lab in d.levels), d.n_units, d.n_periods,
            d.X.shape[1], n_c, tuple(d.e_index), cell_c, level_c, d.balanced,
-           None if d.effect_level is None else len(d.effect_level[2]), d.offset is not None,
+           None if d.effect_level is None else len(d.effect_level[2]),
+           tuple(v.shape[1] for k, v in data.items() if k in ("d_ezsum", "d_zsum")),
+           d.offset is not None,
            tuple(centred), pr.key())
     return model, data, key, groups
 
