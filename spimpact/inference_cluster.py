@@ -103,8 +103,12 @@ MIN_COMPARISON_SHARE = 0.05
 #: covered 0.92 with 10 ICBs: ``docs/bench_results.md``).
 MIN_NEVER_TREATED_SHARE = 0.10
 #: The clustering-level check warns when the coarser level's variance is at least
-#: this many times the finer level's and the test rejects at :data:`LEVEL_TEST_ALPHA`.
-LEVEL_VARIANCE_RATIO = 1.25
+#: this many times the finer level's (standard errors about 5% larger) and the test
+#: rejects at :data:`LEVEL_TEST_ALPHA`. Chosen on the England-like rollouts of
+#: ``benchmarks/bench_inference.py``: with starts delayed by ICB and PCN clustering,
+#: 1.25 let 3 in 10 replications through unwarned (their intervals covered 0.88);
+#: 1.1 warned on all of 30 and kept false alarms (no ICB shocks) at the test's level.
+LEVEL_VARIANCE_RATIO = 1.1
 LEVEL_TEST_ALPHA = 0.05
 
 
