@@ -181,6 +181,22 @@ def test_binary_estimators_refuse_a_dose(panel):
         sp.did.bacon_decomposition(panel)
 
 
+def test_other_families_refuse_a_dose(panel):
+    """ITS, the Bayesian models and matched cohorts estimate 0/1 effects too: a
+    dose= role is refused before any fitting, never ignored."""
+    from spimpact.bayes import MultilevelDiD, MultilevelITS
+    from spimpact.its import MultiSiteITS
+    from spimpact.matching import PropensityScoreMatching, match_cohort
+
+    fits = [lambda: MultiSiteITS().fit(panel),
+            lambda: MultilevelDiD(draws=10, tune=10).fit(panel),
+            lambda: MultilevelITS(draws=10, tune=10).fit(panel),
+            lambda: match_cohort(panel, PropensityScoreMatching(), pre_periods=1, post_periods=1, lags=1)]
+    for fit in fits:
+        with pytest.raises(EstimationError, match="does not use the panel's dose='D'"):
+            fit()
+
+
 def test_aggregate_refuses_a_dose_varying_within_new_units(sim):
     df = sim.assign(pcn=(sim["id"] - 1) // 2)
     df = df[df.groupby("pcn")["G"].transform("nunique") == 1]

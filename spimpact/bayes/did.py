@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._estimator import Estimator, check_confidence
+from .._sample import refuse_dose
 from ..errors import OptionError
 from ..inference import RandomState, validate_choice
 from ..panel import Panel
@@ -183,6 +184,7 @@ class MultilevelDiD(Estimator):
         if panel.weights is not None:
             raise OptionError(f"the panel has sampling weights ({panel.weights!r}), which "
                               f"MultilevelDiD does not use; build the Panel without weights=.")
+        refuse_dose(panel, "MultilevelDiD")
         check_family(np.asarray(panel.y), self.family, panel.outcome)
 
     def fit(self, panel: Panel) -> MultilevelDiDResult:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator, check_confidence
+from .._sample import refuse_dose
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..its import Fourier, fourier_terms, time_index
@@ -60,6 +61,7 @@ def _its_data(panel: Panel, family: str, seasonality: Fourier | None) -> _ITSDat
     # the sample every staggered design uses: sites interrupted at or before the
     # first period are set aside (with a note), interruptions after the window
     # make a site a comparison
+    refuse_dose(panel, "MultilevelITS")
     us = panel.unit_sample()
     y = us.rows(panel.y).astype(float)
     check_family(y, family, panel.outcome)

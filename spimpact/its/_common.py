@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._formula import design_matrix
+from .._sample import refuse_dose
 from .._validate import row_examples
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
@@ -64,6 +65,7 @@ def outcome_arrays(
             f"population as exposure= (the offset of count models), or build the Panel "
             f"without weights."
         )
+    refuse_dose(panel, who)
     y = np.asarray(panel.y, dtype=float)
     notes: list[str] = []
     if not opts.is_count:

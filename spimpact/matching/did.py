@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .._formula import covariate_formula
+from .._sample import refuse_dose
 from .._warn import warn
 from ..errors import DataWarning, EstimationError, OptionError
 from ..panel import Panel
@@ -275,6 +276,7 @@ def _check_args(panel: Panel, matcher: Any, pre: Any, post: Any, lags: Any,
             "match_cohort needs a unit-by-period Panel with cohort= (the index period) or "
             "treatment=; for one row per unit use PropensityScoreMatching directly."
         )
+    refuse_dose(panel, "match_cohort")
     clash = [c for c in (*_ADDED, "post_mean", "index_treated", "_weight")
              if c in panel.frame.columns]
     if clash:
