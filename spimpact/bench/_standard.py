@@ -28,7 +28,7 @@ SMALL_ROLLOUT = {
     "first_start": "2019Q1", "last_start": "2021Q2",
     "selection_on_need": 0.0, "covid": False, "effect": "constant",
 }
-MODERN = ("callaway_santanna", "sun_abraham", "imputation", "two_stage")
+MODERN = ("callaway_santanna", "sun_abraham", "imputation", "two_stage", "etwfe")
 ALL_DID = (*MODERN, "twfe")
 NO_COVARIATES = {"covariates": ()}
 AREA_COVARIATES = {"covariates": ("imd_score", "ethnic_minority_share", "rural")}
@@ -143,6 +143,20 @@ _rollout(
     "themselves (the panel has no exposure= role: they model the level).",
     {"effect_size": {"ae_attendances": math.log(0.98)}},
     outcome="ae_attendances", panel_args={**NO_COVARIATES, "exposure": None},
+)
+
+_rollout(
+    "ae_attendances_rates",
+    "A&E attendances over list size: Poisson ETWFE with the list as exposure",
+    "As ae_attendances (a 2% fall in the rate, start quarters random), with list size as the "
+    "panel's exposure= role. Poisson extended TWFE (etwfe[family='poisson']) models the "
+    "counts as list size x rate with unit and quarter effects and cohort x quarter "
+    "treatment effects on the log scale; its ATT(g,t) and overall effect are on the counts' "
+    "scale (the fall in expected attendances per practice-quarter), the same truth as "
+    "ae_attendances. The level estimators refuse an exposure they would not use.",
+    {"effect_size": {"ae_attendances": math.log(0.98)}},
+    outcome="ae_attendances", panel_args={**NO_COVARIATES, "exposure": "list_size"},
+    should_pass=("etwfe[family='poisson']",),
 )
 
 register_scenario(Scenario(

@@ -312,6 +312,10 @@ def _register_standard() -> None:
          "Borusyak, Jaravel & Spiess (2024) imputation estimator", False, {}),
         ("two_stage", _lazy(did, "TwoStage"), ("staggered",),
          "Gardner (2022) two-stage DiD", False, {}),
+        ("etwfe", _lazy(did, "ETWFE"), ("staggered",),
+         "Wooldridge (2021, 2023) extended TWFE: cohort x period treated-cell effects, "
+         "not-yet-treated controls; etwfe[family='poisson'] for counts with the panel's "
+         "exposure as offset", False, {}),
         ("twfe", _lazy(did, "TWFE"), ("staggered",),
          "static two-way fixed effects (unit and period effects, one treatment dummy)", False, {}),
         ("psm", _lazy(matching, "PropensityScoreMatching"), ("cohort",),
