@@ -105,6 +105,13 @@ def aggregate_panel(panel: Panel, to: str) -> Panel:
             f"aggregate(to={to!r}): {to!r} is not one of levels={list(panel.levels)}; "
             f"build the Panel with levels=[...] listing it."
         )
+    if panel.treatment_kind == "general":
+        raise PanelError(
+            f"aggregate(to={to!r}) cannot carry the treatment_kind='general' treatment "
+            f"{panel.treatment!r} (it varies within units, and how to combine it across "
+            f"{panel.unit!r} units is a choice): aggregate the data yourself, e.g. the mean "
+            f"treatment per {to!r} and period, and build a new Panel."
+        )
     keys = [to] + ([panel.time] if panel.time is not None else [])
     out, sums, means = _sums_and_means(panel, keys)
     levels = list(panel.levels)

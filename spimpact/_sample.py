@@ -28,7 +28,7 @@ from .errors import EstimationError, OptionError
 if TYPE_CHECKING:
     from .panel import Panel
 
-__all__ = ["UnitSample", "unit_sample", "refuse_exposure", "refuse_dose"]
+__all__ = ["UnitSample", "unit_sample", "refuse_exposure", "refuse_dose", "refuse_general_treatment"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ def unit_sample(
     panel: Panel, *, anticipation: int = 0, drop_always_treated: bool = True,
 ) -> UnitSample:
     """The estimation sample of ``panel`` (see :meth:`spimpact.Panel.unit_sample`)."""
+    refuse_general_treatment(panel, "this design")
     if not panel.has_cohorts:
         raise EstimationError(
             "this design needs cohorts: build the Panel with cohort= (first treated period) "
@@ -181,4 +182,18 @@ def refuse_dose(panel: Panel, who: str) -> None:
             f"dose={panel.dose!r}. For effects along the dose use "
             f"spimpact.did.ContinuousDiD; for the binary effect build the Panel without it "
             f"(panel.replace(dose=None))."
+        )
+
+
+def refuse_general_treatment(panel: Panel, who: str) -> None:
+    """Refuse a ``treatment_kind="general"`` panel in a design of a 0/1 treatment
+    that stays on: it has no cohorts, and reading its treatment as one would be
+    wrong."""
+    if getattr(panel, "treatment_kind", "absorbing") == "general":
+        raise EstimationError(
+            f"{who} needs a 0/1 treatment that stays on once started (or cohorts), but the "
+            f"panel's treatment {panel.treatment!r} was given with treatment_kind='general' "
+            f"(any value, possibly switching off). For such a treatment use "
+            f"spimpact.did.ChaisemartinDHaultfoeuille; for this design build the Panel with "
+            f"a 0/1 absorbing treatment= or with cohort=."
         )

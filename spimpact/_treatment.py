@@ -1,12 +1,17 @@
-"""Cohorts from a 0/1 treatment indicator, for :class:`spimpact.Panel`.
+"""The treatment role of :class:`spimpact.Panel`.
 
 Functions of the panel being built (its roles, encoded periods and units, and
-the rows set aside for a missing outcome): each unit's cohort is its first
-period with a 1, found on every row with a treatment value.
+the rows set aside for a missing outcome). A 0/1 absorbing treatment
+(``treatment_kind="absorbing"``) gives cohorts: each unit's cohort is its
+first period with a 1, found on every row with a treatment value. A
+``treatment_kind="general"`` treatment (any value, up and down) is checked
+and kept per row; :func:`treatment_grid` lays it out for
+:class:`spimpact.did.ChaisemartinDHaultfoeuille`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,7 +25,8 @@ from .errors import DataWarning, PanelError
 if TYPE_CHECKING:
     from .panel import Panel
 
-__all__ = ["treatment_values", "cohort_from_treatment"]
+__all__ = ["treatment_values", "cohort_from_treatment", "TREATMENT_KINDS", "check_treatment_kind",
+           "general_treatment", "TreatmentGrid", "treatment_grid"]
 
 
 def treatment_values(p: Panel, df: pd.DataFrame, *, allow_missing: bool) -> np.ndarray:
@@ -31,7 +37,9 @@ def treatment_values(p: Panel, df: pd.DataFrame, *, allow_missing: bool) -> np.n
     if bad.any():
         raise PanelError(
             f"treatment column {col!r} must be 0/1, but holds {show(d[bad][0])} in "
-            f"{int(bad.sum())} rows (rows {row_examples(df.index[bad])}); recode it to 0/1."
+            f"{int(bad.sum())} rows (rows {row_examples(df.index[bad])}); recode it to 0/1, "
+            f"or, for a treatment that takes other values, build the Panel with "
+            f"treatment_kind='general' and use spimpact.did.ChaisemartinDHaultfoeuille."
         )
     return d
 
@@ -89,3 +97,110 @@ def _note_entered_treated(p: Panel, entered: np.ndarray, labels: pd.Index) -> No
     )
     p._notes.append(note)
     warn(note, DataWarning)
+
+
+TREATMENT_KINDS = ("absorbing", "general")
+
+
+def check_treatment_kind(kind: object, treatment: object, dose: object) -> None:
+    """The ``treatment_kind=`` role: one of :data:`TREATMENT_KINDS`; ``"general"``
+    needs ``treatment=`` and excludes ``dose=``."""
+    if kind not in TREATMENT_KINDS:
+        raise PanelError(
+            f"treatment_kind must be 'absorbing' (a 0/1 treatment that stays on) or "
+            f"'general' (any numeric treatment, which may go up and down); got {kind!r}."
+        )
+    if kind == "general" and treatment is None:
+        raise PanelError(
+            "treatment_kind='general' describes the treatment= column, but no treatment= "
+            "was given; name the column with the treatment of each unit and period."
+        )
+    if kind == "general" and dose is not None:
+        raise PanelError(
+            f"dose={dose!r} is ContinuousDiD's once-per-unit intensity; with "
+            f"treatment_kind='general' the treatment column {treatment!r} itself carries the "
+            f"intensity of each unit and period: drop dose=."
+        )
+
+
+def general_treatment(p: Panel, df: pd.DataFrame) -> np.ndarray:
+    """The ``treatment_kind="general"`` treatment of the panel's rows, checked:
+    a unit-by-period panel, numeric, finite and given in every row (also the
+    rows set aside for a missing outcome)."""
+    col = str(p.treatment)
+    if p._kind != "panel":
+        raise PanelError(
+            f"treatment_kind='general' needs a panel of units over periods (unit= and time=); "
+            f"this is a {p._kind.replace('_', ' ')}."
+        )
+    for frame in (df, p._dropped):
+        if len(frame) == 0:
+            continue
+        d = numeric_column(frame, col, "treatment", allow_missing=True)
+        bad = ~np.isfinite(d)
+        if bad.any():
+            what = "missing" if np.isnan(d[bad]).all() else "not finite"
+            raise PanelError(
+                f"treatment column {col!r} is {what} in {int(bad.sum())} rows (rows "
+                f"{row_examples(frame.index[bad])}); treatment_kind='general' needs the "
+                f"treatment of every unit and period in the data: fill it in, or drop "
+                f"those rows."
+            )
+    return df[col].to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class TreatmentGrid:
+    """A ``treatment_kind="general"`` panel on a dense ``(units, periods)`` grid.
+
+    Attributes
+    ----------
+    y, d, w : ndarray (n_units, n_periods)
+        Outcome (NaN where missing or absent), treatment (NaN where the unit has
+        no row) and row weights (ones without ``weights=``; 0 where absent).
+    periods : pandas.Index
+        The grid's periods in order: the panel's periods plus any period seen
+        only in rows set aside for a missing outcome.
+    units : pandas.Index
+        The panel's units (rows of the grid).
+    cluster : ndarray (n_units,) of int, or None
+        Each unit's cluster code.
+    """
+
+    y: np.ndarray
+    d: np.ndarray
+    w: np.ndarray
+    periods: pd.Index
+    units: pd.Index
+    cluster: np.ndarray | None
+
+
+def treatment_grid(p: Panel) -> TreatmentGrid:
+    """The dense grid of a ``treatment_kind="general"`` panel (see :class:`TreatmentGrid`)."""
+    if p.treatment_kind != "general":
+        raise PanelError(
+            "treatment_grid() is for panels built with treatment_kind='general'; this panel's "
+            "treatment is a 0/1 absorbing indicator (or cohorts): use unit_sample()."
+        )
+    assert p._treat is not None
+    extra = p._dropped
+    if len(extra):
+        extra = extra.loc[extra[p.unit].isin(p._units)]
+    n_u = len(p._units)
+    if len(extra):
+        t_all, periods = encode_periods(pd.concat([p._df[p.time], extra[p.time]]), str(p.time))
+        t_kept, t_extra = t_all[:len(p._df)], t_all[len(p._df):]
+        u_extra = p._units.get_indexer(extra[p.unit])
+    else:
+        t_kept, periods = np.asarray(p._tcode), p._periods
+    T = len(periods)
+    y = np.full((n_u, T), np.nan)
+    d = np.full((n_u, T), np.nan)
+    w = np.zeros((n_u, T))
+    y[p._ucode, t_kept] = p._y
+    d[p._ucode, t_kept] = p._treat
+    w[p._ucode, t_kept] = p._w
+    if len(extra):
+        d[u_extra, t_extra] = extra[p.treatment].to_numpy(dtype=float)
+    cl = None if p._cl is None else np.asarray(p.unit_values(p._cl))
+    return TreatmentGrid(y=y, d=d, w=w, periods=periods, units=p._units, cluster=cl)

@@ -308,7 +308,8 @@ def first_treated(
             f"treatment column {col!r} switches back from 1 to 0 for {len(bad)} units "
             f"(e.g. {unit_name}={row_examples(bad)}); spimpact's designs need a treatment "
             f"that stays on once started: fix the indicator, or give the first treated "
-            f"period with cohort=."
+            f"period with cohort=; for a treatment that switches off, build the Panel with "
+            f"treatment_kind='general' and use spimpact.did.ChaisemartinDHaultfoeuille."
         )
     first = np.full(n_units, -1, dtype=np.intp)
     on = np.flatnonzero(dv == 1)

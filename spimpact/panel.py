@@ -20,7 +20,13 @@ from ._periods import (
     encode_factorized_cohorts,
     encode_periods,
 )
-from ._treatment import cohort_from_treatment
+from ._treatment import (
+    TreatmentGrid,
+    check_treatment_kind,
+    cohort_from_treatment,
+    general_treatment,
+    treatment_grid,
+)
 from ._validate import (
     check_dose,
     check_nested,
@@ -78,6 +84,15 @@ class Panel:
         A 0/1 indicator that, once 1, stays 1; the cohort is each unit's first
         period with a 1 (a unit switching back to 0 is an error). In a
         cross-section, or repeated cross-sections, it marks the treated rows.
+        With ``treatment_kind="general"``, any numeric treatment instead.
+    treatment_kind : {"absorbing", "general"}
+        ``"absorbing"`` (default): ``treatment`` is the 0/1 indicator above and
+        defines cohorts. ``"general"``: ``treatment`` may take any finite value
+        in each unit and period and go up and down (e.g. staff per 1,000
+        patients); the panel then has no cohorts and is for
+        :class:`spimpact.did.ChaisemartinDHaultfoeuille` (estimators of a 0/1
+        absorbing treatment refuse it). Needs ``unit=`` and ``time=``, and the
+        treatment in every row (rows with a missing outcome included).
     never_treated : scalar, optional
         Another code in ``cohort`` that means never treated (R's ``did`` uses 0).
     covariates : sequence of str
@@ -138,12 +153,13 @@ class Panel:
         exposure: str | None = None,
         levels: Sequence[str] | str | None = (),
         dose: str | None = None,
+        treatment_kind: str = "absorbing",
     ) -> None:
         roles = {
             "outcome": outcome, "unit": unit, "time": time, "cohort": cohort,
             "treatment": treatment, "never_treated": never_treated, "covariates": covariates,
             "cluster": cluster, "weights": weights, "exposure": exposure, "levels": levels,
-            "dose": dose,
+            "dose": dose, "treatment_kind": treatment_kind,
         }
         self._setup(to_pandas(data), roles, internal=False, quiet=False)
 
@@ -157,6 +173,8 @@ class Panel:
         self.cluster, self.weights, self.exposure = (
             roles["cluster"], roles["weights"], roles["exposure"])
         self.dose = roles.get("dose")
+        self.treatment_kind = roles.get("treatment_kind", "absorbing")
+        self._treat: np.ndarray | None = None
         self._notes: list[str] = []
         # internal: ``source`` is an already validated frame whose index holds the
         # row positions of the user's data; quiet: its set-aside rows were reported
@@ -182,7 +200,7 @@ class Panel:
             "cohort": self.cohort, "treatment": self.treatment,
             "never_treated": self.never_treated, "covariates": self.covariates,
             "cluster": self.cluster, "weights": self.weights, "exposure": self.exposure,
-            "levels": self.levels, "dose": self.dose,
+            "levels": self.levels, "dose": self.dose, "treatment_kind": self.treatment_kind,
         }
 
     def _build(self, source: pd.DataFrame) -> None:
@@ -193,6 +211,7 @@ class Panel:
                 f"give either cohort= ({self.cohort!r}) or treatment= ({self.treatment!r}), "
                 f"not both: the cohort is derived from the treatment indicator."
             )
+        check_treatment_kind(self.treatment_kind, self.treatment, self.dose)
         if self.never_treated is not None and self.cohort is None:
             raise PanelError(
                 f"never_treated={self.never_treated!r} is a code of the cohort column, but no "
@@ -341,6 +360,9 @@ class Panel:
         """Cohort positions per row, or (for sorted numeric panels) per unit:
         ``(rows, units)``, one of them ``None``."""
         unit_pos = None
+        if self.treatment_kind == "general":
+            self._treat = readonly(general_treatment(self, df))
+            return np.full(len(df), np.inf), None
         if self.cohort is not None:
             pos, between, unit_pos = self._cohort_positions(df, ucode)
         elif self.treatment is not None:
@@ -441,7 +463,7 @@ class Panel:
         held = list(self._df.columns)
         for role, value in roles.items():
             names = column_names(value, role) if role in ("covariates", "levels") else (
-                () if value is None or role == "never_treated" else (value,))
+                () if value is None or role in ("never_treated", "treatment_kind") else (value,))
             missing = [c for c in names if c not in held]
             if missing:
                 raise PanelError(
@@ -557,8 +579,34 @@ class Panel:
 
     @property
     def has_cohorts(self) -> bool:
-        """Whether a cohort or treatment column was given."""
-        return self.cohort is not None or self.treatment is not None
+        """Whether the panel has cohorts: a cohort column, or a 0/1 absorbing
+        treatment (a ``treatment_kind="general"`` treatment has none)."""
+        return ((self.cohort is not None or self.treatment is not None)
+                and self.treatment_kind != "general")
+
+    @property
+    def treatment_values(self) -> np.ndarray | None:
+        """The ``treatment_kind="general"`` treatment of each row (read-only), or ``None``."""
+        return self._treat
+
+    def treatment_grid(self) -> TreatmentGrid:
+        """Outcome, treatment and weights of a ``treatment_kind="general"`` panel on
+        a dense units-by-periods grid (see :class:`spimpact._treatment.TreatmentGrid`).
+
+        Rows set aside for a missing outcome keep their treatment (and may add
+        periods to the grid), so a treatment change in such a row still dates
+        the unit's switch.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"u": [1, 1, 2, 2], "t": [1, 2, 1, 2], "d": [0.0, 2.5, 0.0, 0.0],
+        ...                    "y": [1.0, 2.0, 1.5, 1.0]})
+        >>> p = Panel(df, outcome="y", unit="u", time="t", treatment="d", treatment_kind="general")
+        >>> p.treatment_grid().d.tolist()
+        [[0.0, 2.5], [0.0, 0.0]]
+        """
+        return treatment_grid(self)
 
     @property
     def treated(self) -> np.ndarray:

@@ -94,6 +94,15 @@ def _dose() -> sp.Panel:
 
 
 @functools.cache
+def _general() -> sp.Panel:
+    df = pd.read_csv(DATA / "did" / "dcdh_sim.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # missing outcomes are set aside with a note
+        return sp.Panel(df, outcome="y", unit="g", time="year", treatment="d",
+                        treatment_kind="general", cluster="cl")
+
+
+@functools.cache
 def _radon() -> sp.Panel:
     return sp.Panel(pd.read_csv(DATA / "radon_mn.csv"), outcome="y", covariates=["x"],
                     levels=["county"])
@@ -123,6 +132,7 @@ FIXTURES: dict[str, Fixture] = {
     "TWFE": Fixture(_rollout),
     "ETWFE": Fixture(_rollout),
     "ContinuousDiD": Fixture(_dose),
+    "ChaisemartinDHaultfoeuille": Fixture(_general, {"effects": 3, "placebo": 2}),
     "PropensityScoreMatching": Fixture(_cohort, {"random_state": 1}),
     "InverseProbabilityWeighting": Fixture(_cohort),
     "AugmentedIPW": Fixture(_cohort),

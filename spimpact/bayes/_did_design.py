@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._sample import refuse_general_treatment
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
 from ._design import group_index, offset_of
@@ -109,6 +110,7 @@ def build_did_design(
     effect_level: str | None, covariates: str | Sequence[str] | None,
 ) -> DiDDesign:
     """The DiD arrays of ``panel`` (validated: cohorts, levels, covariates)."""
+    refuse_general_treatment(panel, "MultilevelDiD")
     if panel.kind != "panel" or not panel.has_cohorts:
         raise EstimationError("MultilevelDiD needs a panel (unit= and time=) with cohort= or "
                               "treatment=.")

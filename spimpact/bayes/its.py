@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator, check_confidence
-from .._sample import refuse_dose
+from .._sample import refuse_dose, refuse_general_treatment
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..its import Fourier, fourier_terms, time_index
@@ -55,6 +55,7 @@ def _its_data(panel: Panel, family: str, seasonality: Fourier | None) -> _ITSDat
     axis (:func:`spimpact.its.time_index`, from the first period): the trend,
     the time since interruption and the Fourier terms are those of
     :class:`~spimpact.its.MultiSiteITS`."""
+    refuse_general_treatment(panel, "MultilevelITS")
     if panel.kind != "panel" or not panel.has_cohorts:
         raise EstimationError("MultilevelITS needs a panel of sites (unit=) over periods (time=) "
                               "with each site's interruption as cohort= (missing for controls).")

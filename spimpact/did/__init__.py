@@ -10,6 +10,8 @@ gives the conventional regressions and :func:`bacon_decomposition` their
 :func:`honest_bounds` (Rambachan-Roth), :func:`pretrend_power` (Roth) and the
 placebo tests :func:`placebo_in_time` and :func:`placebo_in_space`; event-study
 results offer ``.honest_bounds()`` and ``.pretrend_power()`` directly.
+:class:`ChaisemartinDHaultfoeuille` estimates event-study effects of a
+non-binary, non-absorbing treatment (a Panel with ``treatment_kind="general"``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ..aggregation import aggregation_weights, apply_aggregation
 from .bacon import BaconDecomposition, bacon_decomposition
 from .callaway import CallawaySantAnna
 from .continuous import ContinuousDiD, ContinuousDiDResult
+from .dcdh import ChaisemartinDHaultfoeuille, ChaisemartinDHaultfoeuilleResult
 from .etwfe import ETWFE
 from .honest import HonestBounds, honest_bounds
 from .imputation import Imputation, ImputationResult
@@ -36,6 +39,8 @@ __all__ = [
     "ETWFE",
     "ContinuousDiD",
     "ContinuousDiDResult",
+    "ChaisemartinDHaultfoeuille",
+    "ChaisemartinDHaultfoeuilleResult",
     "TWFE",
     "bacon_decomposition",
     "BaconDecomposition",

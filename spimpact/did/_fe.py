@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import sparse
 
 from .._formula import design_matrix
-from .._sample import refuse_dose, refuse_exposure
+from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment
 from ..errors import EstimationError
 from ..inference_cluster import (
     DEFAULT_INFERENCE,
@@ -253,6 +253,7 @@ def _check_panel(panel: Panel, name: str, *, uses_exposure: bool = False) -> Non
     if not uses_exposure:
         refuse_exposure(panel, name)
     refuse_dose(panel, name)
+    refuse_general_treatment(panel, name)
     if not panel.has_cohorts:
         raise EstimationError(
             f"{name} needs cohorts: build the Panel with cohort= (first treated period) or "

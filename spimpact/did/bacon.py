@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._sample import refuse_dose, refuse_exposure
+from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment
 from ..errors import EstimationError, PanelError
 from ..panel import Panel
 from ..results import Result
@@ -171,6 +171,8 @@ def bacon_decomposition(panel: Panel, *, confidence: float = 0.95) -> BaconDecom
     >>> round(float(bd.estimates["weight"].sum()), 10)
     1.0
     """
+    if isinstance(panel, Panel):
+        refuse_general_treatment(panel, "bacon_decomposition")
     if not isinstance(panel, Panel) or panel.kind != "panel" or not panel.has_cohorts:
         raise EstimationError(
             "bacon_decomposition needs a spimpact.Panel with unit=, time= and cohort= (or "

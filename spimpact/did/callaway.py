@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._estimator import Estimator, check_confidence
 from .._formula import design_matrix
-from .._sample import refuse_dose, refuse_exposure
+from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..inference_cluster import (
@@ -194,6 +194,7 @@ class CallawaySantAnna(Estimator):
             )
         refuse_exposure(panel, "CallawaySantAnna")
         refuse_dose(panel, "CallawaySantAnna")
+        refuse_general_treatment(panel, "CallawaySantAnna")
         if not panel.has_cohorts:
             raise EstimationError(
                 "CallawaySantAnna needs cohorts: build the Panel with cohort= (first treated "

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._sample import refuse_general_treatment
 from ..errors import EstimationError, OptionError
 from ..inference import as_generator
 from ..results import Estimate
@@ -107,6 +108,8 @@ def _with_cohorts(panel: Panel, rows: pd.DataFrame, values: np.ndarray) -> Panel
 def _check_panel(panel: Any, estimator: Any) -> None:
     from ..panel import Panel
 
+    if isinstance(panel, Panel):
+        refuse_general_treatment(panel, "placebo tests")
     if not isinstance(panel, Panel) or panel.kind != "panel" or not panel.has_cohorts:
         raise OptionError("placebo tests need a spimpact.Panel of units over periods with a "
                           "cohort or treatment column.")

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._formula import design_matrix
-from .._sample import refuse_dose
+from .._sample import refuse_dose, refuse_general_treatment
 from .._validate import row_examples
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
@@ -109,6 +109,7 @@ def covariate_columns(
 def interruption_position(value: Any, panel: Panel, who: str) -> int:
     """The interruption's period position: ``value`` placed on the time axis, or
     the cohort of the panel's treated series when ``value`` is ``None``."""
+    refuse_general_treatment(panel, who)
     periods = panel.periods
     if value is None:
         if not panel.has_cohorts:

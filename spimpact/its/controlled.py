@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator
+from .._sample import refuse_general_treatment
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
 from ._common import (
@@ -252,6 +253,7 @@ def _check_panel(panel: Panel) -> None:
 def _treated_units(treated: Any, panel: Panel) -> np.ndarray:
     """0/1 per unit: the treated series."""
     units = panel.units
+    refuse_general_treatment(panel, "ControlledITS")
     if treated is None:
         if not panel.has_cohorts:
             raise OptionError(

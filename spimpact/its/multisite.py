@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator
+from .._sample import refuse_general_treatment
 from .._warn import warn
 from ..errors import DataWarning, EstimationError, OptionError
 from ..inference import few_clusters_message
@@ -215,6 +216,7 @@ def _check_panel(panel: Panel) -> None:
             "unit= (the site) and time=; for one series use "
             "SegmentedRegression."
         )
+    refuse_general_treatment(panel, "MultiSiteITS")
     if not panel.has_cohorts:
         raise OptionError(
             "MultiSiteITS takes each site's interruption from the panel: build "

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._sample import refuse_general_treatment
 from ..errors import EstimationError
 from ..panel import Panel
 from .balance import SMD_THRESHOLD, balance_covariates, balance_table
@@ -72,6 +73,7 @@ def treatment_sample(panel: Panel, who: str) -> Sample:
             f"{who}.fit() takes a spimpact.Panel, not {type(panel).__name__}; build one with "
             f"Panel(data, outcome=..., treatment=..., covariates=[...])."
         )
+    refuse_general_treatment(panel, who)
     if not panel.has_cohorts:
         raise EstimationError(
             f"{who} needs to know who is treated: build the Panel with treatment= (a 0/1 "

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .._formula import covariate_formula
-from .._sample import refuse_dose
+from .._sample import refuse_dose, refuse_general_treatment
 from .._warn import warn
 from ..errors import DataWarning, EstimationError, OptionError
 from ..panel import Panel
@@ -271,6 +271,8 @@ def _check_args(panel: Panel, matcher: Any, pre: Any, post: Any, lags: Any,
         raise OptionError(f"cluster must be 'match_id' or 'panel', not {cluster!r}.")
     if cluster == "panel" and panel.cluster is None:
         raise OptionError("cluster='panel' needs a Panel built with cluster=...")
+    if isinstance(panel, Panel):
+        refuse_general_treatment(panel, "match_cohort")
     if not isinstance(panel, Panel) or panel.kind != "panel" or not panel.has_cohorts:
         raise EstimationError(
             "match_cohort needs a unit-by-period Panel with cohort= (the index period) or "
