@@ -25,6 +25,7 @@ from ._validate import (
     check_dose,
     check_nested,
     check_roles,
+    check_weight_scale,
     column_names,
     constant_within,
     no_missing,
@@ -243,6 +244,7 @@ class Panel:
             w = numeric_column(df, self.weights, "weights", min_value=0.0)
             if not (w > 0).any():
                 raise PanelError(f"weights column {self.weights!r} is zero in every row.")
+            check_weight_scale(w, self.weights, df.index)
         if self.exposure is not None:
             numeric_column(df, self.exposure, "exposure", min_value=0.0, strict_min=True)
             # with an exposure the outcome is a count (summed by aggregate, a rate's numerator)
@@ -418,6 +420,14 @@ class Panel:
                 "Panel is immutable; build a new one (Panel(...) or panel.replace(...))."
             )
         super().__setattr__(name, value)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling and :func:`copy.deepcopy` restore the arrays read-only (numpy
+        rebuilds them writeable), so a copy is as protected as the original."""
+        for value in state.values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        self.__dict__.update(state)
 
     def replace(self, **roles: Any) -> Panel:
         """A new Panel on the same (already validated) columns with some roles changed.

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._formula import design_matrix
-from .._sample import refuse_dose, refuse_exposure
+from .._formula import column_list, design_matrix
+from .._sample import refuse_dose, refuse_exposure, small_cohort_note
 from ..errors import EstimationError
 from ..inference_cluster import (
     DEFAULT_INFERENCE,
@@ -272,6 +272,7 @@ def _check_panel(panel: Panel, name: str, *, uses_exposure: bool = False) -> Non
 
 def _covariates(frame: pd.DataFrame, spec: Any, unit: np.ndarray, w: np.ndarray,
                 n_units: int, notes: list[str]) -> tuple[np.ndarray, list[str]]:
+    spec = column_list(spec)
     if spec is None or (not isinstance(spec, str) and len(spec) == 0):
         return np.zeros((len(frame), 0)), []
     X, names = design_matrix(frame, spec, intercept=True)
@@ -309,7 +310,10 @@ def fe_sample(
     w = us.rows(panel.w).astype(float)
     frame = panel.frame if us.all_rows else panel.frame.loc[us.row_keep]
     X, names = _covariates(frame, covariates, us.unit, w, n, notes)
-    msg = few_clusters_note(inference, us.n_clusters)
+    small = small_cohort_note(us, panel, len(names))
+    if small:
+        notes.append(small)
+    msg = few_clusters_note(inference, us.n_clusters, panel.cluster)
     if msg:
         notes.append(msg)
     return FESample(

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator, check_confidence
-from .._formula import design_matrix
-from .._sample import refuse_dose, refuse_exposure
+from .._formula import column_list, design_matrix
+from .._sample import refuse_dose, refuse_exposure, small_cohort_note
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..inference_cluster import (
@@ -70,7 +70,7 @@ class CallawaySantAnna(Estimator):
     anticipation : int
         Periods of anticipation before the cohort's first treated period.
     covariates : sequence of str or str, optional
-        Covariates (columns, or a formulaic right-hand side). ``None`` uses the
+        Covariate columns (names, not a formula). ``None`` uses the
         panel's covariates; ``()`` uses none.
     bootstrap : int, optional
         Number of multiplier-bootstrap draws (e.g. 999) for SEs and uniform
@@ -184,7 +184,7 @@ class CallawaySantAnna(Estimator):
         return self._result(panel, sample, plan, cells.att, cells.psi, notes)
 
     def _covariate_spec(self, panel: Panel) -> Sequence[str] | str:
-        return panel.covariates if self.covariates is None else self.covariates
+        return panel.covariates if self.covariates is None else column_list(self.covariates)
 
     def _sample(self, panel: Panel) -> _Sample:
         if not isinstance(panel, Panel):
@@ -221,6 +221,9 @@ class CallawaySantAnna(Estimator):
         else:
             frame = panel.frame
             X, _ = design_matrix(frame if us.all_rows else frame.loc[us.row_keep], spec)
+        small = small_cohort_note(us, panel, X.shape[1] - 1)
+        if small:
+            notes.append(small)
         if rcs:
             balanced = False
         elif us.all_rows:
@@ -241,7 +244,7 @@ class CallawaySantAnna(Estimator):
             weights_at=self.weights_at, constant_weights=panel.weights is None,
             unit_time_order=not rcs,  # a Panel keeps its rows sorted by unit, then period
         )
-        msg = few_clusters_note(self.inference, us.n_clusters)
+        msg = few_clusters_note(self.inference, us.n_clusters, panel.cluster)
         if msg:
             notes.append(msg)
         return _Sample(data, groups, us.unit_w, us.cluster, us.n_clusters, notes, us.unit_codes)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._formula import design_matrix
+from .._formula import column_list, design_matrix
 from .._validate import row_examples
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
@@ -97,7 +97,7 @@ def covariate_columns(
 ) -> tuple[np.ndarray | None, list[str]]:
     """The covariate matrix (no intercept) and its names; ``None`` uses the
     panel's covariates, ``()`` none."""
-    spec = panel.covariates if spec is None else spec
+    spec = panel.covariates if spec is None else column_list(spec)
     if not spec:
         return None, []
     X, names = design_matrix(panel.frame, spec, intercept=False)
