@@ -115,8 +115,6 @@ def unit_sample(
         early &= cohort > 0
     notes: list[str] = []
     ucodes = np.asarray(panel.unit_codes)
-    if late.any():
-        notes.append(_late_note(panel, late, ucodes, rcs))
     if early.all():
         raise EstimationError(
             f"no untreated observations: every unit is treated by the first period "
@@ -141,6 +139,8 @@ def unit_sample(
         )
         recode = np.cumsum(~early) - 1  # old unit code -> new
         unit = np.arange(len(unit_codes)) if rcs else recode[ucodes[row_keep]]
+    if late.any():
+        notes.append(_late_note(panel, late, ucodes, rcs))
     unit_cohort = cohort[unit_codes]
     w = np.asarray(panel.w, dtype=float)
     if panel.weights is None:
