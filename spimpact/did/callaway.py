@@ -11,6 +11,7 @@ import pandas as pd
 
 from .._estimator import Estimator, check_confidence
 from .._formula import column_list, design_matrix
+from .._logit import check_rank
 from .._sample import refuse_dose, refuse_exposure, small_cohort_note
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
@@ -220,7 +221,11 @@ class CallawaySantAnna(Estimator):
             X = np.broadcast_to(1.0, (len(time), 1))  # intercept only, no memory
         else:
             frame = panel.frame
-            X, _ = design_matrix(frame if us.all_rows else frame.loc[us.row_keep], spec)
+            X, x_names = design_matrix(frame if us.all_rows else frame.loc[us.row_keep], spec)
+            w_rows = us.rows(panel.w)
+            # collinear in every row is collinear in every cell: an error naming the term
+            check_rank((X * w_rows[:, None]).T @ X, x_names, model="covariate",
+                       fix="covariates=", error=EstimationError)
         small = small_cohort_note(us, panel, X.shape[1] - 1)
         if small:
             notes.append(small)

@@ -336,12 +336,37 @@ def _fit_notes(fit: FitOutput, ctx: Context, opts: ITSOptions, diag: pd.DataFram
             f"for a 95% interval at 108 monthly points with AR(1) errors): use "
             f"small_sample=True (see the ITS guide's coverage table)."
         )
+    sep = _separation_note(ctx, opts)
+    if sep:
+        notes.append(sep)
     if opts.family == "poisson" and fit.pearson_dispersion > OVERDISPERSED:
         notes.append(
             f"the counts are overdispersed (Pearson dispersion {fit.pearson_dispersion:.3g}): "
             f"Poisson standard errors are too small; use family='quasipoisson' or 'negbin'."
         )
     return notes
+
+
+def _separation_note(ctx: Context, opts: ITSOptions) -> str | None:
+    """Count models: every count of the treated series zero on one side of the
+    interruption separates the data, so the level change runs off towards
+    minus or plus infinity (its estimate and standard error mean nothing)."""
+    if opts.family == "gaussian":
+        return None
+    rows = ctx.rows
+    treated = rows["treated"].to_numpy() == 1
+    post = rows["post"].to_numpy(dtype=bool)
+    observed = rows["observed"].to_numpy(dtype=float)
+    for side, mask in (("from the interruption on", treated & post),
+                       ("before the interruption", treated & ~post)):
+        if mask.any() and not (observed[mask] > 0).any():
+            return (
+                f"every count of the treated series {side} is 0 ({int(mask.sum())} periods): "
+                f"the {opts.family} level change is not identified (separation; its estimate "
+                f"runs off towards infinity and its standard error is meaningless). Report the "
+                f"counts directly, or model a longer period or a coarser series."
+            )
+    return None
 
 
 def assemble(fit: FitOutput, ctx: Context, opts: ITSOptions) -> ITSResult:
