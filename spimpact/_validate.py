@@ -134,13 +134,30 @@ def require_columns(data: pd.DataFrame, columns: dict[str, Sequence[object]]) ->
                 )
 
 
-def no_missing(data: pd.DataFrame, col: str, role: str) -> None:
-    """Raise if column ``col`` has missing values."""
+def no_missing(data: pd.DataFrame, col: str, role: str, *, blank: bool = False) -> None:
+    """Raise if column ``col`` has missing values (or, with ``blank``, blank
+    strings, which would silently form one more group: for grouping columns)."""
     miss = data[col].isna()
     if miss.any():
         raise PanelError(
             f"{role} column {col!r} is missing in {int(miss.sum())} rows "
             f"(rows {row_examples(data.index[miss])}); fill or drop them before building the Panel."
+        )
+    s = data[col]
+    if not blank or not (pd.api.types.is_object_dtype(s.dtype)
+                         or pd.api.types.is_string_dtype(s.dtype)):
+        return
+    labels = pd.Series(pd.unique(s), dtype=object)
+    try:
+        blank_labels = labels[labels.str.strip().eq("").to_numpy(dtype=bool, na_value=False)]
+    except AttributeError:  # no strings among the labels
+        return
+    if len(blank_labels):  # few distinct labels: the rows are only counted
+        blank = s.isin(blank_labels).to_numpy()
+        raise PanelError(
+            f"{role} column {col!r} holds a blank string ({show(blank_labels.iloc[0])}) in "
+            f"{int(blank.sum())} rows (rows {row_examples(data.index[blank])}), which would "
+            f"count as one more group; give those rows their label, or drop them."
         )
 
 

@@ -252,9 +252,9 @@ class Panel:
                            min_value=0.0)
         for maybe, role in ((self.unit, "unit"), (self.cluster, "cluster")):
             if maybe is not None:
-                no_missing(df, maybe, role)
+                no_missing(df, maybe, role, blank=role == "cluster")
         for col in self.levels:
-            no_missing(df, col, "levels")
+            no_missing(df, col, "levels", blank=True)
         chain = list(self.levels)
         if chain and self.unit is not None and self.unit not in chain:
             chain.insert(0, self.unit)  # each unit sits in one group of every level
