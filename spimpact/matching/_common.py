@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError
+from .._sample import refuse_dose, refuse_exposure
 from ..panel import Panel
 from .balance import SMD_THRESHOLD, balance_covariates, balance_table
 from .propensity import PropensityFit, fit_propensity, propensity_design
@@ -84,6 +85,8 @@ def treatment_sample(panel: Panel, who: str) -> Sample:
             f"longitudinal patient panel use spimpact.matching.match_cohort(), which matches "
             f"at the index date and returns the matched panel."
         )
+    refuse_exposure(panel, who)
+    refuse_dose(panel, who)
     d = np.asarray(panel.treated, dtype=float)
     n1 = int(d.sum())
     if n1 == 0 or n1 == len(d):
