@@ -55,9 +55,15 @@ def outcome_arrays(
 ) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """The outcome, the log-exposure offset (count families) and warnings.
 
-    Raises :class:`EstimationError` for weights (not used by ITS) and for count
-    families on outcomes that are negative or not whole numbers.
+    Raises :class:`EstimationError` for weights and a dose (not used by ITS) and
+    for count families on outcomes that are negative or not whole numbers.
     """
+    if panel.dose is not None:
+        raise EstimationError(
+            f"{who} estimates the effect of an interruption and does not use the panel's "
+            f"dose={panel.dose!r}; for effects along the dose use spimpact.did.ContinuousDiD, "
+            f"or build the Panel without it (panel.replace(dose=None))."
+        )
     if panel.weights is not None:
         raise EstimationError(
             f"{who} does not use weights (weights={panel.weights!r}); for rates give the "
