@@ -144,7 +144,7 @@ def _first_dependent(Ms: np.ndarray, tol: float = 1e-10) -> int | None:
 def _solve_checked(M: np.ndarray, names: Sequence[str], what: str) -> np.ndarray:
     d = np.sqrt(np.clip(np.diag(M), 0, None))
     ref = np.sqrt(np.abs(np.diag(M)).max()) if M.size else 1.0
-    empty = d <= 1e-12 * max(ref, 1.0)
+    empty = d <= 1e-12 * ref  # relative: rescaling the weights changes nothing
     if empty.any():
         bad = [names[i] for i in np.flatnonzero(empty)[:5]]
         raise EstimationError(
