@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError
 from .._sample import refuse_dose, refuse_exposure
+from ..errors import EstimationError
 from ..panel import Panel
 from .balance import SMD_THRESHOLD, balance_covariates, balance_table
 from .propensity import PropensityFit, fit_propensity, propensity_design
