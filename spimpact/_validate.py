@@ -153,10 +153,10 @@ def no_missing(data: pd.DataFrame, col: str, role: str, *, blank: bool = False) 
     except AttributeError:  # no strings among the labels
         return
     if len(blank_labels):  # few distinct labels: the rows are only counted
-        blank = np.asarray(s.isin(blank_labels).to_numpy(), dtype=bool)
+        hit = s.isin(blank_labels).to_numpy(dtype=bool)
         raise PanelError(
             f"{role} column {col!r} holds a blank string ({show(blank_labels.iloc[0])}) in "
-            f"{int(blank.sum())} rows (rows {row_examples(data.index[blank])}), which would "
+            f"{int(hit.sum())} rows (rows {row_examples(data.index[hit])}), which would "
             f"count as one more group; give those rows their label, or drop them."
         )
 
