@@ -20,6 +20,11 @@ def to_pandas(data: Any) -> pd.DataFrame:
         return data
     if isinstance(data, (str, os.PathLike)):
         path = os.fspath(data)
+        if isinstance(path, str) and "://" in path:
+            raise PanelError(
+                f"Panel reads local files and data frames only, not {path!r}: download the "
+                f"file first (and check it), then pass its local path or a DataFrame."
+            )
         if path.endswith((".parquet", ".pq")):
             return pd.read_parquet(path)
         if path.endswith((".csv", ".csv.gz", ".txt")):

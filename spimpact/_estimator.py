@@ -26,10 +26,14 @@ import importlib
 import inspect
 from typing import Any, Self
 
-from .errors import OptionError
-from .results import _check_confidence
+from .errors import NotFittedError, OptionError
+from .results import Result, _check_confidence
 
 __all__ = ["Estimator", "all_estimators", "check_confidence"]
+
+#: What a result offers: asked of an estimator, these raise NotFittedError.
+_RESULT_NAMES = frozenset(n for n in dir(Result) if not n.startswith("_")) | {
+    "result", "results", "params", "coef", "aggregate", "pretest", "influence"}
 
 #: The families whose exported estimators :func:`all_estimators` lists.
 FAMILIES = ("did", "matching", "its", "bayes")
@@ -145,6 +149,28 @@ class Estimator:
         ``ITSOptions``).
         """
         return None
+
+    def __getattr__(self, name: str) -> Any:
+        """Result attributes asked of the estimator raise
+        :class:`~spimpact.errors.NotFittedError` saying where the result is:
+        ``fit`` returns it and leaves the estimator unchanged.
+
+        Examples
+        --------
+        >>> from spimpact.did import TWFE
+        >>> try:
+        ...     TWFE().summary()
+        ... except AttributeError as exc:
+        ...     print(type(exc).__name__, str(exc)[:46])
+        NotFittedError TWFE has no 'summary': an estimator holds
+        """
+        if not name.startswith("_") and (name in _RESULT_NAMES or name.endswith("_")):
+            who = type(self).__name__
+            raise NotFittedError(
+                f"{who} has no {name!r}: an estimator holds its settings only, and fit(panel) "
+                f"returns a new result; write res = {who}(...).fit(panel), then res.{name}."
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         defaults = self._defaults()

@@ -1,24 +1,66 @@
 """One seam for formulas: covariate design matrices built with formulaic.
 
-Estimators accept covariates as a list of columns or as a formulaic
-right-hand side (``"age + I(age**2) + C(ethnicity)"``); both become a float
-matrix with named columns here, and nowhere else.
+Column-list settings (``covariates=``, ``exact=``, ...) take column names only
+(:func:`column_list`); formulas (``"age + I(age**2) + C(ethnicity)"``) come
+only through settings named ``*_formula`` (and the Bayesian ``formula=``).
+Both become a float matrix with named columns here, and nowhere else.
+
+Formula strings are evaluated as Python by formulaic (as patsy and R evaluate
+theirs): ``I(...)`` and function calls run code. Pass only formulas from
+trusted sources, never text taken from untrusted users.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .errors import OptionError, PanelError
 
-__all__ = ["design_matrix", "covariate_formula"]
+__all__ = ["design_matrix", "covariate_formula", "column_list"]
+
+#: Characters of formula syntax: a column-list setting holding one is a formula.
+_FORMULA_CHARS = frozenset("~+*:()^|")
 
 
-def _quote(col: str) -> str:
+def _quote(col: object) -> str:
+    col = str(col)
     return col if col.isidentifier() else f"`{col}`"
+
+
+def column_list(value: Any, role: str = "covariates") -> tuple[Any, ...]:
+    """A column-list setting (``covariates=`` and the like) as a tuple of names.
+
+    One name may be given on its own; ``None`` or an empty list means none.
+    A formula string is refused: formulas are evaluated as Python, so they go
+    only through settings named ``*_formula``.
+
+    Examples
+    --------
+    >>> column_list("age"), column_list(["age", "sex"]), column_list(None)
+    (('age',), ('age', 'sex'), ())
+    >>> try:
+    ...     column_list("age + I(age**2)")
+    ... except OptionError as exc:
+    ...     print(str(exc)[:60])
+    covariates= takes column names, not a formula ('age + I(age*
+    """
+    if value is None:
+        return ()
+    names = (value,) if isinstance(value, (str, int, np.integer)) else tuple(value)
+    for name in names:
+        if isinstance(name, str) and _FORMULA_CHARS & set(name):
+            raise OptionError(
+                f"{role}= takes column names, not a formula ({name!r}); add derived columns "
+                f"to the data (e.g. df['age_sq'] = df['age'] ** 2) and list them, e.g. "
+                f"{role}=['age', 'age_sq']."
+            )
+        if not isinstance(name, (str, int, np.integer)) or isinstance(name, bool):
+            raise OptionError(f"{role}= takes column names, but holds {name!r}.")
+    return names
 
 
 def covariate_formula(frame: pd.DataFrame, columns: Sequence[str]) -> str:
@@ -73,6 +115,15 @@ def design_matrix(
                 f"covariate {missing[0]!r} is not a column of the panel's data; "
                 f"add it to Panel(covariates=...) or correct the name."
             )
+        if any(not isinstance(c, str) for c in spec):  # e.g. integer column names
+            strings = [str(c) for c in spec]
+            if len(set(strings)) < len(strings):
+                raise PanelError(
+                    f"covariate columns {list(spec)!r} have the same name once written as text; "
+                    f"rename the columns to distinct strings."
+                )
+            frame = frame.loc[:, list(spec)].set_axis(strings, axis=1)
+            spec = strings
         rhs = covariate_formula(frame, spec)
     try:
         mm = model_matrix(rhs if intercept else f"{rhs} - 1", frame, na_action="raise")

@@ -21,21 +21,23 @@ _COLLINEAR = 1e-10
 _SUBSAMPLE = 100_000
 
 
-def check_rank(gram: np.ndarray, names: list[str]) -> None:
+def check_rank(gram: np.ndarray, names: list[str], *, model: str = "propensity-model",
+               fix: str = "the covariates or the ps_formula",
+               error: type[Exception] = OptionError) -> None:
     """Raise if a design column is constant or a linear combination of the earlier
     ones: a Cholesky pass over a (weighted) Gram matrix ``X' W X`` of the
     columns, so the check sees every row at the cost of the ``p x p`` matrix
-    the logit computes anyway."""
+    the logit computes anyway. ``model`` and ``fix`` word the message (which
+    model, and where the term comes from); ``error`` is the class raised."""
     G = np.asarray(gram, dtype=float)
     p = G.shape[0]
     L = np.zeros((p, p))
     for j in range(p):  # p is the number of model terms: a short loop
         rest = G[j, j] - L[j, :j] @ L[j, :j]
         if rest <= _COLLINEAR * G[j, j]:
-            raise OptionError(
-                f"propensity-model column {names[j]!r} is constant or a linear combination of "
-                f"the columns before it (collinear design); drop it from the covariates or the "
-                f"ps_formula."
+            raise error(
+                f"{model} column {names[j]!r} is constant or a linear combination of "
+                f"the columns before it (collinear design); drop it from {fix}."
             )
         L[j, j] = np.sqrt(rest)
         L[j + 1:, j] = (G[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]

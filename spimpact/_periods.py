@@ -262,6 +262,10 @@ def encode_factorized_cohorts(
     return pos_u[codes], between_u[codes]
 
 
+#: Text that marks a missing value in exported extracts (compared stripped, lower case).
+NA_MARKERS = frozenset({"", "na", "n/a", "nan", "nat", "none", "null", ".", "-"})
+
+
 def cohort_values(
     c: pd.Series, full: pd.Series, never_treated: Any, periods: pd.Index, column: Any,
 ) -> tuple[np.ndarray, pd.Series, np.ndarray]:
@@ -273,6 +277,16 @@ def cohort_values(
     never_u = np.zeros(len(u), dtype=bool)
     if never_treated is not None:
         never_u |= (u == never_treated).to_numpy(dtype=bool, na_value=False)
+    marker = u.map(lambda v: isinstance(v, str) and v.strip().lower() in NA_MARKERS).to_numpy(
+        dtype=bool) & ~never_u
+    if marker.any():
+        value = u[marker].iloc[0]
+        rows = int((full == value).sum())
+        raise PanelError(
+            f"cohort column {column!r} holds {value!r} in {rows} rows, a marker of a missing "
+            f"value rather than a period; if it means never treated, pass "
+            f"never_treated={value!r} (or set those cells to missing); otherwise correct them."
+        )
     if pd.api.types.is_numeric_dtype(c.dtype) and not pd.api.types.is_bool_dtype(c.dtype):
         never_u |= np.isposinf(u.to_numpy(dtype=float, na_value=np.nan))  # Inf: never
         if never_treated is None and pd.api.types.is_numeric_dtype(periods.dtype):

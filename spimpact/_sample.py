@@ -9,7 +9,8 @@ notes in every family.
 
 The rule (as R ``did``'s pre-processing):
 
-* a cohort after the last period counts as not treated inside the window;
+* a cohort after the last period counts as not treated inside the window
+  (with a note counting its units, so that a typo such as 2070 shows);
 * units first treated at or before the first period plus ``anticipation``
   have no untreated (and unanticipated) period and are set aside, unless
   ``drop_always_treated=False`` (a TWFE regression keeps them, coded ``-1``).
@@ -28,7 +29,8 @@ from .errors import EstimationError, OptionError
 if TYPE_CHECKING:
     from .panel import Panel
 
-__all__ = ["UnitSample", "unit_sample", "refuse_exposure", "refuse_dose", "refuse_general_treatment"]
+__all__ = ["UnitSample", "unit_sample", "small_cohort_note", "refuse_exposure", "refuse_dose",
+           "refuse_general_treatment"]
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ def unit_sample(
     rcs = panel.kind != "panel"
     # per unit (panels) or per row (repeated cross-sections): no per-row pass
     cohort = np.array(panel.cohort_codes if rcs else panel.unit_cohort_codes, dtype=float)
-    cohort[np.isfinite(cohort) & (cohort >= T)] = np.inf
+    late = np.isfinite(cohort) & (cohort >= T)
+    cohort[late] = np.inf
     early = np.isfinite(cohort) & (cohort <= anticipation)
     if not drop_always_treated:
         cohort[early & (cohort <= 0)] = -1.0
@@ -138,6 +141,8 @@ def unit_sample(
         )
         recode = np.cumsum(~early) - 1  # old unit code -> new
         unit = np.arange(len(unit_codes)) if rcs else recode[ucodes[row_keep]]
+    if late.any():
+        notes.append(_late_note(panel, late, ucodes, rcs))
     unit_cohort = cohort[unit_codes]
     w = np.asarray(panel.w, dtype=float)
     if panel.weights is None:
@@ -156,6 +161,47 @@ def unit_sample(
         row_keep=row_keep, unit=unit, unit_cohort=unit_cohort,
         unit_w=unit_w, unit_codes=unit_codes, cluster=cluster, n_clusters=n_cl,
         anticipation=int(anticipation), notes=notes,
+    )
+
+
+def _late_note(panel: Panel, late: np.ndarray, ucodes: np.ndarray, rcs: bool) -> str:
+    """The note on cohorts after the last period: counted, with an example value
+    (a typo such as 2070 for 2017 shows here, not as a silent never-treated unit)."""
+    row = int(np.flatnonzero(late if rcs else late[ucodes])[0])
+    value = panel._df[panel.cohort].iloc[row] if panel.cohort is not None else "?"
+    what = "rows" if rcs else "units"
+    return (
+        f"{int(late.sum())} {what} have a cohort after the last period "
+        f"{panel.periods[-1]!s} (e.g. {panel.cohort}={value!s}): they count as not treated "
+        f"inside the window. Check the cohort column if that is a typo."
+    )
+
+
+def small_cohort_note(us: UnitSample, panel: Panel, n_covariates: int = 0) -> str | None:
+    """The note on cohorts (and a never-treated group) with fewer than
+    ``5 + n_covariates`` units, R ``did``'s rule for small groups: their
+    group-time effects and standard errors rest on very few units.
+
+    For repeated cross-sections a group's size is its rows per period, as in R.
+    """
+    need = 5 + n_covariates
+    cohort = us.unit_cohort
+    finite = np.isfinite(cohort)
+    codes = np.where(finite, cohort, -2.0)  # -2: never treated in the window
+    values, counts = np.unique(codes, return_counts=True)
+    size = counts / panel.n_periods if panel.kind != "panel" else counts.astype(float)
+    small = size < need
+    if not small.any():
+        return None
+    shown = []
+    for v, n in zip(values[small], size[small], strict=True):
+        label = "never treated" if v == -2 else str(panel.cohort_label(v))
+        shown.append(f"{label} ({n:g} {'unit' if n == 1 else 'units'})")
+    per = " per period" if panel.kind != "panel" else ""
+    return (
+        f"small cohorts: {', '.join(shown)} have fewer than {need} units{per} (5 plus the "
+        f"number of covariates, R did's check); their group-time effects and standard "
+        f"errors rest on very few units: read them with caution, or merge cohorts."
     )
 
 

@@ -14,11 +14,17 @@ import pandas as pd
 
 from .errors import PanelError
 
+#: Largest magnitude accepted in a numeric role column: squares and sums of
+#: squares of larger numbers (and of weights below its inverse) overflow or
+#: vanish in float64, so standard errors would come out inf, NaN or 0.
+MAX_MAGNITUDE = 1e100
+
 __all__ = [
     "require_columns",
     "column_names",
     "check_roles",
     "numeric_column",
+    "check_weight_scale",
     "no_missing",
     "row_examples",
     "check_nested",
@@ -128,13 +134,30 @@ def require_columns(data: pd.DataFrame, columns: dict[str, Sequence[object]]) ->
                 )
 
 
-def no_missing(data: pd.DataFrame, col: str, role: str) -> None:
-    """Raise if column ``col`` has missing values."""
+def no_missing(data: pd.DataFrame, col: str, role: str, *, blank: bool = False) -> None:
+    """Raise if column ``col`` has missing values (or, with ``blank``, blank
+    strings, which would silently form one more group: for grouping columns)."""
     miss = data[col].isna()
     if miss.any():
         raise PanelError(
             f"{role} column {col!r} is missing in {int(miss.sum())} rows "
             f"(rows {row_examples(data.index[miss])}); fill or drop them before building the Panel."
+        )
+    s = data[col]
+    if not blank or not (pd.api.types.is_object_dtype(s.dtype)
+                         or pd.api.types.is_string_dtype(s.dtype)):
+        return
+    labels = pd.Series(pd.unique(s), dtype=object)
+    try:
+        blank_labels = labels[labels.str.strip().eq("").to_numpy(dtype=bool, na_value=False)]
+    except AttributeError:  # no strings among the labels
+        return
+    if len(blank_labels):  # few distinct labels: the rows are only counted
+        hit = s.isin(blank_labels).to_numpy(dtype=bool)
+        raise PanelError(
+            f"{role} column {col!r} holds a blank string ({show(blank_labels.iloc[0])}) in "
+            f"{int(hit.sum())} rows (rows {row_examples(data.index[hit])}), which would "
+            f"count as one more group; give those rows their label, or drop them."
         )
 
 
@@ -178,6 +201,14 @@ def numeric_column(
             f"{role} column {col!r} holds infinite values in {int(inf.sum())} rows "
             f"(rows {row_examples(s.index[inf])}); replace them with finite numbers or drop the rows."
         )
+    huge = np.abs(values) > MAX_MAGNITUDE
+    if huge.any():
+        raise PanelError(
+            f"{role} column {col!r} holds values as large as {show(values[huge][0])} in "
+            f"{int(huge.sum())} rows (rows {row_examples(s.index[huge])}); beyond "
+            f"{MAX_MAGNITUDE:.0e} their squares overflow in the standard errors. Rescale the "
+            f"column (e.g. divide it by 1e6): the estimates scale with it."
+        )
     if min_value is not None:
         low = (values <= min_value) if strict_min else (values < min_value)
         low &= ~missing
@@ -189,6 +220,20 @@ def numeric_column(
                 f"correct or drop those rows."
             )
     return values
+
+
+def check_weight_scale(w: np.ndarray, col: str, index: pd.Index) -> None:
+    """Refuse positive weights so small that their squares underflow to 0 (the
+    estimates do not depend on the weights' scale, so rescaling loses nothing)."""
+    tiny = (w > 0) & (w < 1.0 / MAX_MAGNITUDE)
+    if tiny.any():
+        raise PanelError(
+            f"weights column {col!r} holds weights as small as {show(w[tiny].min())} in "
+            f"{int(tiny.sum())} rows (rows {row_examples(index[tiny])}); below "
+            f"{1.0 / MAX_MAGNITUDE:.0e} their squares vanish in the standard errors. Divide "
+            f"the weights by their mean (df[{col!r}] / df[{col!r}].mean()): the estimates do "
+            f"not depend on their scale."
+        )
 
 
 def varying_groups(codes: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -57,7 +57,9 @@ class DependencyError(SpimpactError, ImportError):
 
 
 class NotFittedError(SpimpactError, AttributeError):
-    """A fitted-only attribute was requested before ``fit``."""
+    """A result's attribute (``summary``, ``estimates``, ``overall``...) was asked
+    of an estimator. Estimators hold settings only: ``fit(panel)`` returns the
+    result and leaves the estimator unchanged, so the attribute is on the result."""
 
 
 class SpimpactWarning(UserWarning):

@@ -68,7 +68,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import OptionError
+from .errors import EstimationError, OptionError
 from .inference import FactoredInfluence
 
 __all__ = [
@@ -530,8 +530,12 @@ def level_warning(
 MIN_CLUSTERS_T = 10
 
 
-def few_clusters_note(kind: str, n_clusters: int | None) -> str | None:
+def few_clusters_note(kind: str, n_clusters: int | None, column: Any = None) -> str | None:
     """The note on a fit with few clusters, for the ``inference=`` choice.
+
+    Fewer than two clusters (``column``: the panel's cluster column) is an
+    :class:`~spimpact.errors.EstimationError`: a cluster-robust variance from
+    one cluster is zero, not small.
 
     Examples
     --------
@@ -544,6 +548,14 @@ def few_clusters_note(kind: str, n_clusters: int | None) -> str | None:
 
     if n_clusters is None:
         return None
+    if n_clusters < 2:
+        raise EstimationError(
+            f"the units used fall in {n_clusters} cluster"
+            + (f" of the cluster column {column!r}" if column is not None else "")
+            + ": a cluster-robust standard error needs at least 2 clusters (and 10 or more "
+            "to be trusted); drop cluster= from the Panel (units become their own clusters) "
+            "or cluster on a finer level."
+        )
     if kind == "analytic":
         msg = few_clusters_message(n_clusters)
         return None if msg is None else (

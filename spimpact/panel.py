@@ -31,6 +31,7 @@ from ._validate import (
     check_dose,
     check_nested,
     check_roles,
+    check_weight_scale,
     column_names,
     constant_within,
     no_missing,
@@ -262,6 +263,7 @@ class Panel:
             w = numeric_column(df, self.weights, "weights", min_value=0.0)
             if not (w > 0).any():
                 raise PanelError(f"weights column {self.weights!r} is zero in every row.")
+            check_weight_scale(w, self.weights, df.index)
         if self.exposure is not None:
             numeric_column(df, self.exposure, "exposure", min_value=0.0, strict_min=True)
             # with an exposure the outcome is a count (summed by aggregate, a rate's numerator)
@@ -269,9 +271,9 @@ class Panel:
                            min_value=0.0)
         for maybe, role in ((self.unit, "unit"), (self.cluster, "cluster")):
             if maybe is not None:
-                no_missing(df, maybe, role)
+                no_missing(df, maybe, role, blank=role == "cluster")
         for col in self.levels:
-            no_missing(df, col, "levels")
+            no_missing(df, col, "levels", blank=True)
         chain = list(self.levels)
         if chain and self.unit is not None and self.unit not in chain:
             chain.insert(0, self.unit)  # each unit sits in one group of every level
@@ -440,6 +442,14 @@ class Panel:
                 "Panel is immutable; build a new one (Panel(...) or panel.replace(...))."
             )
         super().__setattr__(name, value)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickling and :func:`copy.deepcopy` restore the arrays read-only (numpy
+        rebuilds them writeable), so a copy is as protected as the original."""
+        for value in state.values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        self.__dict__.update(state)
 
     def replace(self, **roles: Any) -> Panel:
         """A new Panel on the same (already validated) columns with some roles changed.

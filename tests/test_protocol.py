@@ -146,7 +146,7 @@ FIXTURES: dict[str, Fixture] = {
                                no_overall="a regression model: every term is a row, none is "
                                           "the headline"),
     "MultilevelDiD": Fixture(_rollout, TINY_DRAWS, bayes=True),
-    "MultilevelITS": Fixture(_sites, TINY_DRAWS, bayes=True,
+    "MultilevelITS": Fixture(_sites, {"family": "poisson", **TINY_DRAWS}, bayes=True,
                              no_overall="MultilevelITSResult sets no headline yet (the level "
                                         "change is its first row)"),
 }

@@ -42,7 +42,10 @@ def test_unit_sample_rule(frame):
     assert np.isinf(s.unit_cohort[-1])  # cohort 40 is after the window: untreated
     assert list(s.groups) == [2, 4]  # positions of periods 3 and 5
     assert s.notes == ["2 units treated by the first period 1 (16 rows) were left out: they "
-                       "have no untreated period."]
+                       "have no untreated period.",
+                       "1 units have a cohort after the last period 8 (e.g. g=40.0): they count "
+                       "as not treated inside the window. Check the cohort column if that is a "
+                       "typo."]
     assert s.n_rows == 80 and (s.rows(panel.unit_codes) != 9).all()
     # anticipation moves the line: cohort 3 with two anticipation periods is out too
     s2 = panel.unit_sample(anticipation=2)

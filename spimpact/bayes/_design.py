@@ -96,10 +96,29 @@ def check_family(y: np.ndarray, family: str, outcome: str) -> None:
 
 
 def offset_of(panel: Panel, family: str) -> np.ndarray | None:
-    """``log(exposure)`` for count families with an exposure, else ``None``."""
-    if family in ("poisson", "negbin") and panel.exposure_values is not None:
+    """``log(exposure)`` for count families with an exposure, else ``None``.
+
+    Every Bayesian design asks for its offset, so the roles these models cannot
+    use are refused here, before any sampling: an exposure with a family that
+    has no offset, and a dose (a role is never ignored silently).
+    """
+    if panel.dose is not None:
+        raise EstimationError(
+            f"the Bayesian models estimate effects of a 0/1 treatment and do not use the "
+            f"panel's dose={panel.dose!r}; for effects along the dose use "
+            f"spimpact.did.ContinuousDiD, or build the Panel without it "
+            f"(panel.replace(dose=None))."
+        )
+    if panel.exposure_values is None:
+        return None
+    if family in ("poisson", "negbin"):
         return np.log(np.asarray(panel.exposure_values, dtype=float))
-    return None
+    raise EstimationError(
+        f"family={family!r} models the outcome's level and does not use the panel's "
+        f"exposure={panel.exposure!r} (the offset of the count families); use "
+        f"family='poisson' or 'negbin' for the counts, or build the Panel without it "
+        f"(panel.replace(exposure=None))."
+    )
 
 
 def group_index(frame: pd.DataFrame, factors: Sequence[str]) -> tuple[np.ndarray, pd.Index]:

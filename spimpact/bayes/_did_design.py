@@ -209,8 +209,9 @@ def _effect_level(panel: Panel, frame: pd.DataFrame, unit: np.ndarray, level: st
 
 def _covariates(frame: pd.DataFrame, spec: str | Sequence[str] | None
                 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    from .._formula import design_matrix
+    from .._formula import column_list, design_matrix
 
+    spec = column_list(spec)
     if spec is None or (not isinstance(spec, str) and len(spec) == 0):
         return np.zeros((len(frame), 0)), ()
     X, names = design_matrix(frame, spec, intercept=False)

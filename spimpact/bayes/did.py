@@ -77,7 +77,7 @@ class MultilevelDiD(Estimator):
         A level whose units' treatment effects vary (partially pooled), e.g.
         ``"pcn"``; see :meth:`MultilevelDiDResult.level_effects`.
     covariates : str or sequence of str, optional
-        Time-varying covariates (columns or a formulaic right-hand side).
+        Time-varying covariate columns (names, not a formula).
         Time-invariant ones are absorbed by the unit effects.
     priors : Priors or dict, optional
     chains, draws, tune, sampler, random_state, confidence, target_accept, progress

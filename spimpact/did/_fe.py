@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .._formula import design_matrix
-from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment
+from .._formula import column_list, design_matrix
+from .._logit import check_rank
+from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment, small_cohort_note
 from ..errors import EstimationError
 from ..inference_cluster import (
     DEFAULT_INFERENCE,
@@ -125,10 +126,25 @@ class WithinFit:
         return self.scores.shape[0] * (self.scores @ self.bread[:, cols])
 
 
+def _first_dependent(Ms: np.ndarray, tol: float = 1e-10) -> int | None:
+    """The first column of a scaled normal matrix that is (numerically) a linear
+    combination of the columns before it, by a sequential Cholesky pass (run
+    only to word the error of a singular design)."""
+    p = Ms.shape[0]
+    L = np.zeros((p, p))
+    for j in range(p):  # p regressors: a short loop, on the error path only
+        rest = Ms[j, j] - L[j, :j] @ L[j, :j]
+        if rest <= tol * max(Ms[j, j], 1e-300):
+            return j
+        L[j, j] = np.sqrt(rest)
+        L[j + 1:, j] = (Ms[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
+    return None
+
+
 def _solve_checked(M: np.ndarray, names: Sequence[str], what: str) -> np.ndarray:
     d = np.sqrt(np.clip(np.diag(M), 0, None))
     ref = np.sqrt(np.abs(np.diag(M)).max()) if M.size else 1.0
-    empty = d <= 1e-12 * max(ref, 1.0)
+    empty = d <= 1e-12 * ref  # relative: rescaling the weights changes nothing
     if empty.any():
         bad = [names[i] for i in np.flatnonzero(empty)[:5]]
         raise EstimationError(
@@ -141,8 +157,10 @@ def _solve_checked(M: np.ndarray, names: Sequence[str], what: str) -> np.ndarray
     chol, info = lapack.dpotrf(Ms, lower=0)
     rcond = lapack.dpocon(chol, np.abs(Ms).sum(axis=0).max())[0] if info == 0 else 0.0
     if info != 0 or rcond <= COLLINEAR_RCOND:
+        j = _first_dependent(Ms)
+        term = f" ({names[j]!r} is a combination of the terms before it)" if j is not None else ""
         raise EstimationError(
-            f"{what}: the regressors are collinear given the unit and period effects "
+            f"{what}: the regressors are collinear given the unit and period effects{term} "
             f"(e.g. a period observed only for treated units, or covariates that are "
             f"combinations of one another); drop covariates or narrow the window."
         )
@@ -273,6 +291,7 @@ def _check_panel(panel: Panel, name: str, *, uses_exposure: bool = False) -> Non
 
 def _covariates(frame: pd.DataFrame, spec: Any, unit: np.ndarray, w: np.ndarray,
                 n_units: int, notes: list[str]) -> tuple[np.ndarray, list[str]]:
+    spec = column_list(spec)
     if spec is None or (not isinstance(spec, str) and len(spec) == 0):
         return np.zeros((len(frame), 0)), []
     X, names = design_matrix(frame, spec, intercept=True)
@@ -285,7 +304,11 @@ def _covariates(frame: pd.DataFrame, spec: Any, unit: np.ndarray, w: np.ndarray,
             f"covariate(s) {[n for n, a in zip(names, absorbed, strict=True) if a]} are constant "
             f"within units, so the unit fixed effects absorb them; they were left out."
         )
-    return X[:, ~absorbed], [n for n, a in zip(names, absorbed, strict=True) if not a]
+    kept = [n for n, a in zip(names, absorbed, strict=True) if not a]
+    dev = dev[:, ~absorbed]
+    check_rank((dev * w[:, None]).T @ dev, kept, model="covariate (within units)",
+               fix="covariates=", error=EstimationError)
+    return X[:, ~absorbed], kept
 
 
 def fe_sample(
@@ -310,7 +333,10 @@ def fe_sample(
     w = us.rows(panel.w).astype(float)
     frame = panel.frame if us.all_rows else panel.frame.loc[us.row_keep]
     X, names = _covariates(frame, covariates, us.unit, w, n, notes)
-    msg = few_clusters_note(inference, us.n_clusters)
+    small = small_cohort_note(us, panel, len(names))
+    if small:
+        notes.append(small)
+    msg = few_clusters_note(inference, us.n_clusters, panel.cluster)
     if msg:
         notes.append(msg)
     return FESample(

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator, check_confidence
-from .._formula import design_matrix
-from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment
+from .._formula import column_list, design_matrix
+from .._logit import check_rank
+from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment, small_cohort_note
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..inference_cluster import (
@@ -70,7 +71,7 @@ class CallawaySantAnna(Estimator):
     anticipation : int
         Periods of anticipation before the cohort's first treated period.
     covariates : sequence of str or str, optional
-        Covariates (columns, or a formulaic right-hand side). ``None`` uses the
+        Covariate columns (names, not a formula). ``None`` uses the
         panel's covariates; ``()`` uses none.
     bootstrap : int, optional
         Number of multiplier-bootstrap draws (e.g. 999) for SEs and uniform
@@ -184,7 +185,7 @@ class CallawaySantAnna(Estimator):
         return self._result(panel, sample, plan, cells.att, cells.psi, notes)
 
     def _covariate_spec(self, panel: Panel) -> Sequence[str] | str:
-        return panel.covariates if self.covariates is None else self.covariates
+        return panel.covariates if self.covariates is None else column_list(self.covariates)
 
     def _sample(self, panel: Panel) -> _Sample:
         if not isinstance(panel, Panel):
@@ -221,7 +222,14 @@ class CallawaySantAnna(Estimator):
             X = np.broadcast_to(1.0, (len(time), 1))  # intercept only, no memory
         else:
             frame = panel.frame
-            X, _ = design_matrix(frame if us.all_rows else frame.loc[us.row_keep], spec)
+            X, x_names = design_matrix(frame if us.all_rows else frame.loc[us.row_keep], spec)
+            w_rows = us.rows(panel.w)
+            # collinear in every row is collinear in every cell: an error naming the term
+            check_rank((X * w_rows[:, None]).T @ X, x_names, model="covariate",
+                       fix="covariates=", error=EstimationError)
+        small = small_cohort_note(us, panel, X.shape[1] - 1)
+        if small:
+            notes.append(small)
         if rcs:
             balanced = False
         elif us.all_rows:
@@ -242,7 +250,7 @@ class CallawaySantAnna(Estimator):
             weights_at=self.weights_at, constant_weights=panel.weights is None,
             unit_time_order=not rcs,  # a Panel keeps its rows sorted by unit, then period
         )
-        msg = few_clusters_note(self.inference, us.n_clusters)
+        msg = few_clusters_note(self.inference, us.n_clusters, panel.cluster)
         if msg:
             notes.append(msg)
         return _Sample(data, groups, us.unit_w, us.cluster, us.n_clusters, notes, us.unit_codes)

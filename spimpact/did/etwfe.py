@@ -40,7 +40,7 @@ import pandas as pd
 from scipy import sparse
 
 from .._estimator import Estimator
-from .._formula import design_matrix
+from .._formula import column_list, design_matrix
 from ..errors import EstimationError
 from ..inference import RandomState, validate_choice
 from ..inference_cluster import DEFAULT_INFERENCE
@@ -173,7 +173,7 @@ class ETWFE(Estimator):
         )
 
     def _covariates(self, panel: Panel) -> tuple[np.ndarray, list[str]]:
-        spec = self.covariates
+        spec = column_list(self.covariates)
         if spec is None or (not isinstance(spec, str) and len(spec) == 0):
             return np.zeros((0, 0)), []
         us = panel.unit_sample()

@@ -262,7 +262,7 @@ class Imputation(Estimator):
         (excluded from the imputation model; their effects are estimated as
         pre-treatment cells).
     covariates : sequence of str or str
-        Time-varying covariates (columns or a formulaic right-hand side) in the
+        Time-varying covariate columns (names, not a formula) in the
         imputation model; covariates constant within units are absorbed by the
         unit effects and left out with a note. Default: none.
     pretrend_periods : int, optional

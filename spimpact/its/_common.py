@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._formula import design_matrix
-from .._sample import refuse_dose, refuse_general_treatment
+from .._formula import column_list, design_matrix
+from .._sample import refuse_general_treatment
 from .._validate import row_examples
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
@@ -56,16 +56,21 @@ def outcome_arrays(
 ) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """The outcome, the log-exposure offset (count families) and warnings.
 
-    Raises :class:`EstimationError` for weights (not used by ITS) and for count
-    families on outcomes that are negative or not whole numbers.
+    Raises :class:`EstimationError` for weights and a dose (not used by ITS) and
+    for count families on outcomes that are negative or not whole numbers.
     """
+    if panel.dose is not None:
+        raise EstimationError(
+            f"{who} estimates the effect of an interruption and does not use the panel's "
+            f"dose={panel.dose!r}; for effects along the dose use spimpact.did.ContinuousDiD, "
+            f"or build the Panel without it (panel.replace(dose=None))."
+        )
     if panel.weights is not None:
         raise EstimationError(
             f"{who} does not use weights (weights={panel.weights!r}); for rates give the "
             f"population as exposure= (the offset of count models), or build the Panel "
             f"without weights."
         )
-    refuse_dose(panel, who)
     y = np.asarray(panel.y, dtype=float)
     notes: list[str] = []
     if not opts.is_count:
@@ -99,7 +104,7 @@ def covariate_columns(
 ) -> tuple[np.ndarray | None, list[str]]:
     """The covariate matrix (no intercept) and its names; ``None`` uses the
     panel's covariates, ``()`` none."""
-    spec = panel.covariates if spec is None else spec
+    spec = panel.covariates if spec is None else column_list(spec)
     if not spec:
         return None, []
     X, names = design_matrix(panel.frame, spec, intercept=False)
@@ -339,12 +344,37 @@ def _fit_notes(fit: FitOutput, ctx: Context, opts: ITSOptions, diag: pd.DataFram
             f"for a 95% interval at 108 monthly points with AR(1) errors): use "
             f"small_sample=True (see the ITS guide's coverage table)."
         )
+    sep = _separation_note(ctx, opts)
+    if sep:
+        notes.append(sep)
     if opts.family == "poisson" and fit.pearson_dispersion > OVERDISPERSED:
         notes.append(
             f"the counts are overdispersed (Pearson dispersion {fit.pearson_dispersion:.3g}): "
             f"Poisson standard errors are too small; use family='quasipoisson' or 'negbin'."
         )
     return notes
+
+
+def _separation_note(ctx: Context, opts: ITSOptions) -> str | None:
+    """Count models: every count of the treated series zero on one side of the
+    interruption separates the data, so the level change runs off towards
+    minus or plus infinity (its estimate and standard error mean nothing)."""
+    if opts.family == "gaussian":
+        return None
+    rows = ctx.rows
+    treated = rows["treated"].to_numpy() == 1
+    post = rows["post"].to_numpy(dtype=bool)
+    observed = rows["observed"].to_numpy(dtype=float)
+    for side, mask in (("from the interruption on", treated & post),
+                       ("before the interruption", treated & ~post)):
+        if mask.any() and not (observed[mask] > 0).any():
+            return (
+                f"every count of the treated series {side} is 0 ({int(mask.sum())} periods): "
+                f"the {opts.family} level change is not identified (separation; its estimate "
+                f"runs off towards infinity and its standard error is meaningless). Report the "
+                f"counts directly, or model a longer period or a coarser series."
+            )
+    return None
 
 
 def assemble(fit: FitOutput, ctx: Context, opts: ITSOptions) -> ITSResult:

@@ -72,6 +72,8 @@ class MultiSiteITS(Estimator):
         sites; see :attr:`MultiSiteResult.site_estimates`.
     slope_origin : {0, 1}
     covariates : sequence of str or str, optional
+        Time-varying covariate columns (names, not a formula); ``None`` uses
+        the panel's covariates, ``()`` none.
 
     Examples
     --------

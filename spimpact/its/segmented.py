@@ -82,7 +82,7 @@ class SegmentedRegression(Estimator):
     arma_order : (int, int)
         ``(p, q)`` of the ARMA errors.
     covariates : sequence of str or str, optional
-        Time-varying covariates (columns or a formula); ``None`` uses the
+        Time-varying covariate columns (names, not a formula); ``None`` uses the
         panel's covariates, ``()`` none.
     small_sample : bool, default True
         Small-sample inference for the autocorrelation corrections (on by

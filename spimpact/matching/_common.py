@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._sample import refuse_general_treatment
+from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment
 from ..errors import EstimationError
 from ..panel import Panel
 from .balance import SMD_THRESHOLD, balance_covariates, balance_table
@@ -86,6 +86,8 @@ def treatment_sample(panel: Panel, who: str) -> Sample:
             f"longitudinal patient panel use spimpact.matching.match_cohort(), which matches "
             f"at the index date and returns the matched panel."
         )
+    refuse_exposure(panel, who)
+    refuse_dose(panel, who)
     d = np.asarray(panel.treated, dtype=float)
     n1 = int(d.sum())
     if n1 == 0 or n1 == len(d):
@@ -95,7 +97,17 @@ def treatment_sample(panel: Panel, who: str) -> Sample:
             f"no {group} units: every row of {col!r} is {'0' if n1 == 0 else '1'}, so there is "
             f"nothing to compare. Check the treatment column and any filtering of the data."
         )
-    return Sample(panel.frame, d, np.asarray(panel.y, dtype=float), np.asarray(panel.w, float),
+    w = np.asarray(panel.w, float)
+    for group, arm in (("treated", d == 1), ("control", d == 0)):
+        n_pos = int(np.count_nonzero(w[arm] > 0))
+        if n_pos < 2:
+            weighted = f" with a positive weight ({panel.weights!r})" if panel.weights else ""
+            raise EstimationError(
+                f"{who}: {n_pos} {group} unit(s){weighted}; an effect and its standard error "
+                f"need at least 2 in each group (with 1 the standard error is 0 or undefined). "
+                f"Check the treatment column{' and the weights' if panel.weights else ''}."
+            )
+    return Sample(panel.frame, d, np.asarray(panel.y, dtype=float), w,
                   None if panel.cluster_codes is None else np.asarray(panel.cluster_codes))
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from .._estimator import Estimator
 from .._formula import design_matrix
+from .._logit import check_rank
 from ..errors import EstimationError
 from ..inference import few_clusters_message, influence_se
 from ..panel import Panel
@@ -343,7 +344,13 @@ class AugmentedIPW(_Weighting):
                  keep: np.ndarray) -> Moments:
         spec = self.outcome_formula if self.outcome_formula is not None else list(
             panel.covariates)
-        Xo, _ = design_matrix(sample.frame, spec)
+        Xo, names = design_matrix(sample.frame, spec)
+        arms = {"ATE": ("treated", "control"), "ATT": ("control",), "ATC": ("treated",)}
+        for arm in arms[self.estimand]:  # each arm's weighted least squares is identified
+            s = np.where(keep & (sample.d == (arm == "treated")), sample.w, 0.0)
+            check_rank((Xo * s[:, None]).T @ Xo, names,
+                       model=f"the {arm} units' outcome-model",
+                       fix="the covariates or the outcome_formula", error=EstimationError)
         if self.estimand == "ATE":
             return aipw_ate_moments(sample.y, sample.d, e, sample.w, Xo, X, keep)
         return aipw_focal_moments(sample.y, sample.d, e, sample.w, Xo, X, keep, self.estimand)
