@@ -263,3 +263,14 @@ def test_monte_carlo_unbiased_with_nominal_coverage():
     assert (np.abs(bias) < 3 * mcse).all(), (bias, mcse)
     cov_mcse = np.sqrt(0.95 * 0.05 / len(est))
     assert (np.abs(cover.mean(0) - 0.95) < 3 * cov_mcse).all(), cover.mean(0)
+
+
+def test_a_cohort_with_too_few_distinct_doses_is_a_clear_error(sim):
+    """Two doses in a cohort cannot carry a quadratic spline (three coefficients):
+    an EstimationError naming the count and the fix, not a singular-matrix error."""
+    g = sim["G"].replace(0, np.nan).dropna().unique()[0]
+    two = sim["D"].where(sim["G"] != g, np.where(sim["id"] % 2 == 0, 1.0, 2.0))
+    p = _panel(sim.assign(D=two))
+    with pytest.raises(EstimationError, match="2 distinct doses, too few for a spline with 3"):
+        ContinuousDiD(degree=2, num_knots=0).fit(p)
+    ContinuousDiD(degree=1, num_knots=0).fit(p)  # a line needs two

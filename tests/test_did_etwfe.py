@@ -171,6 +171,30 @@ def test_poisson_recovers_a_rate_ratio_with_exposure():
     assert resp.estimate == pytest.approx(-rows.loc[tr, "y"].mean() / 9, rel=0.25)
 
 
+def test_rate_ratios_exponentiate_the_link_scale_fit():
+    """.rate_ratios() of a count-scale fit equals exp of the log-rate-ratio fit's
+    cells and aggregations (estimates and interval limits)."""
+    rows, truth = _poisson_rollout(12)
+    panel = sp.Panel(rows, outcome="y", unit="u", time="t", cohort="g", never_treated=0,
+                     exposure="size")
+    counts = _fit(ETWFE(family="poisson"), panel)
+    link = _fit(ETWFE(family="poisson", scale="link"), panel)
+    rr = counts.rate_ratios()
+    np.testing.assert_allclose(rr["rate_ratio"], np.exp(link.estimates["estimate"]), rtol=1e-12)
+    np.testing.assert_allclose(rr["ci_lower"], np.exp(link.estimates["ci_lower"]), rtol=1e-12)
+    assert rr[["group", "time"]].equals(link.estimates[["group", "time"]])
+    simple = counts.rate_ratios("simple").iloc[0]
+    assert simple["rate_ratio"] == pytest.approx(np.exp(link.overall.estimate), rel=1e-12)
+    assert simple["ci_lower"] < np.exp(truth) < simple["ci_upper"]
+    ev = counts.rate_ratios("event")
+    np.testing.assert_allclose(ev["rate_ratio"],
+                               np.exp(link.aggregate("event").estimates["estimate"]), rtol=1e-12)
+    assert link.rate_ratios().equals(rr)
+    with pytest.raises(sp.OptionError, match="family='poisson'"):
+        _fit(ETWFE(), sp.Panel(rows, outcome="y", unit="u", time="t", cohort="g",
+                               never_treated=0)).rate_ratios()
+
+
 def test_exposure_is_used_or_refused(mpdta):
     df = mpdta.assign(pop=np.exp(mpdta["lpop"]))
     panel = sp.Panel(df, outcome="emp", exposure="pop", **ROLES)

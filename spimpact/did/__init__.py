@@ -21,7 +21,7 @@ from .bacon import BaconDecomposition, bacon_decomposition
 from .callaway import CallawaySantAnna
 from .continuous import ContinuousDiD, ContinuousDiDResult
 from .dcdh import ChaisemartinDHaultfoeuille, ChaisemartinDHaultfoeuilleResult
-from .etwfe import ETWFE
+from .etwfe import ETWFE, ETWFEResult
 from .honest import HonestBounds, honest_bounds
 from .imputation import Imputation, ImputationResult
 from .placebo import PlaceboTest, placebo_in_space, placebo_in_time
@@ -37,6 +37,7 @@ __all__ = [
     "Imputation",
     "TwoStage",
     "ETWFE",
+    "ETWFEResult",
     "ContinuousDiD",
     "ContinuousDiDResult",
     "ChaisemartinDHaultfoeuille",

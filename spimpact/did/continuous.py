@@ -405,6 +405,13 @@ class ContinuousDiD(Estimator):
                 f"cohort {g} has {n1} units, too few for a spline with {X.shape[1]} "
                 f"coefficients; lower degree= or num_knots=."
             )
+        if np.linalg.matrix_rank(X) < X.shape[1]:
+            raise EstimationError(
+                f"cohort {g}: its {n1} units have {len(np.unique(x1))} distinct doses, too "
+                f"few for a spline with {X.shape[1]} coefficients; lower degree= or "
+                f"num_knots=, or leave out cohorts whose units share a dose (e.g. a single "
+                f"PCN's practices)."
+            )
         beta, *_ = np.linalg.lstsq(X, y1, rcond=None)
         resid = y1 - X @ beta
         bread = np.linalg.inv(X.T @ X / n1)

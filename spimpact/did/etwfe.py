@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ from scipy import sparse
 
 from .._estimator import Estimator
 from .._formula import column_list, design_matrix
-from ..errors import EstimationError
+from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..inference_cluster import DEFAULT_INFERENCE
 from ..panel import Panel
@@ -58,7 +58,7 @@ from ._fe import (
 from .imputation import validate_common
 from .results import GroupTimeResult
 
-__all__ = ["ETWFE"]
+__all__ = ["ETWFE", "ETWFEResult"]
 
 
 class ETWFE(Estimator):
@@ -132,7 +132,7 @@ class ETWFE(Estimator):
         validate_choice("scale", self.scale, ("response", "link"))
         validate_common(self)
 
-    def fit(self, panel: Panel) -> GroupTimeResult:
+    def fit(self, panel: Panel) -> ETWFEResult:
         """Estimate every cell's effect in one regression."""
         self._validate()
         _check_panel(panel, "ETWFE(family='gaussian')" if self.family == "gaussian" else "ETWFE",
@@ -150,10 +150,11 @@ class ETWFE(Estimator):
         offset = None
         if panel.exposure_values is not None:
             offset = np.log(panel.unit_sample().rows(panel.exposure_values))
+        link = None
         if self.family == "gaussian":
             att, psi, notes = _linear(design, s)
         else:
-            att, psi, notes = _poisson(design, s, offset, self.scale)
+            att, psi, notes, link = _poisson(design, s, offset, self.scale)
         opts = InferenceOptions(self.confidence, self.bootstrap, self.random_state,
                                 self.multiplier, share_influence=not self.fixed_shares,
                                 inference=self.inference)
@@ -162,15 +163,23 @@ class ETWFE(Estimator):
             else "Linear ETWFE"
         method = f"{what} (Wooldridge; {self.control_group.replace('_', ' ')} controls)"
         pre = design.cells["post"].to_numpy() | design.cells["reference"].to_numpy()
-        return group_time_result(
-            panel, s, design.cells, att, psi, opts, method=method, n_obs=len(s.y),
-            notes=[*s.notes, *notes],
+        common = dict(
+            n_obs=len(s.y), notes=[*s.notes, *notes],
             pretest="cells" if not pre.all() else None,
             pretest_text=None if not pre.all() else (
                 "none: with not-yet-treated controls the pre-treatment rows identify the "
                 "model (use control_group='never_treated' for pre-treatment cells)"),
             info={"family": self.family, "covariates": ", ".join(x_names) or "none"},
         )
+        link_result = None
+        if link is not None and self.scale == "response":
+            link_result = group_time_result(
+                panel, s, design.cells, link[0], link[1],
+                opts, result_cls=ETWFEResult,
+                method=method.replace("count scale", "log rate ratios"), **common)
+        return group_time_result(panel, s, design.cells, att, psi, opts, method=method,
+                                 result_cls=ETWFEResult, link=link_result,
+                                 family=self.family, scale=self.scale, **common)
 
     def _covariates(self, panel: Panel) -> tuple[np.ndarray, list[str]]:
         spec = column_list(self.covariates)
@@ -180,6 +189,53 @@ class ETWFE(Estimator):
         frame = panel.frame if us.all_rows else panel.frame.loc[us.row_keep]
         X, names = design_matrix(frame, spec, intercept=False)
         return X, names
+
+
+class ETWFEResult(GroupTimeResult):
+    """ETWFE's ATT(g,t) (see :class:`~spimpact.did.GroupTimeResult`), with rate
+    ratios for the Poisson family."""
+
+    def __init__(self, estimates: pd.DataFrame, *, link: GroupTimeResult | None = None,
+                 family: str = "gaussian", scale: str = "response", **kwargs: Any) -> None:
+        self._link = link
+        self._family = family
+        self._scale = scale
+        super().__init__(estimates, **kwargs)
+
+    def rate_ratios(self, kind: str | None = None, **options: Any) -> pd.DataFrame:
+        """Rate ratios of the Poisson fit: ``exp`` of the log rate ratios with
+        their intervals (``exp`` of the log-scale limits).
+
+        ``kind=None``: one row per cohort x period cell (``group``, ``time``);
+        ``"simple"``, ``"event"``, ``"group"`` or ``"calendar"``: the aggregation
+        of the log rate ratios with the same weights as ``.aggregate(kind)``
+        (``options`` as there), exponentiated. Columns ``rate_ratio``,
+        ``ci_lower``, ``ci_upper``, ``log_rate_ratio``, ``std_error`` (of the
+        log) and ``p_value``.
+        """
+        if self._family != "poisson":
+            raise OptionError("rate_ratios() needs ETWFE(family='poisson'); a linear ETWFE's "
+                              "effects are differences in the outcome's level.")
+        base = self if self._scale == "link" else self._link
+        assert base is not None
+        if kind is None:
+            tab = base.estimates
+        else:
+            agg = base.aggregate(kind, **options)
+            tab = agg.estimates if kind != "simple" else pd.DataFrame([{
+                "estimate": agg.overall.estimate, "std_error": agg.overall.std_error,
+                "ci_lower": agg.overall.ci_lower, "ci_upper": agg.overall.ci_upper,
+                "p_value": agg.overall.p_value}])
+        keys = [c for c in tab.columns if c not in
+                ("estimate", "std_error", "ci_lower", "ci_upper", "p_value", "t_stat")]
+        out = tab[keys].copy()
+        out["rate_ratio"] = np.exp(tab["estimate"].to_numpy())
+        out["ci_lower"] = np.exp(tab["ci_lower"].to_numpy())
+        out["ci_upper"] = np.exp(tab["ci_upper"].to_numpy())
+        out["log_rate_ratio"] = tab["estimate"].to_numpy()
+        out["std_error"] = tab["std_error"].to_numpy()
+        out["p_value"] = tab["p_value"].to_numpy()
+        return out.reset_index(drop=True)
 
 
 class _Design:
@@ -303,7 +359,9 @@ def _linear(d: _Design, s: FESample) -> tuple[np.ndarray, np.ndarray, list[str]]
 
 
 def _poisson(d: _Design, s: FESample, offset: np.ndarray | None, scale: str
-             ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+             ) -> tuple[np.ndarray, np.ndarray, list[str], tuple[np.ndarray, np.ndarray]]:
+    """Cells on ``scale`` with their influence functions, the notes, and the cells
+    on the link scale (log rate ratios) with theirs."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
@@ -366,15 +424,16 @@ def _poisson(d: _Design, s: FESample, offset: np.ndarray | None, scale: str
     Wc = np.bincount(cell_of, weights=wr, minlength=k)
     C = sparse.csr_matrix((wr / Wc[cell_of], (cell_of, np.arange(len(rows)))),
                           shape=(k, len(rows)))  # cell means over treated rows
+    att_l = C @ delta
+    grad_l = (C @ J).toarray()
+    link = d.finish(np.asarray(att_l).ravel(), n * np.asarray(scores @ (Hinv @ grad_l.T)))
     if scale == "link":
-        att = C @ delta
-        grad = (C @ J).toarray()
-    else:
-        mu1 = mu[rows]
-        mu0 = mu1 * np.exp(-delta)
-        att = C @ (mu1 - mu0)
-        Xr = R[rows]
-        grad = (C @ (Xr.multiply((mu1 - mu0)[:, None]) + J.multiply(mu0[:, None]))).toarray()
+        return link[0], link[1], notes, link
+    mu1 = mu[rows]
+    mu0 = mu1 * np.exp(-delta)
+    att = C @ (mu1 - mu0)
+    Xr = R[rows]
+    grad = (C @ (Xr.multiply((mu1 - mu0)[:, None]) + J.multiply(mu0[:, None]))).toarray()
     psi = n * np.asarray(scores @ (Hinv @ grad.T))
     att, psi = d.finish(np.asarray(att).ravel(), psi)
-    return att, psi, notes
+    return att, psi, notes, link
