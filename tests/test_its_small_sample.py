@@ -220,6 +220,13 @@ def test_segmented_fixed_b_uses_llsw_bandwidth():
     prow = plain.estimates.set_index("term").loc["level_change"]
     assert row.std_error == pytest.approx(prow.std_error, rel=1e-12)
     assert row.p_value > prow.p_value
+    # the cumulative effect uses the same reference distribution as the level change
+    cum = res.cumulative_effect()
+    assert (cum.ci_upper - cum.estimate) / cum.std_error == pytest.approx(crit, rel=1e-9)
+    cum_plain = plain.cumulative_effect()
+    assert (cum_plain.ci_upper - cum_plain.estimate) / cum_plain.std_error == pytest.approx(
+        1.959964, rel=1e-6)
+    assert cum.p_value > cum_plain.p_value
 
 
 def test_counts_fixed_b():

@@ -164,6 +164,7 @@ class ITSResult(ITSResultBase):
             est,
             se,
             self.confidence,
+            df=_implied_df(d.crit, self.confidence),
             label=f"cumulative effect over {int(sel.sum())} periods "
             f"(counterfactual total {total_cf:.4g})",
         )
@@ -200,3 +201,19 @@ def _coerce(value: Any, times: pd.Series) -> Any:
     if pd.api.types.is_datetime64_any_dtype(times.dtype):
         return pd.Timestamp(value)
     return value
+
+
+def _implied_df(crit: float, confidence: float) -> float | None:
+    """Degrees of freedom of the Student t whose two-sided critical value at
+    ``confidence`` is ``crit`` (the level change's, from Satterthwaite df or
+    fixed-b Newey-West); ``None`` when ``crit`` is the normal one. Derived
+    quantities (the cumulative effect) then use the fit's reference distribution
+    for intervals and p-values alike."""
+    from scipy import optimize, special
+
+    level = 0.5 + confidence / 2
+    z = float(special.ndtri(level))
+    if not np.isfinite(crit) or crit <= z * (1 + 1e-9):
+        return None
+    return float(optimize.brentq(lambda df: special.stdtrit(df, level) - crit, 1e-3, 1e9,
+                                 xtol=1e-12, rtol=1e-12))
