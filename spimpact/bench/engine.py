@@ -29,6 +29,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._estimator import Estimator
 from ..errors import DependencyError, OptionError
 from ._targets import estimate_for, parse_target
 from .scenarios import Scenario, get_scenario
@@ -111,8 +112,14 @@ def _fit_one(label: str, est: Any, panel: Any, targets: tuple[str, ...], truth: 
              errors: str, data_notes: list[str]) -> list[dict[str, Any]]:
     """Fit one estimator on one replication; one record per target."""
     if hasattr(est, "random_state"):
-        est = copy.copy(est)
-        est.random_state = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed)
+        if isinstance(est, Estimator):  # the package's estimators: a fresh copy of the settings
+            from sklearn.base import clone
+
+            est = clone(est).set_params(random_state=rng)
+        else:  # any object with fit(panel)
+            est = copy.copy(est)
+            est.random_state = rng
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
