@@ -89,3 +89,20 @@ def test_row_order_does_not_matter():
     a = _ours(D, "cr2")[1]
     b = _ours({k: v[perm] for k, v in D.items()}, "cr2")[1]
     np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+@pytest.mark.parametrize("chunk", [20_000_000, 50])
+def test_small_clusters_and_chunks_match_the_refits(monkeypatch, chunk):
+    """Units as their own clusters (blocks smaller than the columns: the rows'
+    space) next to clusters of 15 units (the columns' space), in one chunk or in
+    many: cv3 is still the exact jackknife."""
+    import spimpact.did._fe_leverage as fl
+
+    monkeypatch.setattr(fl, "_CHUNK", chunk)
+    D = _data(seed=5)
+    D["cluster"] = np.where(D["unit"] < 15, 1000, D["unit"])  # one big cluster, 25 singletons
+    b, _, _ = _dense_fit(D, np.arange(len(D["y"])))
+    diffs = [_dense_fit(D, np.flatnonzero(D["cluster"] != g))[0][0] - b[0]
+             for g in np.unique(D["cluster"])]
+    _, V = _ours(D, "cv3")
+    assert V[0, 0] == pytest.approx(np.sum(np.square(diffs)), rel=1e-9)

@@ -30,7 +30,7 @@ import numpy as np
 
 __all__ = ["fe_leverage_vcov"]
 
-#: Rows x columns^2 per chunk when summing per-cluster cross-products.
+#: Floats per chunk of padded cluster blocks (about 160 MB).
 _CHUNK = 20_000_000
 
 
@@ -45,22 +45,62 @@ def _demean(values: np.ndarray, unit: np.ndarray, w: np.ndarray, n_units: int) -
     return out
 
 
-def _cluster_crossproducts(Z: np.ndarray, w: np.ndarray, codes: np.ndarray,
-                           n_clusters: int) -> np.ndarray:
-    """``A_g = sum_{i in g} w_i z_i z_i'`` for every cluster, ``(G, k, k)``, in
-    chunks of rows sorted by cluster (memory bounded, cost linear in rows)."""
-    k = Z.shape[1]
-    order = np.argsort(codes, kind="stable")
-    zs, ws, cs = Z[order], w[order], codes[order]
-    out = np.zeros((n_clusters, k, k))
-    step = max(1, _CHUNK // max(k * k, 1))
-    for start in range(0, len(cs), step):  # chunks of rows, each vectorised
-        sl = slice(start, start + step)
-        z, c = zs[sl], cs[sl]
-        first = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-        prods = np.einsum("ni,nj->nij", z * ws[sl, None], z)
-        out[c[first]] += np.add.reduceat(prods, first, axis=0)
-    return out
+def _matrix_power(lam: np.ndarray, power: float) -> np.ndarray:
+    """``(1 - lam)^(-power)`` for eigenvalues of a hat block, 1 where ``lam`` is 1 (a
+    direction only that cluster identifies is left unadjusted)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(lam < 1 - 1e-9, np.clip(1 - lam, 1e-300, None) ** -power, 1.0)
+
+
+def _adjusted_scores(Zw: np.ndarray, ew: np.ndarray, cl: np.ndarray, G: int, A: np.ndarray,
+                     power: float) -> np.ndarray:
+    """``u_g = Zw_g' (I - H_gg)^(-power) ew_g`` for every cluster, ``(G, k)``, with
+    ``H_gg = Zw_g A^{-1} Zw_g'`` (``Zw``, ``ew``: rows times the root of their weight).
+
+    Clusters are padded to blocks of their size, in chunks of similar sizes, and the
+    matrix function is taken in the smaller of the two spaces: the rows' (``n_g x n_g``,
+    e.g. a unit's periods) or the columns' (``k x k``, e.g. an ICB's thousands of rows;
+    by the push-through identity ``Zw_g' f(H_gg) = f(A_g A^{-1}) Zw_g'``)."""
+    n, k = Zw.shape
+    sizes = np.bincount(cl, minlength=G)
+    by_size = np.argsort(sizes, kind="stable")           # clusters, smallest first
+    rank = np.empty(G, dtype=np.intp)
+    rank[by_size] = np.arange(G)
+    order = np.lexsort((np.arange(n), rank[cl]))          # rows grouped by cluster
+    s_sorted = sizes[by_size]
+    first_row = np.r_[0, np.cumsum(s_sorted)[:-1]]
+    pos = np.arange(n) - first_row[rank[cl[order]]]       # row's place in its block
+    lam_a, Q = np.linalg.eigh(A)
+    Ainv = (Q / lam_a) @ Q.T
+    root, iroot = (Q * np.sqrt(lam_a)) @ Q.T, (Q / np.sqrt(lam_a)) @ Q.T
+    u = np.zeros((G, k))
+    i = 0
+    while i < G:  # chunks of clusters (a handful), each one batched matrix algebra
+        m_all = s_sorted[i:]
+        cost = np.arange(1, G - i + 1) * m_all * np.maximum(m_all, k)
+        j = i + max(1, int(np.searchsorted(cost, _CHUNK, side="right")))
+        m = int(s_sorted[j - 1])
+        rows = order[first_row[i]:first_row[j - 1] + m]
+        blk = rank[cl[rows]] - i
+        Zp = np.zeros((j - i, m, k))
+        ep = np.zeros((j - i, m))
+        Zp[blk, pos[first_row[i]:first_row[j - 1] + m]] = Zw[rows]
+        ep[blk, pos[first_row[i]:first_row[j - 1] + m]] = ew[rows]
+        Zt = np.swapaxes(Zp, 1, 2)
+        if m <= k:
+            lam, V = np.linalg.eigh(Zp @ Ainv @ Zt)        # (c, m, m) hat blocks
+            f = _matrix_power(lam, power)
+            adj = V @ (f * np.einsum("cji,cj->ci", V, ep))[..., None]
+            u[by_size[i:j]] = (Zt @ adj)[..., 0]
+        else:
+            S = iroot @ (Zt @ Zp) @ iroot                  # (c, k, k)
+            lam, V = np.linalg.eigh(S)
+            f = _matrix_power(lam, power)
+            sg = (Zt @ ep[..., None])[..., 0]
+            t = np.einsum("cji,cj->ci", V, sg @ iroot)      # V' A^{-1/2} s_g
+            u[by_size[i:j]] = (root @ (V @ (f * t)[..., None]))[..., 0]
+        i = j
+    return u
 
 
 def fe_leverage_vcov(
@@ -93,20 +133,8 @@ def fe_leverage_vcov(
     b = np.linalg.solve(A, Z.T @ (w * yt))
     e = yt - Z @ b
     codes, cl = np.unique(cluster, return_inverse=True)
-    G = len(codes)
-    scores = np.zeros((G, Z.shape[1]))
-    for j in range(Z.shape[1]):  # columns
-        scores[:, j] = np.bincount(cl, weights=Z[:, j] * w * e, minlength=G)
-    Ag = _cluster_crossproducts(Z, w, cl, G)
-    lam_a, Q = np.linalg.eigh(A)
-    root = (Q * np.sqrt(lam_a)) @ Q.T          # A^{1/2}
-    iroot = (Q / np.sqrt(lam_a)) @ Q.T         # A^{-1/2}
-    S = iroot @ Ag @ iroot                     # (G, k, k), eigenvalues in [0, 1]
-    lam, V = np.linalg.eigh(S)
-    power = 1.0 if kind == "cv3" else 0.5
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.where(lam < 1 - 1e-9, np.clip(1 - lam, 1e-300, None) ** -power, 1.0)
-    t = np.einsum("gji,gj->gi", V, (iroot @ scores.T).T)      # V' A^{-1/2} s_g
-    adj = np.einsum("ij,gjk,gk->gi", root, V, f * t)          # A^{1/2} V f V' A^{-1/2} s_g
-    d = np.linalg.solve(A, adj.T).T[:, :p]                    # A^{-1} u_g
+    rw = np.sqrt(w)
+    u = _adjusted_scores(Z * rw[:, None], e * rw, cl, len(codes), A,
+                         1.0 if kind == "cv3" else 0.5)
+    d = np.linalg.solve(A, u.T).T[:, :p]                      # A^{-1} u_g
     return b[:p], d.T @ d
