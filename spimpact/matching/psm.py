@@ -12,10 +12,11 @@ import pandas as pd
 from .._estimator import Estimator
 from .._formula import design_matrix
 from ..errors import EstimationError, OptionError
-from ..inference import RandomState, as_generator, few_clusters_message
+from ..inference import RandomState, as_generator, few_clusters_message, validate_choice
 from ..panel import Panel
 from ..results import Estimate, estimate_table
 from ._adjust import other_group_fit, regression_adjusted
+from ._ai2016 import estimated_score_adjustment
 from ._common import Sample, balance_with_score, imbalance_message, panel_propensity, tie_keys
 from ._common import treatment_sample as _treatment_sample
 from ._effects import (
@@ -61,6 +62,10 @@ def matching_score(linear: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(linear, dtype=float), SCORE_DECIMALS)
 
 
+#: Decimals the propensity score itself is rounded to with ``distance="probability"``.
+PROBABILITY_DECIMALS = 14
+
+
 class PropensityScoreMatching(Estimator):
     """Matching on the propensity score: greedy nearest neighbour (MatchIt's
     ``"nearest"``), optimal pair / ratio matching (``"optimal"``) or optimal
@@ -100,6 +105,17 @@ class PropensityScoreMatching(Estimator):
     accounts for controls used several times. ``bias_correction=True`` or an
     ``outcome_formula`` adds a regression adjustment (below).
 
+    With replacement on a logit propensity score (the score alone: no
+    ``exact``, ``mahalanobis`` or regression adjustment, every focal unit
+    matched), the default standard error also accounts for the *estimation*
+    of the score: Abadie & Imbens (2016, *Econometrica* 84:781) add to the
+    Abadie-Imbens (2006) variance terms from the logit's information matrix,
+    the covariances of the covariates with the outcome among units with the
+    same score and the dependence of the ATT on the score (for the ATT the
+    adjustment may raise or lower the variance), the correction Stata's
+    ``teffects psmatch`` makes. ``score_variance="known"`` gives the
+    unadjusted variance, which treats the score as known.
+
     Parameters
     ----------
     ps_model : "logit" or scikit-learn classifier
@@ -109,7 +125,7 @@ class PropensityScoreMatching(Estimator):
         A formulaic right-hand side (``"age + I(age**2) + C(education) +
         educ:re74"``) on the panel's covariates; default: their main effects.
     caliper : float or None
-        Largest allowed distance, in standard deviations of the logit of the
+        Largest allowed distance, in standard deviations of (by default) the logit of the
         propensity score: the pooled SD ``sqrt((s_t^2 + s_c^2) / 2)`` of Austin
         (2011), whose 0.2 is the default (MatchIt's ``std.caliper`` uses the SD
         over all units instead). ``None``: no caliper.
@@ -150,6 +166,16 @@ class PropensityScoreMatching(Estimator):
         A formulaic right-hand side for that outcome model instead of the
         matching covariates (Ho, Imai, King & Stuart 2007's regression on the
         matched sample); implies the adjustment.
+    distance : {"logit", "probability"}
+        The scale matched on and on which ``caliper`` is measured: the logit
+        of the propensity score (the default; Austin 2011), or the score
+        itself (MatchIt's default ``distance="glm"`` and Stata's ``teffects
+        psmatch``). Nearest neighbours differ between the two scales.
+    score_variance : {"estimated", "known"}
+        With replacement: ``"estimated"`` (default) adds the Abadie-Imbens
+        (2016) terms for the estimation of a logit propensity score where they
+        apply (see above; otherwise ``info["standard errors"]`` says why
+        not); ``"known"``: Abadie-Imbens (2006), the score treated as known.
 
     Examples
     --------
@@ -184,6 +210,8 @@ class PropensityScoreMatching(Estimator):
         method: Method = "nearest",
         bias_correction: bool = False,
         outcome_formula: str | None = None,
+        distance: str = "logit",
+        score_variance: str = "estimated",
     ) -> None:
         self.ps_model = ps_model
         self.ps_formula = ps_formula
@@ -199,6 +227,8 @@ class PropensityScoreMatching(Estimator):
         self.method = method
         self.bias_correction = bias_correction
         self.outcome_formula = outcome_formula
+        self.distance = distance
+        self.score_variance = score_variance
 
     def _validate(self) -> None:
         check_psm_options(
@@ -208,6 +238,14 @@ class PropensityScoreMatching(Estimator):
             confidence=self.confidence, method=self.method,
             bias_correction=self.bias_correction, outcome_formula=self.outcome_formula,
         )
+        validate_choice("distance", self.distance, ("logit", "probability"))
+        validate_choice("score_variance", self.score_variance, ("estimated", "known"))
+
+    def _score(self, ps: PropensityFit) -> np.ndarray:
+        """The score matched on (``distance``), rounded so that ties are exact."""
+        if self.distance == "probability":
+            return np.round(np.asarray(ps.score, dtype=float), PROBABILITY_DECIMALS)
+        return matching_score(ps.linear)
 
     @property
     def _adjusted(self) -> bool:
@@ -268,7 +306,7 @@ class PropensityScoreMatching(Estimator):
             group = np.asarray(group)[sample.frame.index.to_numpy()]
         # keys from the units' data break ties; without tied scores (and without a
         # random order) nothing depends on them, and hashing every row is skipped
-        score = matching_score(ps.linear)
+        score = self._score(ps)
         if self.order == "random" or len(np.unique(score)) < len(score):
             key = tie_keys(sample.frame, self.random_state)
         else:
@@ -295,8 +333,8 @@ class PropensityScoreMatching(Estimator):
                 f"but only {n_pool} exist: {'later' if self.method == 'nearest' else 'some'} "
                 f"focal units receive fewer (the weights account for it)."
             )
-        score = matching_score(ps.linear)
-        width = self._caliper_width(ps.linear, sample.d == 1)
+        score = self._score(ps)
+        width = self._caliper_width(score, sample.d == 1)
         strata = self._strata(sample.frame)
         n = len(sample.y)
         if self.method == "full":
@@ -342,14 +380,14 @@ class PropensityScoreMatching(Estimator):
         who = {"ATT": "treated", "ATC": "control", "ATE": ""}[self.estimand]
         return EstimationError(
             f"no {who} unit found a match "
-            f"within the caliper ({self.caliper} SD = {width:.3g} on the logit of the "
-            f"propensity score{', within exact strata' if strata is not None else ''}); "
+            f"within the caliper ({self.caliper} SD = {width:.3g} on the {self.distance} "
+            f"scale of the propensity score{', within exact strata' if strata is not None else ''}); "
             f"widen the caliper (e.g. caliper=0.2), set caliper=None, or check overlap "
             f"with a larger caliper's plot_overlap()."
         )
 
     def _caliper_width(self, lin: np.ndarray, treated: np.ndarray) -> float:
-        """The caliper on the logit scale: ``caliper`` pooled SDs (Austin 2011)."""
+        """The caliper on the matching scale: ``caliper`` pooled SDs (Austin 2011)."""
         if self.caliper is None:
             return np.inf
         v = [np.var(lin[g], ddof=1) if g.sum() > 1 else 0.0 for g in (treated, ~treated)]
@@ -360,7 +398,7 @@ class PropensityScoreMatching(Estimator):
         who = "treated" if self.estimand == "ATT" else "control"
         none = int((n_matches == 0).sum())
         if none:
-            where = (f" within the caliper ({self.caliper} SD = {width:.3g} on the logit scale)"
+            where = (f" within the caliper ({self.caliper} SD = {width:.3g} on the {self.distance} scale)"
                      if np.isfinite(width) else "")
             notes.append(
                 f"{none} of {len(n_matches)} {who} units ({100 * none / len(n_matches):.1f}%) "
@@ -380,7 +418,7 @@ class PropensityScoreMatching(Estimator):
             if none and (self.estimand == "ATE" or (name == "treated") == (self.estimand == "ATT")):
                 out.append(
                     f"{none} of {int(grp.sum())} {name} units have no unit of the other group "
-                    f"within the caliper ({self.caliper} SD = {width:.3g} on the logit scale) "
+                    f"within the caliper ({self.caliper} SD = {width:.3g} on the {self.distance} scale) "
                     f"and were left out: the estimate is the {self.estimand} among the matched "
                     f"units only. Widen the caliper or check overlap (plot_overlap())."
                 )
@@ -446,7 +484,8 @@ class PropensityScoreMatching(Estimator):
         focal = sample.d == focal_arm
         reused = np.flatnonzero(np.bincount(sets.control, minlength=n) > 1)
         sigma2 = np.zeros(n)
-        sigma2[reused] = conditional_variance(sample.y, matching_score(ps.linear), np.flatnonzero(~focal),
+        score = self._score(ps)
+        sigma2[reused] = conditional_variance(sample.y, score, np.flatnonzero(~focal),
                                               reused, self._strata(sample.frame),
                                               tie_key=key)
         y = sample.y
@@ -460,8 +499,34 @@ class PropensityScoreMatching(Estimator):
                 "replacement for cluster-robust standard errors."
             )
         est = tau if self.estimand == "ATT" else -tau
+        why_not = self._known_score_reason(ps, Xr, sets.n_sets, int(focal.sum()))
+        if why_not is None:
+            minus, plus = estimated_score_adjustment(
+                sample.y, sample.d, ps.X, ps.score, score, focal_arm, tau,
+                ratio=self.ratio, tie_key=key)
+            se = float(np.sqrt(max(se**2 - minus + plus, 0.0)))
+            return est, se, None, ("Abadie-Imbens (2006) for matching with replacement, "
+                                   "adjusted for the estimated logit propensity score "
+                                   "(Abadie & Imbens 2016)")
         return est, se, None, ("Abadie-Imbens (2006) for matching with replacement, "
-                               "propensity score treated as known" + adj)
+                               f"propensity score treated as known ({why_not})" + adj)
+
+    def _known_score_reason(
+        self, ps: PropensityFit, Xr: np.ndarray | None, n_matched: int, n_focal: int
+    ) -> str | None:
+        """Why the Abadie-Imbens (2016) adjustment does not apply (``None``: it does)."""
+        if self.score_variance == "known":
+            return "score_variance='known'"
+        if not ps.is_logit:
+            return "the score comes from a classifier, not a logit"
+        if Xr is not None:
+            return "the 2016 adjustment is derived without regression adjustment"
+        if columns_option("exact", self.exact) or columns_option("mahalanobis",
+                                                                  self.mahalanobis):
+            return "matching is not on the score alone (exact= or mahalanobis=)"
+        if n_matched < n_focal:
+            return "the caliper left focal units unmatched"
+        return None
 
     def _reuse_notes(self, m: _Matched, d: np.ndarray) -> list[str]:
         """With replacement: warn when few controls carry the matched comparison."""
@@ -507,6 +572,7 @@ class PropensityScoreMatching(Estimator):
             "matched controls": int(((mw > 0) & (sample.d == 0)).sum()),
             "unmatched focal units": (int(((mw == 0)).sum()) if self.estimand == "ATE"
                                       else int((focal_group & (mw == 0)).sum())),
+            "distance": self.distance,
             "caliper (logit scale)": float(m.width) if np.isfinite(m.width) else "none",
             "total distance (logit scale)": m.total_distance,
             "standard errors": se_method,
