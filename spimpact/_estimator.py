@@ -161,7 +161,7 @@ class Estimator:
         >>> try:
         ...     TWFE().summary()
         ... except AttributeError as exc:
-        ...     print(type(exc).__name__, str(exc)[:46])
+        ...     print(type(exc).__name__, str(exc)[:41])
         NotFittedError TWFE has no 'summary': an estimator holds
         """
         if not name.startswith("_") and (name in _RESULT_NAMES or name.endswith("_")):

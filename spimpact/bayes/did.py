@@ -289,7 +289,7 @@ def zero_sum_basis(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     --------
     >>> B, col = zero_sum_basis(np.array([0, 0, 1, -1]))
     >>> B.round(4).tolist(), col.tolist()
-    [[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]
+    ([[1.0, 0.0], [-1.0, 0.0], [0.0, 0.0], [0.0, 1.0]], [0, -1])
     >>> bool(np.allclose(B[:2].sum(axis=0), 0.0))
     True
     """
