@@ -131,6 +131,29 @@ def test_effects_can_depend_on_intensity():
     assert abs(sub0["intensity_band=low"] - 0.3) < EXACT
 
 
+def test_intensity_growth_zero_gives_a_constant_dose_from_the_start():
+    """``intensity_growth=0``: each PCN's intensity is its long-run level from its start
+    quarter on (a constant dose); the same seed gives the same levels and the same
+    untreated outcomes as the default growth, which approaches them."""
+    opts = {"n_pcns": 120, "n_icbs": 8, "covid": False, "intensity_effect": 1.0,
+            "random_state": 4}
+    flat = pcn_rollout(intensity_growth=0.0, **opts)
+    grow = pcn_rollout(**opts)
+    d, g = flat.data, grow.data
+    assert (d.loc[d["treated"] == 0, "fte_per_10k"] == 0).all()
+    on = d[d["treated"] == 1]
+    assert (on.groupby("practice")["fte_per_10k"].nunique() == 1).all()
+    # the growing path's last value approaches the same level from below
+    lev = on.groupby("pcn")["fte_per_10k"].first()
+    last = g[g["treated"] == 1].groupby("pcn")["fte_per_10k"].last()
+    assert ((last <= lev + EXACT) & (last > 0.5 * lev)).all()
+    pd.testing.assert_series_equal(flat.expected["wellbeing_mu0"], grow.expected["wellbeing_mu0"])
+    tau = flat.expected["wellbeing_mu1"] - flat.expected["wellbeing_mu0"]
+    p = flat.params
+    np.testing.assert_allclose(tau, p.effect_size["wellbeing"] * d["fte_per_10k"]
+                               / p.intensity_mean, atol=EXACT)
+
+
 # ---------------------------------------------------------------- need and selection
 def test_need_follows_the_published_pattern(england):
     pcn = _pcns(england)

@@ -58,7 +58,10 @@ def make_grid(p: RolloutParams, s: Structure) -> Grid:
         e = t - cohort  # -inf for never recruiting
     on = e >= 0
     plateau = s.pcn_plateau[s.practice_pcn][practice]
-    grow = 1.0 - np.exp(-(np.where(on, e, 0.0) + 1.0) / p.intensity_growth)
+    if p.intensity_growth > 0:
+        grow = 1.0 - np.exp(-(np.where(on, e, 0.0) + 1.0) / p.intensity_growth)
+    else:  # the long-run level from the start quarter on
+        grow = np.ones(len(t))
     fte = np.round(np.where(on, plateau * grow, 0.0), 4)
     return Grid(practice=practice, t=t, cohort=cohort, list_size=list_size, fte=fte)
 

@@ -155,7 +155,9 @@ class RolloutParams:
     intensity_growth : float
         Quarters for the intensity to grow towards its long-run level:
         ``fte = plateau * (1 - exp(-(e + 1) / intensity_growth))`` in the ``e``-th
-        quarter after the start (0 before it and for PCNs never recruiting).
+        quarter after the start (0 before it and for PCNs never recruiting). 0 = the
+        intensity jumps to its long-run level at the start and stays there (a constant
+        dose per PCN, as continuous-dose DiD assumes).
     intensity_need : float
         Lower intensity where need is higher: log-plateau change per SD of need.
     sd_intensity_icb, sd_intensity_pcn : float
@@ -355,7 +357,7 @@ class RolloutParams:
                      "regional_provision", "intensity_need"):
             check_real(name, getattr(self, name))
         check_real("intensity_mean", self.intensity_mean, 0.0, strict=True)
-        check_real("intensity_growth", self.intensity_growth, 0.0, strict=True)
+        check_real("intensity_growth", self.intensity_growth, 0.0)
         check_real("intensity_effect", self.intensity_effect, 0.0, 1.0)
 
     @property
