@@ -61,10 +61,14 @@ def test_matches_moderndid_estimates(panel, cg, degree, num_knots):
     assert res.overall_acrt.estimate == pytest.approx(overall["overall_acrt"], abs=1e-6)
 
 
+@pytest.mark.parametrize("inference", ["analytic", "cv3", "cr2", "cluster_t"])
 @pytest.mark.parametrize("cg", ["not_yet_treated", "never_treated"])
-def test_overall_att_and_event_study_equal_callaway_santanna(panel, cg):
-    res = ContinuousDiD(control_group=cg).fit(panel)
-    cs = CallawaySantAnna(control_group=cg, inference="analytic").fit(panel.replace(dose=None))
+def test_overall_att_and_event_study_equal_callaway_santanna(panel, cg, inference):
+    """ATT^o and the event study's ATT are CS's group and dynamic aggregations,
+    with the same standard errors under every inference= choice (the cv3/cr2
+    leverage of each cell's treated and comparison units is CS's)."""
+    res = ContinuousDiD(control_group=cg, inference=inference).fit(panel)
+    cs = CallawaySantAnna(control_group=cg, inference=inference).fit(panel.replace(dose=None))
     group = cs.aggregate("group").overall
     assert res.overall.estimate == pytest.approx(group.estimate, abs=1e-10)
     assert res.overall.std_error == pytest.approx(group.std_error, rel=1e-10)
@@ -81,7 +85,8 @@ def test_one_cell_standard_errors_equal_hc0_sandwich(sim):
     df = sim[(sim.time_period <= 2) & sim.G.isin([0, 2])]
     p = sp.Panel(df, outcome="Y", unit="id", time="time_period", cohort="G",
                  never_treated=0, dose="D")
-    res = ContinuousDiD(degree=2, num_knots=1, control_group="never_treated").fit(p)
+    res = ContinuousDiD(degree=2, num_knots=1, control_group="never_treated",
+                        inference="analytic").fit(p)
     wide = df.pivot(index="id", columns="time_period", values="Y")
     unit = df.drop_duplicates("id").set_index("id").loc[wide.index]
     dy = (wide[2] - wide[1]).to_numpy()
@@ -131,11 +136,18 @@ def test_clustered_standard_errors_sum_within_clusters(sim):
     df = sim.assign(cl=sim["id"] % 50)
     p = sp.Panel(df, outcome="Y", unit="id", time="time_period", cohort="G",
                  never_treated=0, dose="D", cluster="cl")
-    res = ContinuousDiD().fit(p)
-    inf = res.influence["overall_acrt"]
     cl = df.drop_duplicates("id").sort_values("id")["cl"].to_numpy()
-    by = pd.Series(inf).groupby(cl).sum().to_numpy()
-    assert res.overall_acrt.std_error == pytest.approx(np.sqrt((by ** 2).sum()) / len(inf))
+    for inference, factor in (("analytic", 1.0), ("cv3", np.sqrt(49 / 50))):
+        res = ContinuousDiD(inference=inference).fit(p)
+        inf = res.influence["overall_acrt"]
+        by = pd.Series(inf).groupby(cl).sum().to_numpy()
+        assert res.overall_acrt.std_error == pytest.approx(
+            factor * np.sqrt((by ** 2).sum()) / len(inf))
+    # cv3: t(G-1) critical values and leverage-adjusted influence, wider than analytic
+    a = ContinuousDiD(inference="analytic").fit(p).overall_acrt
+    c = res.overall_acrt
+    assert (c.ci_upper - c.estimate) / c.std_error == pytest.approx(2.009575, rel=1e-5)
+    assert c.std_error > a.std_error
 
 
 # --------------------------------------------------------------- Panel dose=

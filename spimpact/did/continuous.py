@@ -41,6 +41,7 @@ from scipy.interpolate import BSpline
 from .._estimator import Estimator
 from .._sample import refuse_exposure
 from ..errors import EstimationError, OptionError
+from ..inference_cluster import DEFAULT_INFERENCE, SmallSample, check_inference, small_sample
 from ..panel import Panel
 from ..results import Estimate, Result, estimate_table
 
@@ -75,8 +76,10 @@ class ContinuousDiDResult(Result):
 
     def __init__(self, estimates: pd.DataFrame, *, overall_acrt: Estimate,
                  event_study: Result, influence: dict[str, np.ndarray],
-                 clusters: np.ndarray | None = None, **kwargs: Any) -> None:
+                 clusters: np.ndarray | None = None, small_sample: SmallSample | None = None,
+                 **kwargs: Any) -> None:
         self._clusters = clusters
+        self._ss = small_sample
         self._overall_acrt = overall_acrt
         self._event_study = event_study
         self._influence = influence
@@ -96,8 +99,10 @@ class ContinuousDiDResult(Result):
     @property
     def influence(self) -> dict[str, np.ndarray]:
         """Per-unit influence functions (``att_d``, ``acrt_d``: units x doses;
-        ``overall_att``, ``overall_acrt``: per unit), scaled so that the
-        variance is their sum of squares over ``n_units**2``."""
+        ``overall_att``, ``overall_acrt``: per unit), leverage-adjusted under
+        ``inference="cv3"``/``"cr2"``, scaled so that the variance is their
+        (cluster-summed) sum of squares over ``n_units**2`` times the fit's
+        small-sample factor squared."""
         return {k: v.copy() for k, v in self._influence.items()}
 
     def uniform_band(self, target: str = "att_d", *, n_boot: int = 999,
@@ -130,7 +135,12 @@ class ContinuousDiDResult(Result):
             draws[start:stop] = v @ inf / n
         tab = self._estimates.loc[self._estimates["target"] == target,
                                   ["dose", "estimate", "std_error"]].reset_index(drop=True)
+        ss = self._ss
+        if ss is not None:  # the draws on the standard errors' scale, the band on the t scale
+            draws *= ss.se_factor
         crit = sup_t_critical_value(draws, tab["std_error"].to_numpy(), self.confidence)
+        if ss is not None:
+            crit = ss.uniform_critical_value(crit)
         tab["ci_lower"] = tab["estimate"] - crit * tab["std_error"]
         tab["ci_upper"] = tab["estimate"] + crit * tab["std_error"]
         tab["crit"] = crit
@@ -177,6 +187,14 @@ class ContinuousDiD(Estimator):
         spaced from the smallest to the largest treated dose.
     confidence : float
         Level of the pointwise intervals.
+    inference : {"cv3", "cr2", "cluster_t", "analytic"}
+        Small-sample inference, as for :class:`~spimpact.did.CallawaySantAnna`
+        (see :mod:`spimpact.inference_cluster`). ``"cv3"`` (default): each
+        cell's treated and comparison influence divided by one minus the
+        cluster's share of the role's units, ``(G-1)/G``, t critical values on
+        ``G-1`` df; ``"cr2"``: the square root of that leverage; ``"cluster_t"``:
+        ``G/(G-1)`` and ``t(G-1)``; ``"analytic"``: the plain influence-function
+        variance with normal critical values (as R ``contdid``).
 
     Notes
     -----
@@ -212,12 +230,14 @@ class ContinuousDiD(Estimator):
         control_group: ControlGroup = "not_yet_treated",
         doses: Any = None,
         confidence: float = 0.95,
+        inference: str = DEFAULT_INFERENCE,
     ) -> None:
         self.degree = degree
         self.num_knots = num_knots
         self.control_group = control_group
         self.doses = doses
         self.confidence = confidence
+        self.inference = inference
 
     def _validate(self) -> None:
         for name in ("degree", "num_knots"):
@@ -237,6 +257,7 @@ class ContinuousDiD(Estimator):
         if not (isinstance(self.confidence, float) and 0 < self.confidence < 1):
             raise OptionError(f"confidence must be in (0, 1), e.g. 0.95; got "
                               f"{self.confidence!r}.")
+        check_inference(self.inference)
 
     # ------------------------------------------------------------------ checks
     @staticmethod
@@ -273,6 +294,7 @@ class ContinuousDiD(Estimator):
         T = panel.n_periods
         ymat, gpos, dose, ccodes, notes = self._sample(panel)
         n = len(gpos)
+        ss = small_sample(self.inference, panel.n_clusters, n)
         inside = np.isfinite(gpos) & (gpos < T)
         groups = np.unique(gpos[inside]).astype(int)
         if len(groups) == 0:
@@ -286,7 +308,7 @@ class ContinuousDiD(Estimator):
         gidx[inside] = np.searchsorted(groups, gpos[inside].astype(int))
         share = np.bincount(gidx[gidx >= 0], minlength=len(groups)) / n
 
-        cells = [self._cell(g, t, ymat, gpos, dose, grid, knots, n)
+        cells = [self._cell(g, t, ymat, gpos, dose, grid, knots, n, (ccodes, ss))
                  for g in groups for t in range(1, T)]
         for c in cells:
             c["gi"] = int(np.searchsorted(groups, c["g"]))
@@ -329,30 +351,33 @@ class ContinuousDiD(Estimator):
             inf = inf.reshape(n, -1)
             if ccodes is not None:
                 inf = np.asarray(pd.DataFrame(inf).groupby(ccodes).sum())
-            return np.sqrt((inf ** 2).sum(axis=0)) / n
+            return ss.se_factor * np.sqrt((inf ** 2).sum(axis=0)) / n
 
         conf = self.confidence
         tabs = []
         for key in ("att_d", "acrt_d"):
             est, inf = curves[key]
-            tabs.append(estimate_table(est, se(inf), conf,
+            tabs.append(estimate_table(est, se(inf), conf, df=ss.df,
                                        index={"target": key, "dose": grid}))
         table = pd.concat(tabs, ignore_index=True)
         overall = Estimate.from_se(float(curves["att"][0][0]), float(se(curves["att"][1])[0]),
-                                   conf, label="ATT^o")
+                                   conf, df=ss.df, label="ATT^o")
         overall_acrt = Estimate.from_se(float(curves["acrt"][0][0]),
-                                        float(se(curves["acrt"][1])[0]), conf, label="ACRT^o")
-        event = self._event_study(cells, groups, share, shares_if, se, n, panel)
+                                        float(se(curves["acrt"][1])[0]), conf, df=ss.df,
+                                        label="ACRT^o")
+        event = self._event_study(cells, groups, share, shares_if, se, n, panel, ss)
+
         cg = self.control_group.replace("_", "-")
         method = (f"Continuous-dose DiD (Callaway, Goodman-Bacon & Sant'Anna; B-spline degree "
                   f"{self.degree}, {self.num_knots} interior knots, {cg} comparisons)")
-        info = {"cohorts": [panel.cohort_label(g) for g in groups], "post cells": len(post)}
+        info = {"cohorts": [panel.cohort_label(g) for g in groups], "post cells": len(post),
+                "inference": ss.describe()}
         influence = {"att_d": curves["att_d"][1], "acrt_d": curves["acrt_d"][1],
                      "overall_att": curves["att"][1][:, 0],
                      "overall_acrt": curves["acrt"][1][:, 0]}
         return ContinuousDiDResult(
             table, overall=overall, overall_acrt=overall_acrt, event_study=event,
-            influence=influence, clusters=ccodes, method=method, confidence=conf, n_obs=n * T,
+            influence=influence, clusters=ccodes, small_sample=ss, method=method, confidence=conf, n_obs=n * T,
             n_units=n, n_clusters=panel.n_clusters, info=info, warnings=notes,
         )
 
@@ -370,7 +395,8 @@ class ContinuousDiD(Estimator):
         return ymat, us.unit_cohort.astype(float), dose, us.cluster, list(us.notes)
 
     def _cell(self, g: int, t: int, ymat: np.ndarray, gpos: np.ndarray, dose: np.ndarray,
-              grid: np.ndarray, knots: np.ndarray, n: int) -> dict[str, Any]:
+              grid: np.ndarray, knots: np.ndarray, n: int,
+              lev: tuple[np.ndarray | None, SmallSample]) -> dict[str, Any]:
         """One (cohort, period) cell: binary ATT, spline curves, mean slope and
         their per-unit influence functions."""
         base = t - 1 if t < g else g - 1
@@ -387,10 +413,11 @@ class ContinuousDiD(Estimator):
         dy = ymat[:, t] - ymat[:, base]
         y1, x1 = dy[treat], dose[treat]
         m0 = dy[comp].mean()
-        if_comp = -(n / n0) * (dy[comp] - m0)
+        f_t, f_c = _leverage(treat, comp, *lev)
+        if_comp = -(n / n0) * (dy[comp] - m0) * f_c
         out: dict[str, Any] = {"g": g, "t": t, "gi": None, "att": y1.mean() - m0}
         if_att = np.zeros(n)
-        if_att[treat] = (n / n1) * (y1 - y1.mean())
+        if_att[treat] = (n / n1) * (y1 - y1.mean()) * f_t
         if_att[comp] = if_comp
         out["if_att"] = if_att
         lo, hi = float(x1.min()), float(x1.max())
@@ -415,13 +442,13 @@ class ContinuousDiD(Estimator):
         beta, *_ = np.linalg.lstsq(X, y1, rcond=None)
         resid = y1 - X @ beta
         bread = np.linalg.inv(X.T @ X / n1)
-        sb = (resid[:, None] * X) @ bread  # per-unit effect on beta
+        sb = (resid[:, None] * X) @ bread * f_t[:, None]  # per-unit effect on beta
         Xg, dXg = _spline(grid, lo, hi, knots, self.degree)
         slope = dX @ beta
         out["att_d"], out["acrt_d"] = Xg @ beta - m0, dXg @ beta
         out["acrt"] = slope.mean()
         if_acrt = np.zeros(n)
-        if_acrt[treat] = (n / n1) * (slope - slope.mean() + sb @ dX.mean(axis=0))
+        if_acrt[treat] = (n / n1) * ((slope - slope.mean()) * f_t + sb @ dX.mean(axis=0))
         out["if_acrt"] = if_acrt
         # the curves' influence (units x doses) is added into the aggregate by
         # fit, cell by cell, from these pieces: memory stays one units x doses array
@@ -430,7 +457,7 @@ class ContinuousDiD(Estimator):
 
     def _event_study(self, cells: list[dict[str, Any]], groups: np.ndarray,
                      share: np.ndarray, shares_if: Any, se: Any, n: int,
-                     panel: Panel) -> Result:
+                     panel: Panel, ss: SmallSample) -> Result:
         """ATT and ACRT by event time, cohorts weighted by their shares (as R
         ``did``'s dynamic aggregation)."""
         e_all = np.array([c["t"] - c["g"] for c in cells])
@@ -451,11 +478,44 @@ class ContinuousDiD(Estimator):
                     post_est[key].append(est)
                     post_if[key].append(inf)
         frame = pd.DataFrame(rows, columns=["target", "event_time", "est", "se"])
-        table = estimate_table(frame["est"], frame["se"], self.confidence,
+        table = estimate_table(frame["est"], frame["se"], self.confidence, df=ss.df,
                                index=frame[["target", "event_time"]])
         att_o = float(np.mean(post_est["att"]))
         att_o_se = float(se(np.mean(post_if["att"], axis=0))[0])
-        return Result(table, overall=Estimate.from_se(att_o, att_o_se, self.confidence,
+        return Result(table, overall=Estimate.from_se(att_o, att_o_se, self.confidence, df=ss.df,
                                                       label="ATT (mean over event times >= 0)"),
                       method="Continuous-dose DiD, event study", confidence=self.confidence,
                       n_units=n, n_clusters=panel.n_clusters)
+
+
+def _leverage(treat: np.ndarray, comp: np.ndarray, ccodes: np.ndarray | None,
+              ss: SmallSample) -> tuple[np.ndarray, np.ndarray]:
+    """Leverage factors of a cell's treated and comparison units for cv3/cr2:
+    ``(1 - h)^(-1)`` or ``(1 - h)^(-1/2)`` with ``h`` the unit's cluster's share of
+    its role's units (each unit its own cluster when unclustered), as
+    :func:`spimpact.inference_cluster.leverage_adjusted` does for
+    Callaway-Sant'Anna's cells; ones for the other choices. A cluster holding
+    all of a role is left unadjusted.
+
+    Examples
+    --------
+    >>> from spimpact.inference_cluster import small_sample
+    >>> t = np.array([True, True, False, False]); c = ~t
+    >>> [f.tolist() for f in _leverage(t, c, np.array([0, 1, 0, 1]), small_sample("cv3", 2))]
+    [[2.0, 2.0], [2.0, 2.0]]
+    """
+    out = []
+    for mask in (treat, comp):
+        k = int(mask.sum())
+        if not ss.adjusts_leverage:
+            out.append(np.ones(k))
+            continue
+        if ccodes is None:
+            h = np.full(k, 1.0 / k)
+        else:
+            c = np.asarray(ccodes)[mask]
+            h = np.bincount(c)[c] / k
+        power = 1.0 if ss.kind == "cv3" else 0.5
+        with np.errstate(divide="ignore"):
+            out.append(np.where(h < 1 - 1e-9, (1.0 - h) ** -power, 1.0))
+    return out[0], out[1]
