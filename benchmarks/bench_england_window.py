@@ -11,7 +11,7 @@ of the event-time effects over the first quarters after the start does not.
 Writes ``benchmarks/results/england_window.csv`` and the results page's
 section between its markers.
 
-    python benchmarks/bench_england_window.py [--reps 300] [--jobs 2]
+    python benchmarks/bench_england_window.py [--reps 300] [--jobs 2] [--quick]
 """
 
 from __future__ import annotations
@@ -83,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=300)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--quick", action="store_true", help="20 replications, page unchanged")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.reps = 20
     out = []
     for scenario in ("england", "england_region"):
         out += Parallel(n_jobs=args.jobs)(delayed(one_rep)(scenario, i)
@@ -91,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     raw = pd.DataFrame([r for rows in out for r in rows])
     OUT.parent.mkdir(exist_ok=True)
     table = summarise(raw)
-    table.to_csv(OUT, index=False)
+    if not args.quick:
+        table.to_csv(OUT, index=False)
     print(table.round(4).to_string(index=False))
+    if args.quick:
+        return 0
     page = PAGE.read_text(encoding="utf-8")
     section = page_section(table)
     if BEGIN in page:
