@@ -301,3 +301,20 @@ def test_fit_leaves_inputs_unchanged(series):
         est.fit(panel)
     pd.testing.assert_frame_equal(series, before)
     assert est.interruption == "2019-07" and not hasattr(est, "result_")
+
+
+def test_series_estimators_refuse_an_unused_cluster_role():
+    """SegmentedRegression and ControlledITS model the series' autocorrelation and
+    would not use cluster=: refused with the fix, never ignored."""
+    from spimpact.its import ControlledITS
+
+    rng = np.random.default_rng(0)
+    months = pd.period_range("2016-01", periods=48, freq="M")
+    one = pd.DataFrame({"month": months, "y": rng.normal(size=48), "area": "a"})
+    with pytest.raises(sp.EstimationError, match="does not use the panel's cluster='area'"):
+        SegmentedRegression("2018-01").fit(Panel(one, outcome="y", time="month",
+                                                 cluster="area"))
+    two = pd.concat([one.assign(series=s) for s in "ab"], ignore_index=True)
+    with pytest.raises(sp.EstimationError, match="MultiSiteITS"):
+        ControlledITS("2018-01", treated="a").fit(
+            Panel(two, outcome="y", unit="series", time="month", cluster="area"))

@@ -446,3 +446,14 @@ def assemble(fit: FitOutput, ctx: Context, opts: ITSOptions) -> ITSResult:
         warnings=notes,
         info=info,
     )
+
+
+def refuse_cluster(panel: Panel, who: str) -> None:
+    """Refuse a panel ``cluster=`` that ``who`` would not use: its standard errors
+    come from the series' own autocorrelation structure, not from clusters."""
+    if panel.cluster is not None:
+        raise EstimationError(
+            f"{who} does not use the panel's cluster={panel.cluster!r}: its standard errors "
+            f"model the series' autocorrelation (autocorrelation=). Build the Panel without "
+            f"cluster=, or use MultiSiteITS for cluster-robust inference across sites."
+        )

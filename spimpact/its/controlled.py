@@ -24,6 +24,7 @@ from ._common import (
     interruption_position,
     method_label,
     outcome_arrays,
+    refuse_cluster,
 )
 from ._design import controlled_design
 from ._options import Autocorrelation, Family, Fourier, ITSOptions, validate_options
@@ -248,6 +249,7 @@ def _check_panel(panel: Panel) -> None:
             "ControlledITS needs several series: build the Panel with unit= (the series) and "
             "time=; for a single series use SegmentedRegression."
         )
+    refuse_cluster(panel, "ControlledITS")
 
 
 def _treated_units(treated: Any, panel: Panel) -> np.ndarray:

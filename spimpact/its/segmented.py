@@ -22,6 +22,7 @@ from ._common import (
     interruption_position,
     method_label,
     outcome_arrays,
+    refuse_cluster,
 )
 from ._design import series_design
 from ._options import Autocorrelation, Family, Fourier, ITSOptions, validate_options
@@ -177,6 +178,7 @@ class SegmentedRegression(Estimator):
         """
         opts = self._validate()
         _check_series(panel)
+        refuse_cluster(panel, "SegmentedRegression")
         y, offset, notes = outcome_arrays(panel, opts, "SegmentedRegression")
         p0 = interruption_position(self.interruption, panel, "SegmentedRegression")
         extras = resolve_extra(opts.extra_interruptions, panel.periods)
