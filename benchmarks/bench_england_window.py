@@ -11,7 +11,7 @@ of the event-time effects over the first quarters after the start does not.
 Writes ``benchmarks/results/england_window.csv`` and the results page's
 section between its markers.
 
-    python benchmarks/bench_england_window.py [--reps 300] [--jobs 2] [--quick]
+    python benchmarks/bench_england_window.py [--reps 500] [--jobs 2] [--quick]
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     from joblib import Parallel, delayed
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=300)
+    ap.add_argument("--reps", type=int, default=500)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="20 replications, page unchanged")
     args = ap.parse_args(argv)
