@@ -41,7 +41,13 @@ from scipy.interpolate import BSpline
 from .._estimator import Estimator
 from .._sample import refuse_exposure
 from ..errors import EstimationError, OptionError
-from ..inference_cluster import DEFAULT_INFERENCE, SmallSample, check_inference, small_sample
+from ..inference_cluster import (
+    DEFAULT_INFERENCE,
+    SmallSample,
+    check_inference,
+    leverage_adjusted,
+    small_sample,
+)
 from ..panel import Panel
 from ..results import Estimate, Result, estimate_table
 
@@ -490,12 +496,10 @@ class ContinuousDiD(Estimator):
 
 def _leverage(treat: np.ndarray, comp: np.ndarray, ccodes: np.ndarray | None,
               ss: SmallSample) -> tuple[np.ndarray, np.ndarray]:
-    """Leverage factors of a cell's treated and comparison units for cv3/cr2:
-    ``(1 - h)^(-1)`` or ``(1 - h)^(-1/2)`` with ``h`` the unit's cluster's share of
-    its role's units (each unit its own cluster when unclustered), as
-    :func:`spimpact.inference_cluster.leverage_adjusted` does for
-    Callaway-Sant'Anna's cells; ones for the other choices. A cluster holding
-    all of a role is left unadjusted.
+    """Leverage factors of a cell's treated and comparison units for cv3/cr2, from
+    :func:`spimpact.inference_cluster.leverage_adjusted` (the one used for
+    Callaway-Sant'Anna's cells) applied to the cell's indicator; ones for the other
+    choices.
 
     Examples
     --------
@@ -504,18 +508,9 @@ def _leverage(treat: np.ndarray, comp: np.ndarray, ccodes: np.ndarray | None,
     >>> [f.tolist() for f in _leverage(t, c, np.array([0, 1, 0, 1]), small_sample("cv3", 2))]
     [[2.0, 2.0], [2.0, 2.0]]
     """
-    out = []
-    for mask in (treat, comp):
-        k = int(mask.sum())
-        if not ss.adjusts_leverage:
-            out.append(np.ones(k))
-            continue
-        if ccodes is None:
-            h = np.full(k, 1.0 / k)
-        else:
-            c = np.asarray(ccodes)[mask]
-            h = np.bincount(c)[c] / k
-        power = 1.0 if ss.kind == "cv3" else 0.5
-        with np.errstate(divide="ignore"):
-            out.append(np.where(h < 1 - 1e-9, (1.0 - h) ** -power, 1.0))
-    return out[0], out[1]
+    if not ss.adjusts_leverage:
+        return np.ones(int(treat.sum())), np.ones(int(comp.sum()))
+    ind = (treat | comp).astype(float)[:, None]
+    group = np.where(treat, 0, -1)
+    f = leverage_adjusted(ind, ccodes, group, np.ones(len(ind)), np.array([0]), ss.kind)[:, 0]
+    return f[treat], f[comp]
