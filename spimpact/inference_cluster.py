@@ -245,6 +245,27 @@ def _nonzero(psi: np.ndarray) -> np.ndarray:
     return np.abs(psi) > 1e-10 * scale[None, :]
 
 
+#: Columns of a dense influence matrix handled at a time by the role masks: the
+#: temporaries stay a few ``n x CHUNK`` arrays whatever the number of cells.
+CHUNK = 16
+
+
+def _role_chunks(psi: np.ndarray, unit_group: np.ndarray, cell_group: np.ndarray):
+    """Column chunks of a dense influence matrix with each entry's role: yields
+    ``(columns, block, treated, comparison)``, the masks of units behind the
+    column as its cohort's units and as comparison units."""
+    k = psi.shape[1]
+    ug = np.asarray(unit_group)[:, None]
+    cg = np.asarray(cell_group)
+    for c0 in range(0, k, CHUNK):
+        cols = slice(c0, min(c0 + CHUNK, k))
+        block = psi[:, cols]
+        nz = _nonzero(block)
+        is_t = nz & (ug == cg[None, cols])
+        nz &= ~is_t
+        yield cols, block, is_t, nz
+
+
 def _unit_summary(tot: np.ndarray, name: str) -> dict[str, np.ndarray]:
     """Support counts when every unit is its own cluster (effective = units)."""
     return {f"{name}_units": tot.round().astype(int), f"{name}_clusters": tot.round().astype(int),
@@ -317,10 +338,17 @@ def cluster_support(
         treated = counts @ treated_mask
         comp = counts @ comp_mask
     else:
-        nz = _nonzero(np.asarray(psi))
-        is_t = unit_group[:, None] == cell_group[None, :]
-        treated = _count_matrix(cl, n_cl, nz & is_t, cl, n_cl)
-        comp = _count_matrix(cl, n_cl, nz & ~is_t, cl, n_cl)
+        rows = 1 if cluster is None else n_cl
+        treated, comp = np.zeros((rows, k)), np.zeros((rows, k))
+        for cols, _, is_t, is_c in _role_chunks(np.asarray(psi), unit_group, cell_group):
+            if cluster is None:  # each unit its own cluster: counts suffice
+                treated[0, cols], comp[0, cols] = is_t.sum(axis=0), is_c.sum(axis=0)
+            else:
+                treated[:, cols] = _count_matrix(cl, n_cl, is_t, cl, n_cl)
+                comp[:, cols] = _count_matrix(cl, n_cl, is_c, cl, n_cl)
+        if cluster is None:
+            return pd.DataFrame({**_unit_summary(treated[0], "treated"),
+                                 **_unit_summary(comp[0], "comparison")})
 
     def summary(c: np.ndarray, name: str) -> dict[str, np.ndarray]:
         tot = c.sum(axis=0)
@@ -576,7 +604,7 @@ __all__ += ["few_clusters_note", "MIN_CLUSTERS_T"]
 
 def leverage_adjusted(
     psi: np.ndarray | FactoredInfluence, cluster: np.ndarray | None, unit_group: np.ndarray,
-    unit_w: np.ndarray, cell_group: np.ndarray, kind: str,
+    unit_w: np.ndarray, cell_group: np.ndarray, kind: str, *, overwrite: bool = False,
 ) -> np.ndarray | FactoredInfluence:
     """Influence functions with each cluster's treated and comparison parts
     divided by ``(1 - h)`` (``kind="cv3"``) or ``sqrt(1 - h)`` (``"cr2"``).
@@ -586,7 +614,8 @@ def leverage_adjusted(
     ``cell_group``) or comparison (the other units with nonzero influence). A
     cluster holding all of a role's weight (``h = 1``: leaving it out removes
     the role) is left unadjusted; :func:`support_warnings` flags such cells.
-    Returns a dense ``(n, k)`` array, except for factored influence functions
+    Returns a dense ``(n, k)`` array (``overwrite=True``: a dense float ``psi``
+    itself, adjusted in place), except for factored influence functions
     of units that are their own clusters with equal weights: then every unit of
     a role has leverage ``1 / (units in the role)``, a factor per cohort block
     and column, and the result stays factored (no ``n x k`` matrix).
@@ -609,23 +638,24 @@ def leverage_adjusted(
     psi = np.asarray(psi, dtype=float)
     n, k = psi.shape
     cl, n_cl = _unit_cluster(cluster, n)
-    unit_group = np.asarray(unit_group)
     w = np.asarray(unit_w, dtype=float)
-    nz = _nonzero(psi)
-    is_t = (unit_group[:, None] == np.asarray(cell_group)[None, :]) & nz
-    is_c = nz & ~is_t
     power = 1.0 if kind == "cv3" else 0.5
-    out = psi.copy()
-    for mask in (is_t, is_c):
-        wm = w[:, None] * mask
-        by_cl = _count_matrix(cl, n_cl, wm, cl, n_cl)  # (G, k) weights by cluster
-        tot = by_cl.sum(axis=0)
-        h = np.divide(by_cl, tot, out=np.zeros_like(by_cl), where=tot > 0)
-        h_unit = h[cl]  # (n, k)
-        ok = mask & (h_unit < 1 - 1e-9)
-        scale = np.ones_like(h_unit)
-        scale[ok] = (1.0 - h_unit[ok]) ** -power
-        out *= np.where(mask, scale, 1.0)
+    own = overwrite and psi is not None and psi.dtype == float
+    out = psi if own else np.empty_like(psi, order="F")
+    for cols, block, is_t, is_c in _role_chunks(psi, unit_group, cell_group):
+        factor = np.ones(block.shape)
+        for mask in (is_t, is_c):
+            wm = w[:, None] * mask
+            if cluster is None:  # each unit its own cluster: its own weight's share
+                tot = wm.sum(axis=0)
+                h_unit = np.divide(wm, tot, out=wm, where=tot > 0)
+            else:
+                by_cl = _count_matrix(cl, n_cl, wm, cl, n_cl)  # weights by cluster
+                tot = by_cl.sum(axis=0)
+                h_unit = np.divide(by_cl, tot, out=np.zeros_like(by_cl), where=tot > 0)[cl]
+            ok = mask & (h_unit < 1 - 1e-9)
+            factor[ok] = (1.0 - h_unit[ok]) ** -power
+        np.multiply(block, factor, out=out[:, cols])
     return out
 
 

@@ -390,3 +390,59 @@ def test_support_without_clusters_equals_one_cluster_per_unit():
     slow = cluster_support(inf.psi, np.arange(n), inf.unit_group, cells)
     pd.testing.assert_frame_equal(fast, slow, check_dtype=False)
     assert (fast["treated_units"] > 0).all()
+
+
+def _direct_leverage(psi, cluster, unit_group, w, cell_group, kind):
+    """The leverage rule written column by column (slow, transparent): each
+    cluster's share of the weight of the units behind the column in the same
+    role, ``(1 - h)^-1`` (cv3) or ``^-1/2`` (cr2), clusters holding a whole role
+    left alone."""
+    out = psi.copy()
+    power = 1.0 if kind == "cv3" else 0.5
+    for j in range(psi.shape[1]):
+        col = psi[:, j]
+        nz = np.abs(col) > 1e-10 * np.abs(col).max()
+        treated = nz & (unit_group == cell_group[j])
+        for role in (treated, nz & ~treated):
+            tot = w[role].sum()
+            for c in np.unique(cluster[role]):
+                h = w[role & (cluster == c)].sum() / tot
+                if h < 1 - 1e-9:
+                    out[role & (cluster == c), j] *= (1 - h) ** -power
+    return out
+
+
+@pytest.mark.parametrize("kind", ["cv3", "cr2"])
+def test_dense_leverage_and_support_equal_a_column_by_column_computation(kind):
+    """Dense influence matrices are handled a few columns at a time (40 columns
+    here: several chunks); the result equals the direct rule to 1e-12, with
+    and without clusters, and the support counts equal per-column counts."""
+    from spimpact.inference_cluster import CHUNK, leverage_adjusted
+
+    rng = np.random.default_rng(12)
+    n, k = 600, 40
+    assert k > 2 * CHUNK
+    unit_group = rng.choice([-1, 0, 1, 2], n)
+    cell_group = rng.choice([0, 1, 2], k)
+    psi = rng.normal(size=(n, k)) * (rng.random((n, k)) < 0.6)
+    w = rng.uniform(0.5, 2.0, n)
+    cluster = rng.integers(0, 25, n)
+    for cl in (cluster, None):
+        got = leverage_adjusted(psi, cl, unit_group, w, cell_group, kind)
+        want = _direct_leverage(psi, np.arange(n) if cl is None else cl, unit_group, w,
+                                cell_group, kind)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+        sup = cluster_support(psi, cl, unit_group, cell_group)
+        nz = psi != 0
+        is_t = unit_group[:, None] == cell_group[None, :]
+        np.testing.assert_array_equal(sup["treated_units"], (nz & is_t).sum(0))
+        np.testing.assert_array_equal(sup["comparison_units"], (nz & ~is_t).sum(0))
+        if cl is not None:
+            np.testing.assert_array_equal(
+                sup["comparison_clusters"],
+                [len(np.unique(cl[nz[:, j] & ~is_t[:, j]])) for j in range(k)])
+    inplace = psi.copy()
+    out = leverage_adjusted(inplace, cluster, unit_group, w, cell_group, kind, overwrite=True)
+    assert out is inplace
+    np.testing.assert_allclose(out, _direct_leverage(psi, cluster, unit_group, w, cell_group,
+                                                     kind), rtol=1e-12, atol=0)

@@ -33,7 +33,7 @@ def _coarser_levels(panel: Panel, unit_codes: np.ndarray, fine_name: str) -> lis
 def cluster_notes(
     panel: Panel, psi: np.ndarray | FactoredInfluence, cluster: np.ndarray | None,
     unit_group: np.ndarray, unit_codes: np.ndarray | None, cells: pd.DataFrame,
-    level_psi: Any, *, control_group: str | None = None,
+    level_psi: Any, *, control_group: str | None = None, support: pd.DataFrame | None = None,
 ) -> list[str]:
     """Warnings on a group-time result: cohorts resting on few clusters, a thin
     comparison group, and a clustering level finer than the shocks' level.
@@ -41,10 +41,12 @@ def cluster_notes(
     ``cells`` has ``g`` (cohort position), ``gi`` (cohort index), ``post`` and
     ``reference``; ``level_psi`` (a callable returning ``(n, m)`` influence
     functions, e.g. of the event-study estimates) feeds the clustering-level test.
+    ``support``: :func:`cluster_support` of ``psi`` when already computed.
     """
     n = psi.shape[0]
     notes: list[str] = []
-    support = cluster_support(psi, cluster, unit_group, cells["gi"].to_numpy())
+    if support is None:
+        support = cluster_support(psi, cluster, unit_group, cells["gi"].to_numpy())
     n_cl = None if cluster is None else int(np.max(cluster)) + 1
     notes += support_warnings(support, cells, lambda g: str(panel.periods[int(g)]), n,
                               n_cl, control_group=control_group)

@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import EstimationError, OptionError
 from ..inference import FactoredInfluence
 from ._cells import CellPlan, control_mask
-from ._drdid import PSFit, did_panel, did_rc
+from ._drdid import PSFit, did_panel_many, did_rc
 
 __all__ = [
     "CellData", "CellEstimates", "estimate_cells", "estimate_cells_closed_form",
@@ -46,6 +46,9 @@ class CellData:
     constant_weights: bool = False
     #: rows are sorted by sampling unit, then period (as a Panel keeps them)
     unit_time_order: bool = False
+    #: ``X`` has one row per sampling unit (covariates constant within units;
+    #: balanced panels only), not one per row
+    x_per_unit: bool = False
 
 
 @dataclass
@@ -67,11 +70,23 @@ def _wide(data: CellData, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _row_index(data: CellData) -> np.ndarray:
-    n_u = int(data.sample_unit.max()) + 1
-    idx = np.full((n_u, data.n_periods), -1, dtype=np.intp)
-    idx[data.sample_unit, data.time] = np.arange(len(data.y))
-    return idx
+class _RowIndex:
+    """Row of each (unit, period) of a balanced panel: ``rows[units, s]``.
+    Rows kept in unit-then-period order need no table (row ``u * T + s``)."""
+
+    def __init__(self, data: CellData) -> None:
+        n_u = int(data.sample_unit.max()) + 1
+        self.T = data.n_periods
+        self.table = None
+        if not (data.unit_time_order and len(data.y) == n_u * self.T):
+            self.table = np.full((n_u, self.T), -1, dtype=np.intp)
+            self.table[data.sample_unit, data.time] = np.arange(len(data.y))
+
+    def __getitem__(self, key: tuple) -> np.ndarray:
+        units, s = key
+        if self.table is not None:
+            return self.table[units, s]
+        return np.asarray(units, dtype=np.intp) * self.T + s
 
 
 def _problems(d: np.ndarray, X: np.ndarray, method: str) -> str | None:
@@ -116,78 +131,87 @@ def estimate_cells(
     k = len(plan)
     att = np.full(k, np.nan)
     psi = np.zeros((n, k), order="F")  # filled column by column
-    msgs: list[str] = []
-    cache: dict = {}
+    msgs: list[tuple[int, str]] = []
     if data.balanced_panel:
-        Yw, Rw = _wide(data, data.y), _row_index(data)
+        # cells with the same units, covariate rows and weights differ only in the
+        # periods they difference: they share their checks, propensity fit and
+        # least-squares factorisation and are estimated together (time-invariant
+        # covariates: one set per cohort and comparison set)
+        Yw, Rw = _wide(data, data.y), _RowIndex(data)
         static = _static_columns(data, Rw)
         coh = np.unique(data.unit_cohort)
-    for j in range(k):
-        g, t, b = int(plan.g[j]), int(plan.t[j]), int(plan.base[j])
-        if plan.reference[j]:
-            att[j] = 0.0
-            continue
-        units = (data.unit_cohort == g) | control_mask(
-            data.unit_cohort, g, t, b, control_group, anticipation)
-        try:
-            if data.balanced_panel:
-                # cells with the same units, covariate rows and weights share their
-                # checks and propensity fit (time-invariant covariates: one per
-                # comparison set); the fits are identical, so are the numbers
-                ctrl = control_mask(coh, g, t, b, control_group, anticipation)
-                key = (g, coh[ctrl].tobytes(), -1 if static[0] else min(t, b),
-                       -1 if static[1] else _weight_column(data, g, t, b, anticipation))
-                att[j], idx, values = _panel_cell(data, Yw, Rw, units, g, t, b, n, method,
-                                                  anticipation, cache, key)
-                psi[idx, j] = values
-            else:
+        shared: dict[tuple, list[int]] = {}
+        for j in range(k):
+            g, t, b = int(plan.g[j]), int(plan.t[j]), int(plan.base[j])
+            if plan.reference[j]:
+                att[j] = 0.0
+                continue
+            ctrl = control_mask(coh, g, t, b, control_group, anticipation)
+            key = (g, coh[ctrl].tobytes(), -1 if static[0] else min(t, b),
+                   -1 if static[1] else _weight_column(data, g, t, b, anticipation))
+            shared.setdefault(key, []).append(j)
+        for js in shared.values():
+            try:
+                idx, values = _panel_cells(data, Yw, Rw, plan, js, control_group, method,
+                                           anticipation, att)
+                psi[np.ix_(idx, js)] = values * (n / len(idx))
+            except (_Skip, EstimationError) as why:
+                msgs += [(j, f"ATT for {labels[j]} not estimated: {why}.") for j in js]
+    else:
+        for j in range(k):
+            g, t, b = int(plan.g[j]), int(plan.t[j]), int(plan.base[j])
+            if plan.reference[j]:
+                att[j] = 0.0
+                continue
+            units = (data.unit_cohort == g) | control_mask(
+                data.unit_cohort, g, t, b, control_group, anticipation)
+            try:
                 att[j], psi[:, j] = _rc_cell(data, units, g, t, b, n, method)
-        except _Skip as why:
-            msgs.append(f"ATT for {labels[j]} not estimated: {why}.")
-        except EstimationError as why:
-            msgs.append(f"ATT for {labels[j]} not estimated: {why}.")
-    return CellEstimates(att, psi, msgs)
+            except (_Skip, EstimationError) as why:
+                msgs.append((j, f"ATT for {labels[j]} not estimated: {why}."))
+    return CellEstimates(att, psi, [m for _, m in sorted(msgs, key=lambda x: x[0])])
 
 
 class _Skip(Exception):
     pass
 
 
-def _static_columns(data: CellData, Rw: np.ndarray) -> tuple[bool, bool]:
+def _static_columns(data: CellData, Rw: _RowIndex) -> tuple[bool, bool]:
     """Whether the covariates, and the weights, are constant within every unit."""
-    first = Rw[:, 0]
-    x_static = all(bool(np.all(data.X[Rw[:, s]] == data.X[first]))
-                   for s in range(1, data.n_periods))
+    units = np.arange(len(data.unit_cohort))
+    first = Rw[units, 0]
+    x_static = data.x_per_unit or all(
+        bool(np.all(data.X[Rw[units, s]] == data.X[first])) for s in range(1, data.n_periods))
     w_static = data.constant_weights or all(
-        bool(np.all(data.w[Rw[:, s]] == data.w[first])) for s in range(1, data.n_periods))
+        bool(np.all(data.w[Rw[units, s]] == data.w[first])) for s in range(1, data.n_periods))
     return x_static, w_static
 
 
-def _panel_cell(data, Yw, Rw, units, g, t, b, n, method, anticipation, cache=None, key=None):
+def _panel_cells(data, Yw, Rw, plan, js, control_group, method, anticipation, att):
+    """Cells ``js`` that share their units, covariate rows and weights, at once:
+    fills ``att[js]`` and returns the units and their ``(units, len(js))``
+    influence functions (unscaled)."""
+    g, t, b = int(plan.g[js[0]]), int(plan.t[js[0]]), int(plan.base[js[0]])
+    units = (data.unit_cohort == g) | control_mask(
+        data.unit_cohort, g, t, b, control_group, anticipation)
     idx = np.flatnonzero(units)
-    dy = Yw[idx, t] - Yw[idx, b]
     d = (data.unit_cohort[idx] == g).astype(float)
-    rows = Rw[idx, min(t, b)]
-    X = data.X[rows]
-    wrows = Rw[idx, _weight_column(data, g, t, b, anticipation)]
-    w = data.w[wrows]
     if d.sum() == 0 or (1 - d).sum() == 0:
         raise _Skip("no treated or no comparison units")
-    if cache is not None and key in cache:
-        why, ps_fit = cache[key]
-    else:
-        why = _problems(d, X, method)
-        ps_fit: PSFit = None
-        if why is None and method in ("dr", "ipw") and X.shape[1] > 1:
-            from ._drdid import logit_fit
-
-            ps_fit = logit_fit(d, X, w / w.mean())
-        if cache is not None:
-            cache[key] = (why, ps_fit)
+    X = data.X[idx] if data.x_per_unit else data.X[Rw[idx, min(t, b)]]
+    w = data.w[Rw[idx, _weight_column(data, g, t, b, anticipation)]]
+    why = _problems(d, X, method)
     if why:
         raise _Skip(why)
-    fit = did_panel(dy, d, X, w, method, ps_fit=ps_fit)
-    return fit.att, idx, fit.psi * (n / len(idx))
+    ps_fit: PSFit = None
+    if method in ("dr", "ipw") and X.shape[1] > 1:
+        from ._drdid import logit_fit
+
+        ps_fit = logit_fit(d, X, w / w.mean())
+    Ysub = Yw[idx]
+    DY = Ysub[:, plan.t[js]] - Ysub[:, plan.base[js]]
+    att[js], values = did_panel_many(DY, d, X, w, method, ps_fit=ps_fit)
+    return idx, values
 
 
 def _rc_cell(data, units, g, t, b, n, method):
@@ -201,6 +225,7 @@ def _rc_cell(data, units, g, t, b, n, method):
             raise _Skip(f"no treated observations in the {name} period")
         if not (d[sel] == 0).any():
             raise _Skip(f"no comparison observations in the {name} period")
+    assert not data.x_per_unit  # unit-level covariates are for balanced panels
     X = data.X[rows]
     why = _problems(d, X, method)
     if why:

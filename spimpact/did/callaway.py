@@ -18,6 +18,7 @@ from ..inference import RandomState, validate_choice
 from ..inference_cluster import (
     DEFAULT_INFERENCE,
     check_inference,
+    cluster_support,
     few_clusters_note,
     leverage_adjusted,
     small_sample,
@@ -217,19 +218,6 @@ class CallawaySantAnna(Estimator):
                 "use control_group='not_yet_treated'."
             )
         groups = us.groups
-        spec = self._covariate_spec(panel)
-        if spec is None or (not isinstance(spec, str) and len(spec) == 0):
-            X = np.broadcast_to(1.0, (len(time), 1))  # intercept only, no memory
-        else:
-            frame = panel.frame
-            X, x_names = design_matrix(frame if us.all_rows else frame.loc[us.row_keep], spec)
-            w_rows = us.rows(panel.w)
-            # collinear in every row is collinear in every cell: an error naming the term
-            check_rank((X * w_rows[:, None]).T @ X, x_names, model="covariate",
-                       fix="covariates=", error=EstimationError)
-        small = small_cohort_note(us, panel, X.shape[1] - 1)
-        if small:
-            notes.append(small)
         if rcs:
             balanced = False
         elif us.all_rows:
@@ -237,6 +225,28 @@ class CallawaySantAnna(Estimator):
         else:
             balanced = bool((np.bincount(sample_unit, minlength=n_u) == T).all())
         wide_panel = balanced and self.weights_at != "varying" and not rcs
+        spec = self._covariate_spec(panel)
+        x_per_unit = False
+        if spec is None or (not isinstance(spec, str) and len(spec) == 0):
+            X = np.broadcast_to(1.0, (len(time), 1))  # intercept only, no memory
+        else:
+            frame = panel.frame if us.all_rows else panel.frame.loc[us.row_keep]
+            w_rows = us.rows(panel.w)
+            first = (_unit_constant_first_rows(frame, spec, n_u, T)
+                     if wide_panel and not isinstance(spec, str) else None)
+            if first is not None:  # one design row per unit, not per row
+                X, x_names = design_matrix(frame.iloc[first], spec)
+                x_per_unit = True
+                w_rank = np.bincount(sample_unit, weights=w_rows, minlength=n_u)
+            else:
+                X, x_names = design_matrix(frame, spec)
+                w_rank = w_rows
+            # collinear in every row is collinear in every cell: an error naming the term
+            check_rank((X * w_rank[:, None]).T @ X, x_names, model="covariate",
+                       fix="covariates=", error=EstimationError)
+        small = small_cohort_note(us, panel, X.shape[1] - 1)
+        if small:
+            notes.append(small)
         row_cohort = None if wide_panel else us.row_cohort  # cells on rows need row cohorts
         if not rcs and not balanced and self.weights_at != "varying":
             notes.append(
@@ -249,6 +259,7 @@ class CallawaySantAnna(Estimator):
             n_periods=T, balanced_panel=wide_panel,
             weights_at=self.weights_at, constant_weights=panel.weights is None,
             unit_time_order=not rcs,  # a Panel keeps its rows sorted by unit, then period
+            x_per_unit=x_per_unit,
         )
         msg = few_clusters_note(self.inference, us.n_clusters, panel.cluster)
         if msg:
@@ -272,8 +283,11 @@ class CallawaySantAnna(Estimator):
         # small-sample hook: the choice of inference=, leverage-adjusted influence
         # functions for cv3/cr2 (used for SEs, bootstrap and aggregations alike)
         ss = small_sample(self.inference, s.n_clusters, n)
+        # the support counts come from the unadjusted influence functions; a dense
+        # matrix (built by the fit, referenced nowhere else) is then adjusted in place
+        support = cluster_support(psi, s.cluster, unit_group, cells["gi"].to_numpy())
         psi_inf = (leverage_adjusted(psi, s.cluster, unit_group, s.unit_w,
-                                     cells["gi"].to_numpy(), ss.kind)
+                                     cells["gi"].to_numpy(), ss.kind, overwrite=True)
                    if ss.adjusts_leverage else psi)
         inf = with_bootstrap(InfluenceData(psi_inf, s.cluster, unit_group, s.unit_w,
                                            s.unit_codes, small_sample=ss),
@@ -291,9 +305,28 @@ class CallawaySantAnna(Estimator):
             panel, psi, s.cluster, unit_group, s.unit_codes, cells,
             lambda: aggregate_cells(cells, att, inf, panel.periods, self.confidence,
                                     "event").psi,
-            control_group=self.control_group)]))
+            control_group=self.control_group, support=support)]))
         return GroupTimeResult(base_method=method, method=method, n_obs=len(s.data.y),
                                n_units=n, n_clusters=s.n_clusters, **parts)
+
+
+def _unit_constant_first_rows(frame: pd.DataFrame, columns: Sequence[str], n_units: int,
+                              T: int) -> np.ndarray | None:
+    """Positions of each unit's first row when every covariate column is numeric
+    and constant within units of a balanced panel kept in unit-then-period
+    order (then the design needs one row per unit); ``None`` otherwise."""
+    if len(frame) != n_units * T:
+        return None
+    for c in columns:
+        if c not in frame.columns:
+            return None  # design_matrix names the missing column
+        v = frame[c].to_numpy()
+        if not (np.issubdtype(v.dtype, np.number) or v.dtype == bool):
+            return None
+        v = v.reshape(n_units, T)
+        if not (v == v[:, :1]).all():
+            return None
+    return np.arange(n_units) * T
 
 
 def _group_index(unit_cohort: np.ndarray, groups: np.ndarray) -> np.ndarray:

@@ -144,7 +144,7 @@ def with_bootstrap(
         z = np.zeros((inf.n, G))
         has = inf.unit_group >= 0
         z[np.flatnonzero(has), inf.unit_group[has]] = inf.unit_w[has]
-    psi = inf.psi if isinstance(inf.psi, FactoredInfluence) else np.nan_to_num(inf.psi)
+    psi = inf.psi if isinstance(inf.psi, FactoredInfluence) else _finite(inf.psi)
     cells, groups = multiplier_bootstrap(
         [psi, z], n_boot, cluster=inf.cluster, kind=cast(MultiplierKind, multiplier),
         random_state=random_state, single_precision=inf.n * inf.psi.shape[1] > 2_000_000,
@@ -338,6 +338,17 @@ def aggregate_cells(
     return Aggregated(table, band, crit, over, psi_rows, boot)
 
 
+def _finite(psi: np.ndarray) -> np.ndarray:
+    """``psi`` with non-finite entries as zeros; ``psi`` itself (no copy of a
+    units x cells matrix) when every entry is finite, checked a few columns at
+    a time."""
+    psi = np.asarray(psi)
+    if psi.ndim == 2 and all(np.isfinite(psi[:, c : c + 16]).all()
+                             for c in range(0, psi.shape[1], 16)):
+        return psi
+    return np.nan_to_num(psi)
+
+
 def assemble_group_time(
     cells: pd.DataFrame, att: np.ndarray, inf: InfluenceData, periods: pd.Index, *,
     confidence: float, notes: list[str], pretest: PreTest | None | str = "cells",
@@ -354,7 +365,7 @@ def assemble_group_time(
     """
     ref = cells["reference"].to_numpy(dtype=bool)
     est = np.where(ref, np.nan, att)
-    psi = inf.psi if isinstance(inf.psi, FactoredInfluence) else np.nan_to_num(inf.psi)
+    psi = inf.psi if isinstance(inf.psi, FactoredInfluence) else _finite(inf.psi)
     index = {"group": [periods[g] for g in cells["g"]],
              "time": [periods[t] for t in cells["t"]]}
     table, band, crit = _inference_table(np.nan_to_num(est), psi, inf, confidence, index,
@@ -528,7 +539,19 @@ def pretest_from(
     if not sel.any():
         return None, ("no pre-treatment periods: the parallel-trends pre-test cannot be "
                       "computed (add earlier periods to test it).")
-    V = influence_vcov(select_columns(psi, sel), cluster)
+    if isinstance(psi, FactoredInfluence) or cluster is not None:
+        V = influence_vcov(select_columns(psi, sel), cluster)
+    else:  # dense, unclustered: the Gram matrix of the columns, a block of rows at a time
+        from threadpoolctl import threadpool_limits
+
+        n = psi.shape[0]
+        V = np.zeros((int(sel.sum()),) * 2)
+        # tall-and-narrow products run faster on one BLAS thread (see FactoredInfluence.gram)
+        with threadpool_limits(1, user_api="blas"):
+            for lo in range(0, n, 1 << 16):
+                B = psi[lo : lo + (1 << 16)][:, sel]
+                V += B.T @ B
+        V /= n**2
     n_indep = psi.shape[0] if cluster is None else int(np.max(cluster)) + 1
     ok_diag = np.diag(V) > 0
     Vs = V[np.ix_(ok_diag, ok_diag)]
