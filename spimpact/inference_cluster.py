@@ -247,7 +247,7 @@ def _nonzero(psi: np.ndarray) -> np.ndarray:
 
 #: Columns of a dense influence matrix handled at a time by the role masks: the
 #: temporaries stay a few ``n x CHUNK`` arrays whatever the number of cells.
-CHUNK = 16
+CHUNK = 8
 
 
 def _role_chunks(psi: np.ndarray, unit_group: np.ndarray, cell_group: np.ndarray):

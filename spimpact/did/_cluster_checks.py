@@ -23,7 +23,7 @@ def _coarser_levels(panel: Panel, unit_codes: np.ndarray, fine_name: str) -> lis
     for level in panel.levels:
         if level == fine_name or level == panel.unit:
             continue
-        codes = pd.factorize(panel.frame[level])[0]
+        codes = pd.factorize(panel._df[level])[0]  # one column, no copy of the frame
         if panel.kind == "panel":
             codes = panel.unit_values(codes)
         out.append((level, np.asarray(codes)[unit_codes]))

@@ -230,7 +230,8 @@ class CallawaySantAnna(Estimator):
         if spec is None or (not isinstance(spec, str) and len(spec) == 0):
             X = np.broadcast_to(1.0, (len(time), 1))  # intercept only, no memory
         else:
-            frame = panel.frame if us.all_rows else panel.frame.loc[us.row_keep]
+            # the panel's own rows, read only (``panel.frame`` would copy every column)
+            frame = panel._df if us.all_rows else panel._df.loc[us.row_keep]
             w_rows = us.rows(panel.w)
             first = (_unit_constant_first_rows(frame, spec, n_u, T)
                      if wide_panel and not isinstance(spec, str) else None)
