@@ -315,6 +315,19 @@ def test_many_outcome_changes_at_once_equal_one_at_a_time(method):
         np.testing.assert_allclose(psi[:, j], one.psi, rtol=0, atol=1e-11)
 
 
+def test_comparison_units_with_zero_weight_do_not_count_for_the_rank_check(mpdta):
+    """With weights leaving a single never-treated unit, the outcome regression
+    on the comparison units is not identified: each cell is reported as not
+    estimated (covariates collinear or too few), not a linear-algebra crash."""
+    df = mpdta.copy()
+    never = df.loc[df["first.treat"] == 0, "countyreal"].unique()
+    df["w"] = np.where(df["countyreal"].isin(never[1:]), 0.0, 1.0)
+    panel = Panel(df, **{**ROLES, "covariates": ["lpop"]}, weights="w")
+    res = quiet_fit(CallawaySantAnna(method="reg"), panel)
+    assert res.estimates["estimate"].isna().all()
+    assert any("collinear (or too few) among the comparison units" in n for n in res.warnings)
+
+
 def test_unit_level_covariates_equal_row_level_design(mpdta, monkeypatch):
     """Covariates constant within units are built once per unit; the estimates
     and influence functions equal those of the design built on every row."""

@@ -89,12 +89,14 @@ class _RowIndex:
         return np.asarray(units, dtype=np.intp) * self.T + s
 
 
-def _problems(d: np.ndarray, X: np.ndarray, method: str) -> str | None:
-    """R-did style checks before a cell is estimated: overlap and rank."""
+def _problems(d: np.ndarray, X: np.ndarray, method: str,
+              w: np.ndarray | None = None) -> str | None:
+    """R-did style checks before a cell is estimated: overlap and rank (of the
+    comparison units with positive weight, when weights ``w`` are given)."""
     if X.shape[1] == 1:
         return None
     if method in ("dr", "reg"):
-        Xc = X[d == 0]
+        Xc = X[(d == 0) if w is None else (d == 0) & (w > 0)]
         if Xc.shape[0] < X.shape[1] or np.linalg.matrix_rank(Xc) < X.shape[1]:
             return "covariates are collinear (or too few) among the comparison units"
     if method in ("dr", "ipw"):
@@ -200,7 +202,7 @@ def _panel_cells(data, Yw, Rw, plan, js, control_group, method, anticipation, at
         raise _Skip("no treated or no comparison units")
     X = data.X[idx] if data.x_per_unit else data.X[Rw[idx, min(t, b)]]
     w = data.w[Rw[idx, _weight_column(data, g, t, b, anticipation)]]
-    why = _problems(d, X, method)
+    why = _problems(d, X, method, w)
     if why:
         raise _Skip(why)
     ps_fit: PSFit = None

@@ -179,8 +179,8 @@ def did_panel_many(
     mwt = np.mean(w_treat)
     if method in ("dr", "reg"):
         wols = w * (1 - d)
-        # one QR factorisation for every column (the cell checks made X full rank
-        # among the comparison units)
+        # one QR factorisation for every column (the cell checks made the design
+        # of the comparison units with positive weight full rank)
         sw = np.sqrt(wols)
         q, r_ = np.linalg.qr(X * sw[:, None])
         coef = np.linalg.solve(r_, q.T @ (DY * sw[:, None]))  # (k, m)
