@@ -230,7 +230,10 @@ def test_cluster_robust_difference_matches_statsmodels_wls():
 
 def _ai_loops(y, d, score, M, J=2):
     """Abadie & Imbens (2006), PATT: matching with replacement on ``score``,
-    the variance of their Theorem 7 with sigma^2 from J same-group neighbours."""
+    the variance of their Theorem 7; the conditional variance of a reused
+    control is the sample variance of its outcome and those of the controls
+    within the distance of its (J - 1)-th nearest other control (Stata's
+    ``vce(robust, nn(J))``, the unit itself counted)."""
     t_idx, c_idx = np.flatnonzero(d == 1), np.flatnonzero(d == 0)
     K = np.zeros(len(y))
     diffs = []
@@ -247,14 +250,15 @@ def _ai_loops(y, d, score, M, J=2):
             continue
         others = c_idx[c_idx != j]
         gap = np.abs(score[others] - score[j])
-        nb = others[np.argsort(gap, kind="stable")[:J]]
-        s2 = J / (J + 1) * (y[j] - y[nb].mean()) ** 2
+        near = others[gap <= np.sort(gap)[J - 2]]
+        s2 = np.var(np.r_[y[j], y[near]], ddof=1)
         var += (K[j] ** 2 - K[j] / M) * s2  # K(K-1)/M^2 with K counted in units of 1/M
     return tau, np.sqrt(var) / len(t_idx)
 
 
 @pytest.mark.parametrize("M", [1, 3])
-def test_abadie_imbens_variance_equals_loop_implementation(M):
+@pytest.mark.parametrize("J", [2, 3])
+def test_abadie_imbens_variance_equals_loop_implementation(M, J):
     rng = np.random.default_rng(M)
     n = 400
     score = rng.normal(size=n)
@@ -264,9 +268,10 @@ def test_abadie_imbens_variance_equals_loop_implementation(M):
     sets = matched_sets(m.controls, m.focal)
     reused = np.flatnonzero(np.bincount(sets.control, minlength=n) > 1)
     s2 = np.zeros(n)
-    s2[reused] = conditional_variance(y, score, np.flatnonzero(d == 0), reused)
+    s2[reused] = conditional_variance(y, score, np.flatnonzero(d == 0), reused,
+                                      n_neighbours=J)
     tau, se = abadie_imbens(y, sets, s2)
-    ref_tau, ref_se = _ai_loops(y, d, score, M)
+    ref_tau, ref_se = _ai_loops(y, d, score, M, J)
     assert tau == pytest.approx(ref_tau, rel=1e-12)
     assert se == pytest.approx(ref_se, rel=SE_RTOL)
 

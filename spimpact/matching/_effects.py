@@ -9,11 +9,12 @@
   recommends.
 * :func:`abadie_imbens` -- with replacement: the matching estimator of the
   effect on the focal group with the Abadie & Imbens (2006) variance, which
-  accounts for controls used several times. The conditional variances of the
-  reused controls are estimated by matching them to their ``J`` nearest
-  controls on the same score (:func:`conditional_variance`). The propensity
-  score is treated as known; Abadie & Imbens (2016) show that, for the ATT,
-  estimating it changes the variance by a term of either sign.
+  accounts for controls used several times. The conditional variance of a
+  reused control is the sample variance of its outcome and those of its
+  nearest controls on the same score, ties kept, as Stata's ``teffects
+  psmatch`` estimates it (:func:`conditional_variance`). The propensity score
+  is treated as known; the Abadie & Imbens (2016) terms for an estimated
+  logit score are in :mod:`._ai2016`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .nearest import nearest_neighbours
+from .nearest import score_neighbourhoods
 
 __all__ = [
     "MatchedSets",
@@ -33,11 +34,13 @@ __all__ = [
     "cluster_robust_difference",
     "abadie_imbens",
     "conditional_variance",
+    "set_moments",
     "merge_clusters",
     "VARIANCE_NEIGHBOURS",
 ]
 
-#: Neighbours J for the Abadie-Imbens conditional variances (Stata's default ``nn(2)``).
+#: Units ``J`` (the unit itself included) whose outcomes give the conditional
+#: variance of a unit (Stata's default ``vce(robust, nn(2))``).
 VARIANCE_NEIGHBOURS = 2
 
 
@@ -201,42 +204,62 @@ def cluster_robust_difference(
 def conditional_variance(
     y: np.ndarray, score: np.ndarray, pool: np.ndarray, query: np.ndarray,
     strata: np.ndarray | None = None, n_neighbours: int = VARIANCE_NEIGHBOURS,
-    tie_key: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Abadie-Imbens estimates ``J / (J + 1) * (y_i - mean of its J nearest)^2``
-    of the conditional outcome variance of units ``query``, matching each to
-    its ``J`` nearest *other* units among ``pool`` (indices) on ``score``
-    (units with equal scores ordered by ``tie_key``).
+    """Conditional outcome variances of the units ``query`` (members of
+    ``pool``, indices) as Stata's ``teffects psmatch, vce(robust, nn(J))``
+    estimates them: the sample variance (divisor ``m - 1``) of the outcomes of
+    the ``m`` units made of the unit itself and its ``J - 1`` nearest other
+    units of ``pool`` on ``score``, with every unit tied at that distance kept
+    (so ``m >= J``; with ``J = 2`` and no ties this is Abadie & Imbens' (2006)
+    ``(y_i - y_j)^2 / 2``). ``0`` where the pool has no other unit.
 
     Examples
     --------
     >>> import numpy as np
     >>> y = np.array([1.0, 2.0, 3.0, 10.0]); s = np.array([0.0, 1.0, 2.0, 3.0])
-    >>> pool = np.arange(4)
-    >>> conditional_variance(y, s, pool, np.array([1]), n_neighbours=2).tolist()
-    [0.0]
+    >>> conditional_variance(y, s, np.arange(4), np.array([0, 1])).tolist()
+    [0.5, 1.0]
     """
-    J = n_neighbours
-    nq, npool = len(query), len(pool)
-    if nq == 0:
+    query = np.asarray(query, np.intp)
+    if len(query) == 0:
         return np.zeros(0)
-    both = np.r_[query, pool]
-    st = None if strata is None else np.asarray(strata)[both]
-    focal = np.r_[np.ones(nq, bool), np.zeros(npool, bool)]
-    key = None if tie_key is None else np.asarray(tie_key)[both]
-    m = nearest_neighbours(np.asarray(score, float)[both], focal, ratio=J + 1, replace=True,
-                           strata=st, tie_key=key)
-    nb = m.controls  # indices into `both`; the pool part starts at nq
-    nb_unit = np.where(nb >= 0, both[np.clip(nb, 0, None)], -1)
-    not_self = (nb_unit != query[:, None]) & (nb >= 0)
-    rank = np.cumsum(not_self, axis=1)
-    use = not_self & (rank <= J)
-    count = use.sum(axis=1)
-    ysum = np.where(use, y[np.clip(nb_unit, 0, None)], 0.0).sum(axis=1)
+    member = np.zeros(len(y), bool)
+    member[np.asarray(pool, np.intp)] = True
+    pos, nb = score_neighbourhoods(score, member, query, n_neighbours - 1, strata,
+                                   with_self=True)
+    return set_moments(np.asarray(y, float), None, pos, nb, len(query))[1]
+
+
+def set_moments(
+    y: np.ndarray, X: np.ndarray | None, pos: np.ndarray, member: np.ndarray, n_sets: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Within sets given in long form (set ``pos[e]`` holds unit ``member[e]``):
+    the mean of ``y``, its sample variance and the sample covariances of the
+    columns of ``X`` with ``y`` (divisor ``m - 1``; ``0`` for sets of fewer
+    than two units, ``nan`` means for empty sets).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([1.0, 3.0, 5.0]); X = np.array([[0.0], [1.0], [2.0]])
+    >>> mean, var, cov = set_moments(y, X, np.array([0, 0, 0, 1]), np.array([0, 1, 2, 2]), 2)
+    >>> mean.tolist(), var.tolist(), cov.ravel().tolist()
+    ([3.0, 5.0], [4.0, 0.0], [2.0, 0.0])
+    """
+    m = np.bincount(pos, minlength=n_sets).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = ysum / count
-        out = count / (count + 1.0) * (y[query] - mean) ** 2
-    return np.where(count > 0, out, 0.0)
+        mean = np.bincount(pos, weights=y[member], minlength=n_sets) / m
+        dy = y[member] - mean[pos]
+        div = np.where(m > 1, m - 1, np.inf)
+        var = np.bincount(pos, weights=dy * dy, minlength=n_sets) / div
+        cov = None
+        if X is not None:
+            Xm = np.column_stack([np.bincount(pos, weights=X[member, j], minlength=n_sets)
+                                  for j in range(X.shape[1])]) / m[:, None]
+            dX = X[member] - Xm[pos]
+            cov = np.column_stack([np.bincount(pos, weights=dX[:, j] * dy, minlength=n_sets)
+                                   for j in range(X.shape[1])]) / div[:, None]
+    return mean, var, cov
 
 
 def abadie_imbens(

@@ -41,6 +41,8 @@ __all__ = [
     "Matches",
     "nearest_neighbours",
     "tied_pairs",
+    "pairs_within",
+    "score_neighbourhoods",
     "processing_order",
     "whiten",
 ]
@@ -382,38 +384,137 @@ def tied_pairs(
     >>> [a.tolist() for a in tied_pairs(s, m, f)]
     [[0, 0], [1, 2]]
     """
-    score = np.asarray(score, dtype=float)
-    n = len(score)
-    strata = np.zeros(n, np.int64) if strata is None else np.asarray(strata, np.int64)
-    c_idx = np.flatnonzero(~np.asarray(focal, bool))
-    c_sorted = c_idx[np.lexsort((score[c_idx], strata[c_idx]))]
     has = m.n_matches > 0
     f = m.focal[has]
     r = np.where(np.isfinite(m.distance[has]), m.distance[has], -np.inf).max(axis=1)
-    s = score[f]
-    pad = 1e-9 * np.maximum(1.0, np.abs(s)) + 1e-9 * r
+    rows, ctrl = pairs_within(score, np.flatnonzero(~np.asarray(focal, bool)), f, r, strata)
+    return f[rows], ctrl
+
+
+def pairs_within(
+    score: np.ndarray, pool: np.ndarray, query: np.ndarray, radius: np.ndarray,
+    strata: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every unit of ``pool`` whose score is within ``radius[q]`` of the score
+    of ``query[q]`` (and in its stratum), found by binary search on the
+    sorted pool (a query unit that is also in the pool is its own pair).
+
+    Parameters
+    ----------
+    score : ndarray, shape (n,)
+    pool, query : ndarray of int
+        Indices into ``score``.
+    radius : ndarray, shape (len(query),)
+        Largest distance kept for each query unit (``-inf``: none).
+    strata : ndarray of int, shape (n,), optional
+
+    Returns
+    -------
+    (position, member) : ndarrays of int
+        One entry per pair: the position of the query unit in ``query``
+        (ascending) and the index of the pool unit.
+
+    Raises
+    ------
+    EstimationError
+        More than :data:`MAX_TIED_PAIRS` pairs (a score with few distinct values).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.array([0.0, 0.1, 0.2, 0.5])
+    >>> [a.tolist() for a in pairs_within(s, np.array([1, 2, 3]), np.array([0]),
+    ...                                   np.array([0.2]))]
+    [[0, 0], [1, 2]]
+    """
+    score = np.asarray(score, dtype=float)
+    n = len(score)
+    strata = np.zeros(n, np.int64) if strata is None else np.asarray(strata, np.int64)
+    pool, query = np.asarray(pool, np.intp), np.asarray(query, np.intp)
+    r = np.asarray(radius, dtype=float)
+    c_sorted = pool[np.lexsort((score[pool], strata[pool]))]
+    s = score[query]
+    rr = np.where(np.isfinite(r), r, -1.0)
+    pad = 1e-9 * np.maximum(1.0, np.abs(s)) + 1e-9 * np.abs(rr)
     cs, cst = score[c_sorted], strata[c_sorted]
-    keys = np.concatenate([cst, strata[f], strata[f]])
-    vals = np.concatenate([cs, s - r - pad, s + r + pad])
-    # positions of the window ends among the sorted controls (one merged sort)
-    n_c, n_f = len(cs), len(f)
+    keys = np.concatenate([cst, strata[query], strata[query]])
+    vals = np.concatenate([cs, s - rr - pad, s + rr + pad])
+    # positions of the window ends among the sorted pool (one merged sort)
+    n_c, n_f = len(cs), len(query)
     flag = np.r_[np.ones(n_c, np.int8), np.zeros(n_f, np.int8), np.full(n_f, 2, np.int8)]
     merged = np.lexsort((flag, vals, keys))
     before = np.cumsum(merged < n_c)
     where = np.empty(len(vals), np.intp)
     where[merged] = before - (merged < n_c)
     a, b = where[n_c:n_c + n_f], where[n_c + n_f:]
-    cnt = np.maximum(b - a, 0)
+    cnt = np.where(rr >= 0, np.maximum(b - a, 0), 0)
     total = int(cnt.sum())
     if total > MAX_TIED_PAIRS:
         raise EstimationError(
-            f"matching with replacement keeps every control tied at the matching distance, "
-            f"here {total:,} (focal, control) pairs (limit {MAX_TIED_PAIRS:,}): the score "
+            f"matching with replacement keeps every unit tied at the matching distance, "
+            f"here {total:,} pairs of units (limit {MAX_TIED_PAIRS:,}): the score "
             f"takes few distinct values. Use a richer propensity model (continuous "
             f"covariates, interactions), exact= strata, or replace=False."
         )
     rows = np.repeat(np.arange(n_f), cnt)
     pos = a[rows] + np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    ctrl = c_sorted[pos]
-    ok = np.abs(score[ctrl] - s[rows]) <= r[rows]
-    return f[rows[ok]], ctrl[ok]
+    member = c_sorted[pos]
+    ok = np.abs(score[member] - s[rows]) <= r[rows]
+    return rows[ok], member[ok]
+
+
+def score_neighbourhoods(
+    score: np.ndarray, pool: np.ndarray, query: np.ndarray, k: int,
+    strata: np.ndarray | None = None, with_self: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` units of ``pool`` nearest on ``score`` to each query unit, the
+    unit itself excluded, with every unit tied at the ``k``-th distance kept
+    (so nothing depends on the order of the rows).
+
+    Parameters
+    ----------
+    score : ndarray, shape (n,)
+    pool : ndarray of bool, shape (n,)
+        The units neighbours are drawn from.
+    query : ndarray of int
+        Indices of the units to find neighbours for.
+    k : int
+        Neighbours per query unit (before ties).
+    strata : ndarray of int, shape (n,), optional
+        Neighbours only within the same code.
+    with_self : bool
+        Also return each query unit as its own neighbour (for the query units
+        that belong to ``pool``).
+
+    Returns
+    -------
+    (position, member) : ndarrays of int
+        One entry per neighbour: the position of the query unit in ``query``
+        (ascending) and the neighbour's index.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = np.array([0.0, 1.0, 2.0, 2.0, 10.0])
+    >>> pos, nb = score_neighbourhoods(s, np.array([1, 1, 1, 1, 0], bool), np.array([0, 4]), 2)
+    >>> pos.tolist(), nb.tolist()
+    ([0, 0, 0, 1, 1], [1, 2, 3, 2, 3])
+    """
+    score = np.asarray(score, dtype=float)
+    pool = np.asarray(pool, dtype=bool)
+    query = np.asarray(query, np.intp)
+    pool_idx = np.flatnonzero(pool)
+    n_q = len(query)
+    both = np.r_[query, pool_idx]
+    focal = np.r_[np.ones(n_q, bool), np.zeros(len(pool_idx), bool)]
+    st = None if strata is None else np.asarray(strata)[both]
+    # k + 1 nearest, to allow for the unit's own copy in the pool (at distance 0)
+    m = nearest_neighbours(score[both], focal, ratio=k + 1, replace=True, strata=st)
+    own = pool[query]
+    # the k-th distance to another unit (the (k+1)-th when the unit's own copy
+    # is in the pool), or the largest there is when the pool is smaller
+    first = np.arange(k + 1)[None, :] < (k + own)[:, None]
+    radius = np.where(first & np.isfinite(m.distance), m.distance, -np.inf).max(axis=1)
+    pos, member = pairs_within(score, pool_idx, query, radius, strata)
+    keep = (member != query[pos]) | with_self
+    return pos[keep], member[keep]

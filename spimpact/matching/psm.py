@@ -20,6 +20,7 @@ from ._ai2016 import estimated_score_adjustment
 from ._common import Sample, balance_with_score, imbalance_message, panel_propensity, tie_keys
 from ._common import treatment_sample as _treatment_sample
 from ._effects import (
+    VARIANCE_NEIGHBOURS,
     MatchedSets,
     abadie_imbens,
     cluster_robust_difference,
@@ -110,10 +111,11 @@ class PropensityScoreMatching(Estimator):
     matched), the default standard error also accounts for the *estimation*
     of the score: Abadie & Imbens (2016, *Econometrica* 84:781) add to the
     Abadie-Imbens (2006) variance terms from the logit's information matrix,
-    the covariances of the covariates with the outcome among units with the
-    same score and the dependence of the ATT on the score (for the ATT the
+    the covariances of the covariates with the outcome among units with
+    nearby scores and the dependence of the ATT on the score (for the ATT the
     adjustment may raise or lower the variance), the correction Stata's
-    ``teffects psmatch`` makes. ``score_variance="known"`` gives the
+    ``teffects psmatch`` makes, estimated as it does (its standard errors are
+    reproduced to the printed digits). ``score_variance="known"`` gives the
     unadjusted variance, which treats the score as known.
 
     Parameters
@@ -312,7 +314,7 @@ class PropensityScoreMatching(Estimator):
         else:
             key = None
         m = self._match(sample, ps, group, key)
-        return self._result(panel, sample, ps, m, key)
+        return self._result(panel, sample, ps, m)
 
     def _match(
         self, sample: Sample, ps: PropensityFit, group: np.ndarray | None,
@@ -457,7 +459,7 @@ class PropensityScoreMatching(Estimator):
     # --------------------------------------------------------------- effect
     def _effect(
         self, panel: Panel, sample: Sample, ps: PropensityFit, m: _Matched,
-        w_final: np.ndarray, notes: list[str], key: np.ndarray | None,
+        w_final: np.ndarray, notes: list[str],
     ) -> tuple[float, float, int | None, str]:
         n = len(sample.y)
         Xr = self._outcome_design(panel, sample, ps) if self._adjusted else None
@@ -486,8 +488,7 @@ class PropensityScoreMatching(Estimator):
         sigma2 = np.zeros(n)
         score = self._score(ps)
         sigma2[reused] = conditional_variance(sample.y, score, np.flatnonzero(~focal),
-                                              reused, self._strata(sample.frame),
-                                              tie_key=key)
+                                              reused, self._strata(sample.frame))
         y = sample.y
         if Xr is not None:
             y = y - other_group_fit(sample.y, sample.d, m.weights, Xr, focal_arm)
@@ -499,11 +500,12 @@ class PropensityScoreMatching(Estimator):
                 "replacement for cluster-robust standard errors."
             )
         est = tau if self.estimand == "ATT" else -tau
-        why_not = self._known_score_reason(ps, Xr, sets.n_sets, int(focal.sum()))
+        why_not = self._known_score_reason(ps, Xr, sets.n_sets, int(focal.sum()),
+                                           int(min(focal.sum(), (~focal).sum())))
         if why_not is None:
             minus, plus = estimated_score_adjustment(
                 sample.y, sample.d, ps.X, ps.score, score, focal_arm, tau,
-                ratio=self.ratio, tie_key=key)
+                ratio=self.ratio)
             se = float(np.sqrt(max(se**2 - minus + plus, 0.0)))
             return est, se, None, ("Abadie-Imbens (2006) for matching with replacement, "
                                    "adjusted for the estimated logit propensity score "
@@ -512,7 +514,8 @@ class PropensityScoreMatching(Estimator):
                                f"propensity score treated as known ({why_not})" + adj)
 
     def _known_score_reason(
-        self, ps: PropensityFit, Xr: np.ndarray | None, n_matched: int, n_focal: int
+        self, ps: PropensityFit, Xr: np.ndarray | None, n_matched: int, n_focal: int,
+        smaller_group: int,
     ) -> str | None:
         """Why the Abadie-Imbens (2016) adjustment does not apply (``None``: it does)."""
         if self.score_variance == "known":
@@ -526,6 +529,9 @@ class PropensityScoreMatching(Estimator):
             return "matching is not on the score alone (exact= or mahalanobis=)"
         if n_matched < n_focal:
             return "the caliper left focal units unmatched"
+        if smaller_group <= VARIANCE_NEIGHBOURS:
+            return (f"a group has {smaller_group} unit(s), too few for its conditional "
+                    f"means and covariances ({VARIANCE_NEIGHBOURS} other units needed)")
         return None
 
     def _reuse_notes(self, m: _Matched, d: np.ndarray) -> list[str]:
@@ -549,13 +555,12 @@ class PropensityScoreMatching(Estimator):
 
     def _result(
         self, panel: Panel, sample: Sample, ps: PropensityFit, m: _Matched,
-        key: np.ndarray | None,
     ) -> MatchingResult:
         notes = m.notes
         mw = m.weights
         w_final = mw * sample.w
         notes += self._reuse_notes(m, sample.d)
-        est, se, n_cl, se_method = self._effect(panel, sample, ps, m, w_final, notes, key)
+        est, se, n_cl, se_method = self._effect(panel, sample, ps, m, w_final, notes)
         overall = Estimate.from_se(est, se, self.confidence, label=self.estimand)
         table = estimate_table([est], [se], self.confidence, index={"term": [self.estimand]})
         balance = balance_with_score(panel, sample, ps.score, w_final, self.estimand)
