@@ -102,6 +102,28 @@ def test_stata_teffects_psmatch_point_estimates(cattaneo):
     assert abs(_fit(panel).overall.estimate - STATA_ATT) > 1.0
 
 
+#: Stata ``teffects psmatch (y_44) (g4 x1 x2), atet`` on the first-cohort 2x2 of
+#: Lee & Wooldridge's (2023) simulated staggered panel, as stored with its
+#: output in github.com/gorgeousfish/lwdid-py
+#: (``tests/staggered/reference_data/stata_psm_test_data.csv`` and
+#: ``stata_psm_se_results.json``); ATET to 7 printed digits, SE to 7.
+LW_ATT, LW_ATT_SE = 3.554019, 0.5866075
+LW_ATT_ATOL, LW_SE_ATOL = 5e-7, 5e-8
+
+
+def test_stata_atet_with_continuous_covariates():
+    """A second Stata ATET, on a continuous and a binary covariate (1,000
+    units, 1 match with replacement): no tied scores, so the covariate
+    matching of the derivative term is checked on distinct covariate rows,
+    independently of the cattaneo2 example the Euclidean distance was read from."""
+    df = pd.read_csv(DATA / "lee_wooldridge_psm.csv")
+    panel = Panel(df.drop(columns="id"), outcome="y_44", treatment="g4",
+                  covariates=["x1", "x2"])
+    res = _fit(panel, distance="probability")
+    assert abs(res.overall.estimate - LW_ATT) <= LW_ATT_ATOL
+    assert abs(res.overall.std_error - LW_ATT_SE) <= LW_SE_ATOL
+
+
 def test_stata_ate_standard_error_from_the_same_pieces(cattaneo):
     """Abadie & Imbens (2006, Theorem 7) for the ATE with ties kept,
     ``[sum_i (tau_i - tau)^2 + sum_i sigma2_i (K_i^2 + 2 K_i - K'_i)] / N^2``,
