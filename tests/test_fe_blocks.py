@@ -162,3 +162,22 @@ def test_unbalanced_panel_uses_the_row_level_regression():
     panel = _panel(_frame(unbalanced=True))
     for est in (SunAbraham(), Imputation()):
         assert not isinstance(_fit(est, panel, True)._inf.psi, FactoredInfluence)
+
+
+def test_wide_panel_does_not_depend_on_row_order():
+    """Rows not sorted by unit and period (the scatter branch) give the same
+    wide outcomes as the sorted rows (the reshape branch)."""
+    from dataclasses import replace
+
+    from spimpact.did._fe import fe_sample
+    from spimpact.did._fe_blocks import wide_panel
+
+    s = fe_sample(_panel(_frame()), (), "test")
+    block = np.where(np.isfinite(s.unit_cohort), s.unit_cohort, 9).astype(int)
+    a = wide_panel(s, block, 10)
+    perm = np.random.default_rng(0).permutation(len(s.y))
+    s2 = replace(s, y=s.y[perm], w=s.w[perm], unit=s.unit[perm], time=s.time[perm])
+    b = wide_panel(s2, block, 10)
+    assert a is not None and b is not None
+    np.testing.assert_array_equal(a.Y[a.take], b.Y[b.take])
+    np.testing.assert_array_equal(a.order, b.order)
