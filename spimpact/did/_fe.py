@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from .._formula import column_list, design_matrix
 from .._logit import check_rank
 from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment, small_cohort_note
 from ..errors import EstimationError
+from ..inference import FactoredInfluence
 from ..inference_cluster import (
     DEFAULT_INFERENCE,
     few_clusters_note,
@@ -238,7 +240,6 @@ class FESample:
     w: np.ndarray
     unit: np.ndarray
     time: np.ndarray
-    row_cohort: np.ndarray
     X: np.ndarray
     x_names: list[str]
     unit_cohort: np.ndarray
@@ -248,6 +249,12 @@ class FESample:
     unit_codes: np.ndarray
     n_periods: int
     notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def row_cohort(self) -> np.ndarray:
+        """Cohort position of each row (gathered on first use: the cohort-block
+        fits of balanced panels need the units' cohorts only)."""
+        return self.unit_cohort[self.unit]
 
     @property
     def n_units(self) -> int:
@@ -289,11 +296,13 @@ def _check_panel(panel: Panel, name: str, *, uses_exposure: bool = False) -> Non
         )
 
 
-def _covariates(frame: pd.DataFrame, spec: Any, unit: np.ndarray, w: np.ndarray,
-                n_units: int, notes: list[str]) -> tuple[np.ndarray, list[str]]:
+def _covariates(panel: Panel, us: Any, spec: Any, w: np.ndarray,
+                notes: list[str]) -> tuple[np.ndarray, list[str]]:
     spec = column_list(spec)
     if spec is None or (not isinstance(spec, str) and len(spec) == 0):
-        return np.zeros((len(frame), 0)), []
+        return np.zeros((len(w), 0)), []  # no copy of the panel's frame
+    frame = panel.frame if us.all_rows else panel.frame.loc[us.row_keep]
+    unit, n_units = us.unit, us.n_units
     X, names = design_matrix(frame, spec, intercept=True)
     keep = [j for j, nm in enumerate(names) if nm != "Intercept"]
     X, names = X[:, keep], [names[j] for j in keep]
@@ -330,9 +339,8 @@ def fe_sample(
         raise EstimationError(f"{name}: {exc}") from None
     notes = list(us.notes)
     n = us.n_units
-    w = us.rows(panel.w).astype(float)
-    frame = panel.frame if us.all_rows else panel.frame.loc[us.row_keep]
-    X, names = _covariates(frame, covariates, us.unit, w, n, notes)
+    w = np.asarray(us.rows(panel.w), dtype=float)  # read only: no copy
+    X, names = _covariates(panel, us, covariates, w, notes)
     small = small_cohort_note(us, panel, len(names))
     if small:
         notes.append(small)
@@ -340,8 +348,8 @@ def fe_sample(
     if msg:
         notes.append(msg)
     return FESample(
-        y=us.rows(panel.y).astype(float), w=w, unit=us.unit,
-        time=us.rows(panel.time_codes), row_cohort=us.row_cohort, X=X, x_names=names,
+        y=np.asarray(us.rows(panel.y), dtype=float), w=w, unit=us.unit,
+        time=us.rows(panel.time_codes), X=X, x_names=names,
         unit_cohort=us.unit_cohort, unit_w=us.unit_w, cluster=us.cluster,
         n_clusters=us.n_clusters, unit_codes=us.unit_codes, n_periods=panel.n_periods,
         notes=notes,
@@ -363,7 +371,7 @@ class InferenceOptions:
 
 
 def group_time_result(
-    panel: Panel, s: FESample, cells: pd.DataFrame, att: np.ndarray, psi: np.ndarray,
+    panel: Panel, s: FESample, cells: pd.DataFrame, att: np.ndarray, psi: np.ndarray | FactoredInfluence,
     opts: InferenceOptions, *, method: str, n_obs: int, notes: list[str],
     pretest: Any = "cells", pretest_text: str | None = None,
     result_cls: type = GroupTimeResult, info: dict | None = None, **extra: Any,
@@ -388,8 +396,9 @@ def group_time_result(
     # small-sample hook (inference=): leverage-adjusted influence functions for cv3/cr2
     ss = small_sample(opts.inference, s.n_clusters, n)
     raw_psi = psi
-    psi_inf = (leverage_adjusted(np.nan_to_num(psi), s.cluster, unit_group, s.unit_w, gi,
-                                 ss.kind) if ss.adjusts_leverage else psi)
+    dense = not isinstance(psi, FactoredInfluence)
+    psi_inf = (leverage_adjusted(np.nan_to_num(psi) if dense else psi, s.cluster, unit_group,
+                                 s.unit_w, gi, ss.kind) if ss.adjusts_leverage else psi)
     inf = with_bootstrap(
         InfluenceData(psi_inf, s.cluster, unit_group, s.unit_w, s.unit_codes,
                       share_influence=opts.share_influence, small_sample=ss),

@@ -30,7 +30,14 @@ from scipy import sparse
 
 from .._estimator import Estimator, check_confidence
 from ..errors import EstimationError, OptionError
-from ..inference import RandomState, influence_se, influence_vcov, validate_choice, wald_test
+from ..inference import (
+    FactoredInfluence,
+    RandomState,
+    influence_se,
+    influence_vcov,
+    validate_choice,
+    wald_test,
+)
 from ..inference_cluster import DEFAULT_INFERENCE, check_inference
 from ..panel import Panel
 from ..results import estimate_table
@@ -43,6 +50,7 @@ from ._fe import (
     unit_means,
     within_ols,
 )
+from ._fe_blocks import WidePanel, block_coef, block_ols, finish_values, wide_panel
 from .results import GroupTimeResult, PreTest
 
 if TYPE_CHECKING:
@@ -56,16 +64,18 @@ class ImputedCells:
     """ATT(g,t) of the imputation estimator.
 
     ``cells``: ``g, t, base (-1), post, reference`` (period positions);
-    ``att`` ``(k,)``; ``psi`` ``(n_units, k)``; ``tau`` the effect of every
-    imputed treated row (``rows``: their positions in the sample).
+    ``att`` ``(k,)``; ``psi`` ``(n_units, k)`` (dense, or factored on cohort
+    blocks for balanced panels without covariates); ``n_imputed`` the number of
+    imputed treated rows.
     """
 
     cells: pd.DataFrame
     att: np.ndarray
-    psi: np.ndarray
-    tau: np.ndarray
-    rows: np.ndarray
+    psi: np.ndarray | FactoredInfluence
+    n_imputed: int
     notes: list[str]
+    #: the cohort blocks of a balanced panel without covariates (``None``: row level)
+    blocks: Any = None
 
 
 def _treated_rows(s: FESample, anticipation: int) -> np.ndarray:
@@ -73,32 +83,41 @@ def _treated_rows(s: FESample, anticipation: int) -> np.ndarray:
 
 
 def _period_design(s: FESample, periods: np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Dense period dummies (``periods`` minus the first) and covariates."""
+    """Dense period dummies (``periods`` minus the first) and covariates (the
+    row-level path, for covariates or unbalanced panels)."""
     D = dummies(s.time, periods[1:]).toarray()
     names = [f"period {p}" for p in periods[1:]]
     return np.hstack([D, s.X]), names + list(s.x_names)
+
+
+_NO_UNTREATED = (
+    "no untreated observations: the imputation step fits unit and period effects on "
+    "untreated rows; the panel needs periods before each unit's cohort or never-treated units."
+)
+_NOT_IMPUTABLE = (
+    "no treated observation can be imputed: treated rows need untreated rows of the "
+    "same unit and untreated rows in the same period."
+)
+
+
+def _no_period_note(n_rows: int, periods: np.ndarray, labels: Any) -> str:
+    bad = sorted({str(labels[t]) for t in periods})
+    return (f"{n_rows} treated rows in period(s) {bad} were not imputed: no untreated "
+            f"observation identifies those periods' effects (every unit is treated by then; "
+            f"add never-treated units or stop the window earlier).")
 
 
 def _imputable(s: FESample, treated: np.ndarray, labels: Any) -> tuple[np.ndarray, list[str]]:
     """Treated rows whose unit and period effects the untreated rows identify."""
     untr = ~treated
     if not untr.any():
-        raise EstimationError(
-            "no untreated observations: the imputation step fits unit and period effects on "
-            "untreated rows; the panel needs periods before each unit's cohort or "
-            "never-treated units."
-        )
+        raise EstimationError(_NO_UNTREATED)
     t_has = np.bincount(s.time[untr], minlength=s.n_periods) > 0
     u_has = np.bincount(s.unit[untr], minlength=s.n_units) > 0
     notes = []
     no_t = treated & ~t_has[s.time]
     if no_t.any():
-        bad = sorted({str(labels[t]) for t in np.unique(s.time[no_t])})
-        notes.append(
-            f"{int(no_t.sum())} treated rows in period(s) {bad} were not imputed: no untreated "
-            f"observation identifies those periods' effects (every unit is treated by then; "
-            f"add never-treated units or stop the window earlier)."
-        )
+        notes.append(_no_period_note(int(no_t.sum()), np.unique(s.time[no_t]), labels))
     no_u = treated & t_has[s.time] & ~u_has[s.unit]
     if no_u.any():
         notes.append(
@@ -108,14 +127,104 @@ def _imputable(s: FESample, treated: np.ndarray, labels: Any) -> tuple[np.ndarra
         )
     ok = treated & t_has[s.time] & u_has[s.unit]
     if not ok.any():
-        raise EstimationError(
-            "no treated observation can be imputed: treated rows need untreated rows of the "
-            "same unit and untreated rows in the same period."
-        )
+        raise EstimationError(_NOT_IMPUTABLE)
     return ok, notes
 
 
-def imputation_cells(s: FESample, anticipation: int, labels: Any) -> ImputedCells:
+@dataclass(frozen=True)
+class _Blocks:
+    """A balanced panel without covariates by cohort blocks (treated cohorts in
+    order, then the never treated): the wide outcomes, each block's untreated
+    periods ``P`` and treated ones ``D``."""
+
+    wp: WidePanel
+    groups: np.ndarray
+    P: np.ndarray
+    D: np.ndarray
+
+
+def _blocks(s: FESample, anticipation: int) -> _Blocks | None:
+    uc = s.unit_cohort
+    fin = np.isfinite(uc)
+    if (uc[fin] < 0).any():
+        return None
+    groups = np.unique(uc[fin]).astype(int)
+    G, T = len(groups), s.n_periods
+    unit_block = np.full(s.n_units, G, dtype=np.intp)
+    unit_block[fin] = np.searchsorted(groups, uc[fin].astype(int))
+    counts = np.bincount(unit_block, minlength=G + 1)
+    t = np.arange(T)
+    D = np.zeros((G + 1, T), dtype=bool)
+    D[:G] = t[None, :] >= (groups - anticipation)[:, None]
+    P = ~D
+    P[counts == 0] = False
+    D[counts == 0] = False
+    t_has = P.any(axis=0)
+    # every cohort keeps an imputable cell, every unit an untreated period
+    if not (D[:G] & t_has).any(axis=1).all() or (P.sum(axis=1)[counts > 0] == 0).any():
+        return None
+    wp = wide_panel(s, unit_block, G + 1)
+    return None if wp is None else _Blocks(wp, groups, P, D)
+
+
+def _period_blocks(b: _Blocks, periods: np.ndarray) -> np.ndarray:
+    """``(blocks, T, q)`` period dummies (``periods`` minus the first)."""
+    R = np.zeros((len(b.P), b.P.shape[1], len(periods) - 1))
+    R[:, periods[1:], np.arange(len(periods) - 1)] = 1.0
+    return R
+
+
+def _cells_by_blocks(s: FESample, b: _Blocks, labels: Any) -> ImputedCells:
+    """:func:`imputation_cells` from cohort x period sums (see
+    :mod:`spimpact.did._fe_blocks`), the influence functions factored on the
+    cohort blocks: the basis holds each unit's weighted first-step residuals in
+    its untreated periods and ``tau_it - ATT(g,t)`` in its treated ones."""
+    wp, P, D, groups = b.wp, b.P, b.D, b.groups
+    G, T, n = len(groups), s.n_periods, s.n_units
+    t_has = P.any(axis=0)
+    periods = np.flatnonzero(t_has)
+    notes = []
+    no_t = D & ~t_has[None, :]
+    if no_t.any():
+        notes.append(_no_period_note(int(no_t.sum(axis=1) @ wp.counts),
+                                     np.flatnonzero(no_t.any(axis=0)), labels))
+    R = _period_blocks(b, periods)
+    names = [f"period {p}" for p in periods[1:]]
+    vals = np.empty((n, T + 1))
+    fit = block_ols(wp, P, R, names, "the imputation model (fitted on untreated rows)",
+                    vals[:, :T])
+    ok = D & t_has[None, :]  # imputable treated cells, by block and period
+    cg, ct = np.nonzero(ok)  # (block, period), sorted by cohort then period
+    K = len(cg)
+    bounds, Wb = wp.bounds, wp.block_weight
+    if (Wb[:G] <= 0).any():
+        raise EstimationError("a cohort-period cell has zero total weight; check the weights.")
+    att = np.empty(K)
+    for h in range(G):  # the treated cells of each cohort: tau_it - ATT(g,t)
+        sel = np.flatnonzero(cg == h)
+        V = vals[bounds[h]:bounds[h + 1]]
+        tau = V[:, ct[sel]]
+        wb = wp.w[bounds[h]:bounds[h + 1]]
+        att[sel] = (tau.sum(axis=0) * wb[0] if wp.constant_weights else wb @ tau) / Wb[h]
+        V[:, ct[sel]] = tau - att[sel]
+        V[:, np.flatnonzero(~(P[h] | ok[h]))] = 0.0
+    finish_values(vals, wp)
+    # untreated rows: -n R_s M^-1 B, B the cells' mean demeaned design rows
+    Pf = P.astype(float)
+    Rbar = np.einsum("bt,btq->bq", Pf, R) / np.maximum(Pf.sum(axis=1), 1)[:, None]
+    B = (R[cg, ct] - Rbar[cg]).T  # (q, K)
+    C = np.zeros((G + 1, T + 1, K))
+    C[:, :T] = -block_coef(R, P, fit.bread @ B, n)
+    C[cg, ct, np.arange(K)] = n / Wb[cg]  # treated rows: n w_i (tau_it - ATT) / W_g
+    psi = FactoredInfluence.from_block_order(wp.order, wp.counts, vals,
+                                             C.reshape((G + 1) * (T + 1), K), weight_col=T)
+    g = groups[cg]
+    cells = pd.DataFrame({"g": g, "t": ct, "base": -1, "post": ct >= g, "reference": False})
+    return ImputedCells(cells, att, psi, int(ok.sum(axis=1) @ wp.counts), notes, b)
+
+
+def imputation_cells(s: FESample, anticipation: int, labels: Any, *,
+                     factored: bool = True) -> ImputedCells:
     """ATT(g,t) and per-unit influence functions of the imputation estimator.
 
     Parameters
@@ -123,7 +232,13 @@ def imputation_cells(s: FESample, anticipation: int, labels: Any) -> ImputedCell
     s : the estimation sample; anticipation : periods of anticipation (rows
         from ``g - anticipation`` on count as treated); labels : period labels
         (for messages).
+    factored : a balanced panel without covariates is fitted from cohort x
+        period sums with factored influence functions; ``False`` forces the
+        row-level regression (the reference those are tested against).
     """
+    b = _blocks(s, anticipation) if factored else None
+    if b is not None:
+        return _cells_by_blocks(s, b, labels)
     treated = _treated_rows(s, anticipation)
     ok, notes = _imputable(s, treated, labels)
     untr = ~treated
@@ -151,11 +266,38 @@ def imputation_cells(s: FESample, anticipation: int, labels: Any) -> ImputedCell
     psi = n * (psi_treated.toarray() - fit.scores @ (fit.bread @ B))
     g, t = cell_codes // T, cell_codes % T
     cells = pd.DataFrame({"g": g, "t": t, "base": -1, "post": t >= g, "reference": False})
-    return ImputedCells(cells, att, psi, tau, rows, notes)
+    return ImputedCells(cells, att, psi, len(rows), notes)
+
+
+def _pretrend_by_blocks(s: FESample, b: _Blocks, lead_vals: np.ndarray
+                       ) -> tuple[np.ndarray, FactoredInfluence]:
+    """The BJS pre-trend regression from cohort x period sums: lead coefficients
+    and their influence functions, factored on the cohort blocks."""
+    wp, P, groups = b.wp, b.P, b.groups
+    G, T, n, k = len(groups), s.n_periods, s.n_units, len(lead_vals)
+    periods = np.flatnonzero(P.any(axis=0))
+    R = np.concatenate([np.zeros((G + 1, T, k)), _period_blocks(b, periods)], axis=2)
+    lead = groups[:, None] - np.arange(T)[None, :]  # (G, T)
+    for j, v in enumerate(lead_vals):
+        R[:G, :, j] = lead == v
+    names = [f"lead {-v}" for v in lead_vals] + [f"period {p}" for p in periods[1:]]
+    vals = np.empty((n, T))
+    fit = block_ols(wp, P, R, names, "the BJS pre-trend regression", vals)
+    for h in range(G + 1):
+        vals[wp.bounds[h]:wp.bounds[h + 1], ~P[h]] = 0.0
+    if not wp.constant_weights:
+        vals *= wp.w[:, None]
+    elif wp.w[0] != 1.0:
+        vals *= wp.w[0]
+    C = block_coef(R, P, fit.bread[:, :k], n)
+    psi = FactoredInfluence.from_block_order(wp.order, wp.counts, vals,
+                                             C.reshape((G + 1) * T, k))
+    return fit.coef[:k], psi
 
 
 def bjs_pretrend_test(
-    s: FESample, anticipation: int, n_leads: int | None, confidence: float,
+    s: FESample, anticipation: int, n_leads: int | None, confidence: float, *,
+    factored: bool = True, blocks: _Blocks | None = None,
 ) -> tuple[PreTest | None, pd.DataFrame | None, str | None]:
     """BJS (2024, Sec. 4.4) pre-trend test: on untreated rows only, add dummies
     for leads ``-(anticipation+1) ... -(anticipation+K)`` to the unit and period
@@ -165,10 +307,17 @@ def bjs_pretrend_test(
     unit effects, would be collinear). Returns the test, the lead coefficients
     (``event_time`` table) and a note when the test cannot be computed.
     """
-    untr = ~_treated_rows(s, anticipation)
-    lead = np.where(np.isfinite(s.row_cohort), s.row_cohort - s.time, 0).astype(int)
-    lead = np.where(untr, lead, 0)
-    max_lead = int(lead.max()) if lead.size else 0
+    b = (blocks if blocks is not None else _blocks(s, anticipation)) if factored else None
+    if b is None:
+        untr = ~_treated_rows(s, anticipation)
+        lead = np.where(np.isfinite(s.row_cohort), s.row_cohort - s.time, 0).astype(int)
+        lead = np.where(untr, lead, 0)
+        max_lead = int(lead.max()) if lead.size else 0
+    else:  # the earliest untreated period of each cohort with units
+        G = len(b.groups)
+        has = b.P[:G].any(axis=1)
+        first = np.argmax(b.P[:G], axis=1)
+        max_lead = int(max((b.groups - first)[has].max(initial=0), 0))
     available = max_lead - anticipation - 1
     if available <= 0:
         return None, None, ("BJS pre-trend test not computed: fewer than two pre-treatment "
@@ -179,21 +328,22 @@ def bjs_pretrend_test(
         note = (f"pretrend_periods={n_leads} but only {available} leads can be tested with "
                 f"unit effects; the BJS pre-trend test uses {available}.")
     lead_vals = np.arange(anticipation + 1, anticipation + k + 1)
-    periods = np.flatnonzero(np.bincount(s.time[untr], minlength=s.n_periods) > 0)
-    R, names = _period_design(s, periods)
-    L = dummies(lead, lead_vals).toarray()
-    R = np.hstack([L, R])
-    names = [f"lead {-v}" for v in lead_vals] + names
     try:
-        fit = within_ols(s.y[untr], R[untr], s.unit[untr], s.w[untr], s.n_units, names,
-                         "the BJS pre-trend regression")
+        if b is not None:
+            coef, psi = _pretrend_by_blocks(s, b, lead_vals)
+        else:
+            periods = np.flatnonzero(np.bincount(s.time[untr], minlength=s.n_periods) > 0)
+            R, names = _period_design(s, periods)
+            R = np.hstack([dummies(lead, lead_vals).toarray(), R])
+            names = [f"lead {-v}" for v in lead_vals] + names
+            fit = within_ols(s.y[untr], R[untr], s.unit[untr], s.w[untr], s.n_units, names,
+                             "the BJS pre-trend regression")
+            coef, psi = fit.coef[:k], fit.influence(np.arange(k))
     except EstimationError as err:
         return None, None, f"BJS pre-trend test not computed: {err}"
-    cols = np.arange(k)
-    psi = fit.influence(cols)
     V = influence_vcov(psi, s.cluster)
-    stat, df, p = wald_test(fit.coef[cols], V)
-    table = estimate_table(fit.coef[cols], influence_se(psi, s.cluster), confidence,
+    stat, df, p = wald_test(coef, V)
+    table = estimate_table(coef, influence_se(psi, s.cluster), confidence,
                            index={"event_time": (-lead_vals).tolist()})
     table = table.sort_values("event_time").reset_index(drop=True)
     return PreTest(stat, df, p, kind="BJS pre-trend"), table, note
@@ -335,7 +485,7 @@ class Imputation(Estimator):
         self._validate()
         s, cells, notes = fit_imputation(self, panel, "Imputation")
         pre, pre_tab, note = bjs_pretrend_test(s, self.anticipation, self.pretrend_periods,
-                                               self.confidence)
+                                               self.confidence, blocks=cells.blocks)
         if note:
             notes.append(note)
         opts = InferenceOptions(self.confidence, self.bootstrap, self.random_state,
@@ -346,5 +496,5 @@ class Imputation(Estimator):
         return group_time_result(  # type: ignore[return-value]
             panel, s, cells.cells, cells.att, cells.psi, opts, method=method,
             n_obs=len(s.y), result_cls=ImputationResult, pretrends=pre_tab,
-            info={"imputed treated rows": len(cells.rows)}, notes=notes, pretest=pre,
+            info={"imputed treated rows": cells.n_imputed}, notes=notes, pretest=pre,
         )

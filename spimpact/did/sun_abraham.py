@@ -27,7 +27,7 @@ from scipy import sparse
 
 from .._estimator import Estimator
 from ..errors import EstimationError
-from ..inference import RandomState, validate_choice
+from ..inference import FactoredInfluence, RandomState, validate_choice
 from ..inference_cluster import DEFAULT_INFERENCE
 from ..panel import Panel
 from ._fe import (
@@ -39,6 +39,7 @@ from ._fe import (
     unit_means,
     within_ols,
 )
+from ._fe_blocks import block_coef, block_ols, finish_values, wide_panel
 from .imputation import validate_common
 from .results import GroupTimeResult
 
@@ -48,10 +49,9 @@ ControlGroup = Literal["never_treated", "last_treated"]
 
 
 def _control_window(s: FESample, control_group: str, anticipation: int,
-                    labels: pd.Index) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Rows used and each row's cohort with the control cohort set to ``inf``."""
-    rc = s.row_cohort.copy()
-    keep = np.ones(len(rc), dtype=bool)
+                    labels: pd.Index) -> tuple[np.ndarray, list[str]]:
+    """Rows used (the control cohort's cohort is set to ``inf`` by the callers)."""
+    keep = np.ones(len(s.y), dtype=bool)
     notes: list[str] = []
     never = ~np.isfinite(s.unit_cohort)
     if control_group == "never_treated":
@@ -60,7 +60,7 @@ def _control_window(s: FESample, control_group: str, anticipation: int,
                 "control_group='never_treated' but every unit is treated within the panel; "
                 "use control_group='last_treated' (the last cohort as controls)."
             )
-        return keep, rc, notes
+        return keep, notes
     groups = s.groups
     if len(groups) < 2 and not never.any():
         raise EstimationError(
@@ -68,20 +68,101 @@ def _control_window(s: FESample, control_group: str, anticipation: int,
         )
     last = int(groups[-1])
     keep = s.time < last - anticipation
-    rc[rc == last] = np.inf
     notes.append(
         f"the last-treated cohort ({labels[last]!s}) serves as the control group: periods from "
         f"{labels[last - anticipation]!s} on ({int((~keep).sum())} rows) were left out."
     )
-    return keep, rc, notes
+    return keep, notes
+
+
+def _cell_frame(g: np.ndarray, t: np.ndarray, anticipation: int
+                ) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """The cells ``(g, t)`` plus each cohort's reference cell, sorted by
+    ``(g, t)``; the sort order (estimated cells first) and the number of
+    reference cells."""
+    groups = np.unique(g)
+    ref_g = groups[groups - 1 - anticipation >= 0]
+    cells = pd.DataFrame({
+        "g": np.r_[g, ref_g], "t": np.r_[t, ref_g - 1 - anticipation],
+        "reference": np.r_[np.zeros(len(g), bool), np.ones(len(ref_g), bool)],
+    })
+    cells["base"] = cells["g"] - 1 - anticipation
+    cells["post"] = cells["t"] >= cells["g"]
+    order = np.lexsort((cells["t"].to_numpy(), cells["g"].to_numpy()))
+    cells = cells.iloc[order][["g", "t", "base", "post", "reference"]].reset_index(drop=True)
+    return cells, order, len(ref_g)
+
+
+def _cells_by_blocks(
+    s: FESample, keep: np.ndarray, control_group: str, anticipation: int, labels: pd.Index,
+) -> tuple[pd.DataFrame, np.ndarray, FactoredInfluence, int] | None:
+    """The Sun-Abraham regression of a balanced panel without covariates from
+    cohort x period sums, its influence functions factored on the cohort blocks
+    (:mod:`spimpact.did._fe_blocks`); ``None`` when that does not apply."""
+    T = s.n_periods
+    uc = s.unit_cohort.copy()
+    Tw = T
+    if control_group == "last_treated":
+        last = int(s.groups[-1])
+        uc[uc == last] = np.inf
+        Tw = last - anticipation
+    groups = np.unique(uc[np.isfinite(uc)]).astype(int)
+    G = len(groups)
+    if G == 0 or Tw < 2 or (uc < 0).any():
+        return None
+    unit_block = np.full(s.n_units, G, dtype=np.intp)
+    fin = np.isfinite(uc)
+    unit_block[fin] = np.searchsorted(groups, uc[fin].astype(int))
+    wp = wide_panel(s, unit_block, G + 1)
+    if wp is None:
+        return None
+    base = groups - 1 - anticipation
+    t_all = np.arange(Tw)
+    cg = np.repeat(groups, Tw)
+    ct = np.tile(t_all, G)
+    in_cell = ct != np.repeat(base, Tw)
+    cg, ct = cg[in_cell], ct[in_cell]
+    K, n_t = len(cg), Tw - 1
+    # design by block: period dummies (periods 1..Tw-1), then one column per cell
+    R = np.zeros((G + 1, T, n_t + K))
+    R[:, np.arange(1, Tw), np.arange(n_t)] = 1.0
+    R[np.searchsorted(groups, cg), ct, n_t + np.arange(K)] = 1.0
+    P = np.zeros((G + 1, T), dtype=bool)
+    P[:, :Tw] = True
+    names = ([f"period {labels[p]!s}" for p in range(1, Tw)]
+             + [f"cohort {labels[g]!s} x period {labels[t]!s}" for g, t in zip(cg, ct)])
+    n = s.n_units
+    vals = np.empty((n, T + 1))
+    fit = block_ols(wp, P, R, names, "the Sun-Abraham regression", vals[:, :T])
+    vals[:, Tw:T] = 0.0
+    finish_values(vals, wp)
+    C = np.zeros((G + 1, T + 1, K))
+    C[:, :T] = block_coef(R, P, fit.bread[:, n_t:], n)
+    cells, order, n_ref = _cell_frame(cg, ct, anticipation)
+    coef = np.hstack([C.reshape((G + 1) * (T + 1), K), np.zeros(((G + 1) * (T + 1), n_ref))])
+    att = np.r_[fit.coef[n_t:], np.zeros(n_ref)]
+    psi = FactoredInfluence.from_block_order(wp.order, wp.counts, vals, coef[:, order],
+                                             weight_col=T)
+    return cells, att[order], psi, int(keep.sum())
 
 
 def sun_abraham_cells(
-    s: FESample, control_group: str, anticipation: int, labels: pd.Index,
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, int, list[str]]:
+    s: FESample, control_group: str, anticipation: int, labels: pd.Index, *,
+    factored: bool = True,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | FactoredInfluence, int, list[str]]:
     """Cells, coefficients ``(k,)``, influence functions ``(n_units, k)``, the
-    number of rows used and notes. Reference cells are included with 0."""
-    keep, rc, notes = _control_window(s, control_group, anticipation, labels)
+    number of rows used and notes. Reference cells are included with 0.
+
+    A balanced panel without covariates is fitted by cohort blocks and its
+    influence functions stay factored (``factored=False`` forces the row-level
+    sparse regression, the reference the block formulas are tested against)."""
+    keep, notes = _control_window(s, control_group, anticipation, labels)
+    fast = _cells_by_blocks(s, keep, control_group, anticipation, labels) if factored else None
+    if fast is not None:
+        return (*fast, notes)
+    rc = s.row_cohort.copy()
+    if control_group == "last_treated":
+        rc[rc == s.groups[-1]] = np.inf
     T = s.n_periods
     rows = np.flatnonzero(keep)
     time, unit, w, y = s.time[rows], s.unit[rows], s.w[rows], s.y[rows]
@@ -104,19 +185,9 @@ def sun_abraham_cells(
              + list(s.x_names))
     fit = within_ols(y, R, unit, w, s.n_units, names, "the Sun-Abraham regression")
     cols = np.arange(n_t, n_t + K)
-    g, t = cell_codes // T, cell_codes % T
-    groups = np.unique(g)
-    ref_g = groups[groups - 1 - anticipation >= 0]
-    cells = pd.DataFrame({
-        "g": np.r_[g, ref_g], "t": np.r_[t, ref_g - 1 - anticipation],
-        "reference": np.r_[np.zeros(K, bool), np.ones(len(ref_g), bool)],
-    })
-    cells["base"] = cells["g"] - 1 - anticipation
-    cells["post"] = cells["t"] >= cells["g"]
-    att = np.r_[fit.coef[cols], np.zeros(len(ref_g))]
-    psi = np.hstack([fit.influence(cols), np.zeros((s.n_units, len(ref_g)))])
-    order = np.lexsort((cells["t"].to_numpy(), cells["g"].to_numpy()))
-    cells = cells.iloc[order][["g", "t", "base", "post", "reference"]].reset_index(drop=True)
+    cells, order, n_ref = _cell_frame(cell_codes // T, cell_codes % T, anticipation)
+    att = np.r_[fit.coef[cols], np.zeros(n_ref)]
+    psi = np.hstack([fit.influence(cols), np.zeros((s.n_units, n_ref))])
     return cells, att[order], psi[:, order], len(rows), notes
 
 

@@ -109,7 +109,7 @@ class TwoStage(Estimator):
                   + (f", anticipation {self.anticipation}" if self.anticipation else "") + ")")
         return group_time_result(
             panel, s, cells.cells, cells.att, cells.psi, opts, method=method,
-            n_obs=len(s.y), info={"stage-2 treated rows": len(cells.rows)}, notes=notes,
+            n_obs=len(s.y), info={"stage-2 treated rows": cells.n_imputed}, notes=notes,
             pretest=None,
             pretest_text="none: stage 1 uses the pre-treatment rows (see Imputation().pretest)",
         )

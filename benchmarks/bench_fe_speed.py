@@ -1,0 +1,218 @@
+"""Speed and memory of the regression-based DiD estimators, against pyfixest.
+
+Whole-process timings, as ``bench_did_speed.py``: each run is a fresh
+subprocess on the same parquet file (balanced, 20 periods, 7 cohorts plus
+never-treated units, no covariates). spimpact's estimators run with their
+default options (``inference="cv3"``, clustered on the unit) and the estimate
+time includes the Panel construction and the event-study aggregation.
+Reported: the estimate time inside the process, the whole process's wall time
+(imports and data loading included) and its peak resident memory; spimpact's
+runs are repeated (``--repeats``, fresh processes, medians).
+
+pyfixest (where installed for ``--peer-python``) runs the comparable
+regressions with its CRV1 clustered errors (no leverage correction):
+
+* ``SunAbraham`` - ``pf.event_study(..., estimator="saturated")`` (the same
+  saturated cohort x period regression) and its aggregation;
+* ``TwoStage`` - ``pf.did2s`` with event-time dummies in the second stage
+  (not run by default, see below);
+* ``TWFE`` (event study) - ``feols("y ~ i(rel, ref=-1) | id + period")``.
+
+pyfixest has no counterpart of the imputation estimator's BJS variance or of
+ETWFE's aggregation here; those rows are spimpact only.
+
+Targets (issue 16): Sun-Abraham and imputation at 1,000,000 units x 20
+periods each under 20 s, and 10x the units at most ~12x the time.
+Not every tool runs at every size (``PLAN``): ``TWFE(inference="cv3")``
+only at 10,000 units (its exact cluster jackknife forms the dense
+unit-demeaned design, rows x event times, and eigen-decomposes every unit's
+hat block: minutes and ~10 GB at 100,000 units), pyfixest up to 100,000 units
+(its saturated event study peaked at 15 GB there). pyfixest's ``did2s`` with
+unit clusters is not run: it builds a dense rows x clusters array (it asked
+for 186 GiB at 100,000 units and held 15 GB at 10,000 units when stopped); the
+script keeps its call for machines where it fits.
+
+Run: ``python benchmarks/bench_fe_speed.py [--quick] [--repeats N]
+[--peer-python PATH] [--skip-peers]``. Results go to
+``benchmarks/results/fe_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _harness import available, median_run, run  # noqa: E402
+from bench_did_speed import T, make_panel  # noqa: E402  (the same data generator)
+
+ESTIMATORS = {
+    "sun_abraham": "SunAbraham()",
+    "imputation": "Imputation()",
+    "two_stage": "TwoStage()",
+    "etwfe": "ETWFE()",
+    "twfe": "TWFE(event_study=True)",
+}
+#: sizes (keys of the sizes dict) each tool runs at: the row-level fits
+#: (spimpact's ETWFE and TWFE, pyfixest) grow too large in memory or time
+#: beyond those (see the module docstring)
+PLAN = {
+    ("spimpact", "sun_abraham"): ("100k", "1m"),
+    ("spimpact", "imputation"): ("100k", "1m"),
+    ("spimpact", "two_stage"): ("100k", "1m"),
+    ("spimpact", "etwfe"): ("100k", "1m"),
+    ("spimpact", "twfe"): ("10k",),
+    ("pyfixest", "sun_abraham"): ("10k", "100k"),
+    ("pyfixest", "two_stage"): (),  # see the module docstring
+    ("pyfixest", "twfe"): ("10k", "100k"),
+}
+
+SPIMPACT = """
+import time, sys, resource, json
+t0 = time.perf_counter()
+import pandas as pd
+from spimpact import Panel
+from spimpact.did import SunAbraham, Imputation, TwoStage, ETWFE, TWFE
+df = pd.read_parquet(sys.argv[1])
+t1 = time.perf_counter()
+p = Panel(df, outcome="y", unit="id", time="period", cohort="G", never_treated=0)
+res = {est}
+out = res if not hasattr(res, "aggregate") else res.aggregate("event")
+t2 = time.perf_counter()
+print(json.dumps({{"estimate_s": t2 - t1, "overall": float(out.overall.estimate),
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+
+PYFIXEST = {
+    "sun_abraham": """
+import time, sys, resource, json, warnings
+warnings.simplefilter("ignore")
+import pandas as pd
+import pyfixest as pf
+df = pd.read_parquet(sys.argv[1])
+t1 = time.perf_counter()
+sat = pf.event_study(df, yname="y", idname="id", tname="period", gname="G",
+                     estimator="saturated")
+agg = sat.aggregate()
+t2 = time.perf_counter()
+print(json.dumps({"estimate_s": t2 - t1,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+""",
+    "two_stage": """
+import time, sys, resource, json, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+df = pd.read_parquet(sys.argv[1])
+t1 = time.perf_counter()
+df["D"] = ((df["G"] > 0) & (df["period"] >= df["G"])).astype(int)
+df["rel"] = np.where(df["G"] > 0, df["period"] - df["G"], -1000)
+fit = pf.did2s(df, yname="y", first_stage="~ 0 | id + period",
+               second_stage="~ i(rel, ref=-1000)", treatment="D", cluster="id")
+fit.tidy()
+t2 = time.perf_counter()
+print(json.dumps({"estimate_s": t2 - t1,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+""",
+    "twfe": """
+import time, sys, resource, json, warnings
+warnings.simplefilter("ignore")
+import numpy as np
+import pandas as pd
+import pyfixest as pf
+df = pd.read_parquet(sys.argv[1])
+t1 = time.perf_counter()
+df["rel"] = np.where(df["G"] > 0, df["period"] - df["G"], -1)
+fit = pf.feols("y ~ i(rel, ref=-1) | id + period", df, vcov={"CRV1": "id"})
+fit.tidy()
+t2 = time.perf_counter()
+print(json.dumps({"estimate_s": t2 - t1,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+""",
+}
+
+
+def load() -> str:
+    """The machine's load averages (the timings depend on it)."""
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:  # pragma: no cover - platforms without getloadavg
+        return "unknown"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="10x smaller panels")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="fresh spimpact processes per estimator and size (median)")
+    ap.add_argument("--peer-python", default=os.environ.get("SPIMPACT_PEER_PYTHON", sys.executable),
+                    help="interpreter with pyfixest installed (default: $SPIMPACT_PEER_PYTHON, "
+                         "else this one)")
+    ap.add_argument("--skip-peers", action="store_true", help="spimpact only")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per peer run")
+    args = ap.parse_args()
+    scale = 10 if args.quick else 1
+    sizes = {"10k": 10_000 // scale, "100k": 100_000 // scale, "1m": 1_000_000 // scale}
+    peers = not args.skip_peers and available(args.peer_python, "pyfixest")
+    if not args.skip_peers and not peers:
+        print(f"pyfixest not installed for {args.peer_python}: spimpact only")
+    results: dict[str, dict | None] = {}
+    loads: dict[str, str] = {"start": load()}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, n in sizes.items():
+            path = Path(tmp) / f"{label}.parquet"
+            make_panel(n, path)
+            print(f"{n:,} units x {T} periods (load {load()})")
+            for name, call in ESTIMATORS.items():
+                if label in PLAN[("spimpact", name)]:
+                    key = f"spimpact_{name}_{label}"
+                    results[key] = median_run(args.repeats, sys.executable,
+                                              SPIMPACT.format(est=f"{call}.fit(p)"), str(path))
+                    show(key, results[key])
+                if peers and label in PLAN.get(("pyfixest", name), ()):
+                    key = f"pyfixest_{name}_{label}"
+                    results[key] = run(args.peer_python, PYFIXEST[name], str(path),
+                                       timeout=args.timeout)
+                    show(key, results[key])
+            loads[label] = load()
+            path.unlink()
+    report(results, sizes)
+    out = HERE / "results" / "fe_speed.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"sizes": sizes, "periods": T, "load_average": loads,
+                               "results": results}, indent=2))
+    print(f"written {out}")
+
+
+def show(key: str, v: dict | None) -> None:
+    if v:
+        print(f"  {key:34s} estimate {v['estimate_s']:8.2f} s   process "
+              f"{v['process_s']:8.2f} s   peak {v['peak_mb']:8.0f} MB", flush=True)
+    else:
+        print(f"  {key:34s} failed or timed out", flush=True)
+
+
+def report(r: dict[str, dict | None], sizes: dict[str, int]) -> None:
+    ratio = sizes["1m"] / sizes["100k"]
+    for name in ESTIMATORS:
+        small, big = r.get(f"spimpact_{name}_100k"), r.get(f"spimpact_{name}_1m")
+        if small and big:
+            print(f"{name:12s} {sizes['1m']:,} units: {big['estimate_s']:.2f} s "
+                  f"({big['estimate_s'] / small['estimate_s']:.1f}x the time of "
+                  f"{sizes['100k']:,} for {ratio:.0f}x the units), peak "
+                  f"{big['peak_mb'] / 1024:.2f} GB")
+    for name in ("sun_abraham", "imputation"):
+        big = r.get(f"spimpact_{name}_1m")
+        if big:
+            print(f"target: {name} at {sizes['1m']:,} units under 20 s: "
+                  f"{'met' if big['estimate_s'] < 20 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
