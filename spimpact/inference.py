@@ -281,7 +281,7 @@ def cluster_sums(psi: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
 
 def influence_vcov(
     psi: np.ndarray | FactoredInfluence, cluster: np.ndarray | None = None, *,
-    n: int | None = None,
+    n: int | None = None, columns: np.ndarray | None = None,
 ) -> np.ndarray:
     """Variance matrix ``S.T @ S / n**2`` of the estimator from its influence functions.
 
@@ -293,6 +293,9 @@ def influence_vcov(
         Cluster code of each row: rows are summed within clusters first.
     n : int, optional
         The scaling count (defaults to ``psi.shape[0]``).
+    columns : index array or boolean mask, optional
+        Only these columns (a dense matrix is read a block of rows at a time,
+        without copying the columns).
 
     Examples
     --------
@@ -302,11 +305,24 @@ def influence_vcov(
     >>> float(influence_vcov(psi)[0, 0]) == float(np.var(x) / 4)
     True
     """
+    if columns is not None and (isinstance(psi, FactoredInfluence) or cluster is not None):
+        psi, columns = select_columns(psi, columns), None
     if isinstance(psi, FactoredInfluence):
         n = psi.shape[0] if n is None else n
         return psi.coef.T @ psi.gram(cluster) @ psi.coef / n**2
     psi = np.atleast_2d(np.asarray(psi, dtype=float).T).T
     n = psi.shape[0] if n is None else n
+    if columns is not None:  # dense, unclustered: a block of rows at a time, no column copy
+        from threadpoolctl import threadpool_limits
+
+        cols = np.arange(psi.shape[1])[columns]
+        V = np.zeros((len(cols), len(cols)))
+        # tall-and-narrow products run faster on one BLAS thread (FactoredInfluence.gram)
+        with threadpool_limits(1, user_api="blas"):
+            for lo in range(0, psi.shape[0], 1 << 16):
+                B = psi[lo : lo + (1 << 16)][:, cols]
+                V += B.T @ B
+        return V / n**2
     s = cluster_sums(psi, cluster)
     return (s.T @ s) / n**2
 

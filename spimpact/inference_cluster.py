@@ -640,7 +640,7 @@ def leverage_adjusted(
     cl, n_cl = _unit_cluster(cluster, n)
     w = np.asarray(unit_w, dtype=float)
     power = 1.0 if kind == "cv3" else 0.5
-    own = overwrite and psi is not None and psi.dtype == float
+    own = overwrite and psi.dtype == float
     out = psi if own else np.empty_like(psi, order="F")
     for cols, block, is_t, is_c in _role_chunks(psi, unit_group, cell_group):
         factor = np.ones(block.shape)

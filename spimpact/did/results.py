@@ -539,19 +539,7 @@ def pretest_from(
     if not sel.any():
         return None, ("no pre-treatment periods: the parallel-trends pre-test cannot be "
                       "computed (add earlier periods to test it).")
-    if isinstance(psi, FactoredInfluence) or cluster is not None:
-        V = influence_vcov(select_columns(psi, sel), cluster)
-    else:  # dense, unclustered: the Gram matrix of the columns, a block of rows at a time
-        from threadpoolctl import threadpool_limits
-
-        n = psi.shape[0]
-        V = np.zeros((int(sel.sum()),) * 2)
-        # tall-and-narrow products run faster on one BLAS thread (see FactoredInfluence.gram)
-        with threadpool_limits(1, user_api="blas"):
-            for lo in range(0, n, 1 << 16):
-                B = psi[lo : lo + (1 << 16)][:, sel]
-                V += B.T @ B
-        V /= n**2
+    V = influence_vcov(psi, cluster, columns=sel)
     n_indep = psi.shape[0] if cluster is None else int(np.max(cluster)) + 1
     ok_diag = np.diag(V) > 0
     Vs = V[np.ix_(ok_diag, ok_diag)]
