@@ -21,6 +21,7 @@ from .errors import (
     SpimpactWarning,
     StatisticalWarning,
 )
+from .dask_panel import DaskPanel
 from .panel import Panel
 from .results import Estimate, Result
 from .tables import compare
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Panel",
+    "DaskPanel",
     "Estimate",
     "Result",
     "compare",

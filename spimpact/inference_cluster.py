@@ -274,7 +274,7 @@ def _unit_summary(tot: np.ndarray, name: str) -> dict[str, np.ndarray]:
 
 def cluster_support(
     psi: np.ndarray | FactoredInfluence, cluster: np.ndarray | None, unit_group: np.ndarray,
-    cell_group: np.ndarray,
+    cell_group: np.ndarray, *, block_units: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Units and clusters behind each column of an influence-function matrix.
 
@@ -289,6 +289,11 @@ def cluster_support(
         Cluster codes (``None``: each unit its own cluster).
     unit_group : ndarray of int (n,)
     cell_group : ndarray of int (k,)
+    block_units : ndarray, optional
+        For factored influence functions whose rows are sums over units (one
+        row per cluster and cohort block, as in fits of distributed panels):
+        the units with nonzero weight in each cluster and block,
+        ``(n_clusters, n_blocks)``, or ``(n_blocks,)`` when not clustered.
 
     Returns
     -------
@@ -330,11 +335,15 @@ def cluster_support(
         treated_mask = used & (block_group[:, None] == cell_group[None, :])
         comp_mask = used & ~treated_mask
         if cluster is None:  # each unit its own cluster: counts per block suffice
-            per_block = np.bincount(block[nonzero_row], minlength=psi.n_blocks).astype(float)
+            per_block = (np.bincount(block[nonzero_row], minlength=psi.n_blocks).astype(float)
+                         if block_units is None else np.asarray(block_units, dtype=float))
             return pd.DataFrame({**_unit_summary(per_block @ treated_mask, "treated"),
                                  **_unit_summary(per_block @ comp_mask, "comparison")})
-        counts = np.zeros((n_cl, psi.n_blocks))
-        np.add.at(counts, (cl[nonzero_row], block[nonzero_row]), 1.0)
+        if block_units is not None:
+            counts = np.asarray(block_units, dtype=float)
+        else:
+            counts = np.zeros((n_cl, psi.n_blocks))
+            np.add.at(counts, (cl[nonzero_row], block[nonzero_row]), 1.0)
         treated = counts @ treated_mask
         comp = counts @ comp_mask
     else:
@@ -605,6 +614,7 @@ __all__ += ["few_clusters_note", "MIN_CLUSTERS_T"]
 def leverage_adjusted(
     psi: np.ndarray | FactoredInfluence, cluster: np.ndarray | None, unit_group: np.ndarray,
     unit_w: np.ndarray, cell_group: np.ndarray, kind: str, *, overwrite: bool = False,
+    block_units: np.ndarray | None = None,
 ) -> np.ndarray | FactoredInfluence:
     """Influence functions with each cluster's treated and comparison parts
     divided by ``(1 - h)`` (``kind="cv3"``) or ``sqrt(1 - h)`` (``"cr2"``).
@@ -619,6 +629,8 @@ def leverage_adjusted(
     of units that are their own clusters with equal weights: then every unit of
     a role has leverage ``1 / (units in the role)``, a factor per cohort block
     and column, and the result stays factored (no ``n x k`` matrix).
+    ``block_units`` (``(n_blocks,)``) gives those units per block when the
+    factored rows are not units but sums of them (fits of distributed panels).
 
     Examples
     --------
@@ -633,7 +645,7 @@ def leverage_adjusted(
     if isinstance(psi, FactoredInfluence):
         w = np.asarray(unit_w, dtype=float)
         if cluster is None and (len(w) == 0 or np.all(w == w[0])):
-            return _leverage_factored(psi, unit_group, cell_group, kind)
+            return _leverage_factored(psi, unit_group, cell_group, kind, block_units)
         psi = psi.dense()
     psi = np.asarray(psi, dtype=float)
     n, k = psi.shape
@@ -660,7 +672,7 @@ def leverage_adjusted(
 
 
 def _leverage_factored(psi: FactoredInfluence, unit_group: np.ndarray, cell_group: np.ndarray,
-                       kind: str) -> FactoredInfluence:
+                       kind: str, block_units: np.ndarray | None = None) -> FactoredInfluence:
     """:func:`leverage_adjusted` for factored influence functions, unclustered,
     equal weights: a factor per (block, column) on the coefficients."""
     n = psi.shape[0]
@@ -671,7 +683,8 @@ def _leverage_factored(psi: FactoredInfluence, unit_group: np.ndarray, cell_grou
     block[psi._order] = np.repeat(np.arange(psi.n_blocks), np.diff(psi._bounds))
     nonzero_row = np.zeros(n, dtype=bool)
     nonzero_row[psi._order] = np.abs(psi._sorted_values).max(axis=1) > 0
-    count = np.bincount(block[nonzero_row], minlength=psi.n_blocks).astype(float)
+    count = (np.bincount(block[nonzero_row], minlength=psi.n_blocks).astype(float)
+             if block_units is None else np.asarray(block_units, dtype=float))
     block_group = np.full(psi.n_blocks, -2, dtype=np.intp)
     block_group[block] = np.asarray(unit_group)
     treated = used & (block_group[:, None] == np.asarray(cell_group)[None, :])

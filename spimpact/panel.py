@@ -62,10 +62,12 @@ class Panel:
 
     Parameters
     ----------
-    data : pandas.DataFrame, polars.DataFrame (or LazyFrame) or path
+    data : pandas.DataFrame, polars.DataFrame (or LazyFrame), dask DataFrame or path
         Long data: one row per unit and period (panel), per individual
         (repeated cross-sections, one cross-section) or per period (one series).
-        It is copied, never modified; row order does not matter.
+        It is copied, never modified; row order does not matter. A
+        ``dask.dataframe.DataFrame`` gives a :class:`~spimpact.dask_panel.DaskPanel`
+        whose rows stay on the workers.
     outcome : str
         Outcome column (a count when ``exposure`` is given, otherwise a score).
     unit : str, optional
@@ -137,6 +139,15 @@ class Panel:
     """
 
     _frozen = False
+
+    def __new__(cls, data: Any = None, *args: Any, **kwargs: Any) -> Any:
+        # a Dask frame stays distributed: its panel is a DaskPanel (rows on the workers)
+        if cls is Panel and data is not None and not isinstance(data, pd.DataFrame):
+            from .dask_panel import DaskPanel, is_dask_frame
+
+            if is_dask_frame(data):
+                return DaskPanel(data, *args, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,

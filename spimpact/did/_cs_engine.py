@@ -14,8 +14,8 @@ from ._cells import CellPlan, control_mask
 from ._drdid import PSFit, did_panel_many, did_rc
 
 __all__ = [
-    "CellData", "CellEstimates", "estimate_cells", "estimate_cells_closed_form",
-    "fast_path_applies",
+    "CellData", "CellEstimates", "closed_form_cells", "estimate_cells",
+    "estimate_cells_closed_form", "fast_path_applies",
 ]
 
 #: R's did flags overlap problems when a preliminary propensity score reaches this.
@@ -292,6 +292,27 @@ def estimate_cells_closed_form(
             block -= S[h] / Wg[h]
         if not data.constant_weights:
             block *= wb[:, None]
+    att, coef, msgs = closed_form_cells(S, Wg, groups, n, plan, control_group, anticipation,
+                                        labels)
+    psi = FactoredInfluence.from_block_order(order, counts, vals, coef, weight_col=T)
+    return CellEstimates(att, psi, msgs)
+
+
+def closed_form_cells(
+    S: np.ndarray, Wg: np.ndarray, groups: np.ndarray, n: int, plan: CellPlan,
+    control_group: str, anticipation: int, labels: list[str],
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """ATT(g,t) and influence coefficients without covariates, from cohort sums.
+
+    ``S`` ``(G + 1, T)`` holds each cohort block's weighted outcome sums by
+    period and ``Wg`` ``(G + 1,)`` its total weight (block ``G``: never
+    treated); ``n`` is the number of units. The coefficients act on the basis
+    ``w_i (Y_it - cohort mean of t)`` and ``w_i`` (width ``T + 1``, blocks in
+    cohort order) of :func:`estimate_cells_closed_form`. Shared with the fit
+    of distributed panels, which computes the same sums partition by partition.
+    """
+    G = len(groups)
+    T = S.shape[1]
     coh = np.r_[groups.astype(float), np.inf]  # cohort position of each block
     k = len(plan)
     att = np.full(k, np.nan)
@@ -320,5 +341,4 @@ def estimate_cells_closed_form(
         coef[rows + t, j] -= n / W_c
         coef[rows + b, j] += n / W_c
         coef[rows + T, j] -= n * (mean[ctrl, t] - mean[ctrl, b] - mu_c) / W_c
-    psi = FactoredInfluence.from_block_order(order, counts, vals, coef, weight_col=T)
-    return CellEstimates(att, psi, msgs)
+    return att, coef, msgs

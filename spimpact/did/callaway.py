@@ -159,6 +159,16 @@ class CallawaySantAnna(Estimator):
 
         With ``by``, see :func:`spimpact.did.by_subgroup`.
         """
+        from ..dask_panel import DaskPanel
+
+        if isinstance(panel, DaskPanel):
+            if by is not None:
+                raise OptionError(f"by={by!r} on a Dask panel: subgroups are not supported there; "
+                                  f"filter the Dask frame to each subgroup and fit each.")
+            self._validate()
+            from ._cs_dask import fit_dask
+
+            return fit_dask(self, panel)
         if by is not None:
             from .subgroups import by_subgroup
 

@@ -96,6 +96,9 @@ class InfluenceData:
     #: ``None``: analytic SEs with normal critical values (R did)
     small_sample: Any = None
     draws: BootDraws | None = None
+    #: units behind the rows when ``psi``'s rows are not units but sums of them
+    #: (fits of Dask panels: one row per cluster and cohort); ``None``: the rows
+    n_independent: int | None = None
 
     @property
     def n(self) -> int:
@@ -383,7 +386,8 @@ def assemble_group_time(
         pre = ~cells["post"].to_numpy(dtype=bool) & ~ref
         pretest, note = pretest_from(
             est, inf.psi, pre, inf.cluster,
-            fallback=lambda: aggregate_cells(cells, att, inf, periods, confidence, "event"))
+            fallback=lambda: aggregate_cells(cells, att, inf, periods, confidence, "event"),
+            n_units=inf.n_independent)
         if note:
             notes.append(note)
     info = dict(info or {})
@@ -438,8 +442,14 @@ class GroupTimeResult(EventStudySensitivity, Result):
     @property
     def influence(self) -> np.ndarray:
         """Influence functions of the estimated cells (``(n_units, k)``; with
-        ``inference="cv3"`` or ``"cr2"``, leverage-adjusted as used for inference)."""
+        ``inference="cv3"`` or ``"cr2"``, leverage-adjusted as used for inference).
+        Fits of Dask panels keep them on the workers: an
+        :class:`~spimpact.errors.EstimationError` there."""
         psi = self._inf.psi
+        if self._inf.n_independent is not None:
+            raise EstimationError(
+                "this fit of a Dask panel holds sums of the units' influence functions (by "
+                "cluster and cohort), not each unit's: fit an in-memory Panel for them.")
         return psi.dense() if isinstance(psi, FactoredInfluence) else psi.copy()
 
     def aggregate(
@@ -523,7 +533,7 @@ PRETEST_UNITS_PER_CELL = 10
 
 def pretest_from(
     att: np.ndarray, psi: np.ndarray | FactoredInfluence, pre: np.ndarray, cluster: Any,
-    fallback: Any = None,
+    fallback: Any = None, n_units: int | None = None,
 ) -> tuple[PreTest | None, str | None]:
     """Wald pre-test that every pre-treatment ATT(g,t) is zero.
 
@@ -531,7 +541,8 @@ def pretest_from(
     estimated variance matrix is near-singular and the test is meaningless
     (its statistic explodes); then ``fallback`` (a callable returning the
     event-time aggregation) supplies the pre-treatment event-time estimates,
-    which are tested instead, and a note says so.
+    which are tested instead, and a note says so. ``n_units``: the units
+    behind an unclustered ``psi`` whose rows are sums of units.
     """
     from ..inference import influence_vcov
 
@@ -540,7 +551,7 @@ def pretest_from(
         return None, ("no pre-treatment periods: the parallel-trends pre-test cannot be "
                       "computed (add earlier periods to test it).")
     V = influence_vcov(psi, cluster, columns=sel)
-    n_indep = psi.shape[0] if cluster is None else int(np.max(cluster)) + 1
+    n_indep = ((n_units or psi.shape[0]) if cluster is None else int(np.max(cluster)) + 1)
     ok_diag = np.diag(V) > 0
     Vs = V[np.ix_(ok_diag, ok_diag)]
     rcond = 1.0 / np.linalg.cond(Vs) if Vs.size else 0.0
