@@ -9,13 +9,31 @@ import subprocess
 import time
 
 
+#: Environment variables every tool's process runs with (``set_environment``).
+EXTRA_ENV: dict[str, str] = {}
+
+
+def set_environment(numpy_hugepage: str) -> dict[str, str]:
+    """The environment of every timed process, the same for spimpact and the
+    peers. ``numpy_hugepage="off"`` sets ``NUMPY_MADVISE_HUGEPAGE=0``: numpy
+    then does not ask the kernel for transparent huge pages, which on virtual
+    machines that compact memory on demand makes the first touch of fresh
+    memory cost seconds per gigabyte (``docs/guide/did.md``, "Speed")."""
+    EXTRA_ENV.clear()
+    if numpy_hugepage == "off":
+        EXTRA_ENV["NUMPY_MADVISE_HUGEPAGE"] = "0"
+    return dict(EXTRA_ENV)
+
+
 def run(python: str, code: str, *args: str, timeout: float = 3600) -> dict | None:
     """Run ``code`` in a fresh interpreter; its last output line (JSON) plus the
     whole-process wall time as ``process_s``. ``None`` if it fails or times out."""
+    import os
+
     t0 = time.perf_counter()
     try:
         proc = subprocess.run([python, "-c", code, *args], capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, env={**os.environ, **EXTRA_ENV})
     except subprocess.TimeoutExpired:
         print(f"  timed out after {timeout:.0f} s")
         return None

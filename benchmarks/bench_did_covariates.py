@@ -14,8 +14,10 @@ Targets (issue "Scale"):
 - from 100,000 to 1,000,000 units the time grows at most 12x;
 - 1,000,000 units x 20 periods under 20 s and under 4 GB peak memory.
 
-Run: ``python benchmarks/bench_did_covariates.py [--quick] [--peer-python PATH]``
-(``make bench`` runs it). Results go to ``benchmarks/results/did_covariates.json``.
+Run: ``python benchmarks/bench_did_covariates.py [--quick] [--peer-python PATH]
+[--numpy-hugepage off]`` (``make bench`` runs it). Results go to
+``benchmarks/results/did_covariates.json`` (``did_covariates_nohugepage.json``
+with every process, the peers' too, under ``NUMPY_MADVISE_HUGEPAGE=0``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import available, median_run, run  # noqa: E402
+from _harness import available, median_run, run, set_environment  # noqa: E402
 
 REPEATS = 3
 T = 20
@@ -123,7 +125,11 @@ def main() -> None:
     ap.add_argument("--peer-python", default=os.environ.get("SPIMPACT_PEER_PYTHON", sys.executable),
                     help="interpreter with csdid / moderndid installed (default: "
                          "$SPIMPACT_PEER_PYTHON, set by `make bench`)")
+    ap.add_argument("--numpy-hugepage", choices=("default", "off"), default="default",
+                    help="'off': every process (spimpact and the peers) runs with "
+                         "NUMPY_MADVISE_HUGEPAGE=0; results go to did_covariates_nohugepage.json")
     args = ap.parse_args()
+    env = set_environment(args.numpy_hugepage)
     scale = 10 if args.quick else 1
     results: dict[str, dict | None] = {}
     diffs: dict[str, float] = {}
@@ -151,11 +157,12 @@ def main() -> None:
         results["spimpact_1m"] = median_run(REPEATS, sys.executable, SPIMPACT, str(large),
                                             str(tmpd / "sp1m.json"))
     report(results, diffs, n_small, n_large)
-    out = HERE / "results" / "did_covariates.json"
+    name = "did_covariates" + ("_nohugepage" if args.numpy_hugepage == "off" else "")
+    out = HERE / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"n_small": n_small, "n_large": n_large, "periods": T,
-                               "results": results, "max_abs_att_difference": diffs},
-                              indent=2))
+                               "environment": env, "results": results,
+                               "max_abs_att_difference": diffs}, indent=2))
     print(f"written {out}")
 
 

@@ -355,9 +355,16 @@ def cluster_support(
             else:
                 treated[:, cols] = _count_matrix(cl, n_cl, is_t, cl, n_cl)
                 comp[:, cols] = _count_matrix(cl, n_cl, is_c, cl, n_cl)
-        if cluster is None:
-            return pd.DataFrame({**_unit_summary(treated[0], "treated"),
-                                 **_unit_summary(comp[0], "comparison")})
+    return support_frame(treated, comp, clustered=cluster is not None)
+
+
+def support_frame(treated: np.ndarray, comp: np.ndarray, *, clustered: bool) -> pd.DataFrame:
+    """:func:`cluster_support`'s table from the numbers of treated and
+    comparison units behind each column, ``(n_clusters, k)`` (or ``(1, k)``
+    when every unit is its own cluster)."""
+    if not clustered:
+        return pd.DataFrame({**_unit_summary(treated[0], "treated"),
+                             **_unit_summary(comp[0], "comparison")})
 
     def summary(c: np.ndarray, name: str) -> dict[str, np.ndarray]:
         tot = c.sum(axis=0)
@@ -655,20 +662,74 @@ def leverage_adjusted(
     own = overwrite and psi.dtype == float
     out = psi if own else np.empty_like(psi, order="F")
     for cols, block, is_t, is_c in _role_chunks(psi, unit_group, cell_group):
-        factor = np.ones(block.shape)
-        for mask in (is_t, is_c):
-            wm = w[:, None] * mask
-            if cluster is None:  # each unit its own cluster: its own weight's share
-                tot = wm.sum(axis=0)
-                h_unit = np.divide(wm, tot, out=wm, where=tot > 0)
-            else:
-                by_cl = _count_matrix(cl, n_cl, wm, cl, n_cl)  # weights by cluster
-                tot = by_cl.sum(axis=0)
-                h_unit = np.divide(by_cl, tot, out=np.zeros_like(by_cl), where=tot > 0)[cl]
-            ok = mask & (h_unit < 1 - 1e-9)
-            factor[ok] = (1.0 - h_unit[ok]) ** -power
+        factor = _role_factor((is_t, is_c), w, None if cluster is None else cl, n_cl, power)
         np.multiply(block, factor, out=out[:, cols])
     return out
+
+
+def _role_factor(masks: tuple[np.ndarray, ...], w: np.ndarray, cl: np.ndarray | None,
+                 n_cl: int, power: float) -> np.ndarray:
+    """Leverage factors ``(1 - h)^-power`` of rows (``w`` their weights, ``cl``
+    their cluster codes or ``None`` for units as clusters) in each role mask."""
+    factor = np.ones(masks[0].shape)
+    for mask in masks:
+        wm = w[:, None] * mask
+        if cl is None:  # each unit its own cluster: its own weight's share
+            tot = wm.sum(axis=0)
+            h_unit = np.divide(wm, tot, out=wm, where=tot > 0)
+        else:
+            by_cl = _count_matrix(cl, n_cl, wm, cl, n_cl)  # weights by cluster
+            tot = by_cl.sum(axis=0)
+            h_unit = np.divide(by_cl, tot, out=np.zeros_like(by_cl), where=tot > 0)[cl]
+        ok = mask & (h_unit < 1 - 1e-9)
+        factor[ok] = (1.0 - h_unit[ok]) ** -power
+    return factor
+
+
+class RowBlockLeverage:
+    """:func:`cluster_support` and :func:`leverage_adjusted` applied while an
+    estimator fills its dense influence matrix a block at a time: the rows
+    ``idx`` (units) and columns ``cols`` of a block, all other rows of those
+    columns zero. The support counts come from the unadjusted block; with
+    ``kind`` ``"cv3"`` or ``"cr2"`` the block is then adjusted in place. The
+    numbers are those of the two functions on the whole matrix (the roles,
+    the nonzero rule and the leverage only involve a column's nonzero rows);
+    the matrix is not read again.
+    """
+
+    def __init__(self, k: int, cluster: np.ndarray | None, unit_w: np.ndarray,
+                 kind: str | None) -> None:
+        self.cluster = None if cluster is None else np.asarray(cluster, dtype=np.intp)
+        self.n_cl = 1 if cluster is None else int(np.max(cluster)) + 1
+        self.w = np.asarray(unit_w, dtype=float)
+        self.power = None if kind not in ("cv3", "cr2") else (1.0 if kind == "cv3" else 0.5)
+        self.treated = np.zeros((self.n_cl, k))
+        self.comp = np.zeros((self.n_cl, k))
+
+    def __call__(self, idx: np.ndarray, cols: np.ndarray, block: np.ndarray,
+                 treated_rows: np.ndarray) -> None:
+        for c0 in range(0, block.shape[1], CHUNK):  # temporaries a few columns wide
+            self._chunk(idx, cols[c0 : c0 + CHUNK], block[:, c0 : c0 + CHUNK], treated_rows)
+
+    def _chunk(self, idx: np.ndarray, cols: np.ndarray, block: np.ndarray,
+               treated_rows: np.ndarray) -> None:
+        nz = _nonzero(block)
+        is_t = nz & treated_rows[:, None]
+        is_c = nz & ~is_t
+        cl = None if self.cluster is None else self.cluster[idx]
+        if cl is None:
+            self.treated[0, cols], self.comp[0, cols] = is_t.sum(axis=0), is_c.sum(axis=0)
+        else:
+            self.treated[:, cols] = _count_matrix(cl, self.n_cl, is_t, cl, self.n_cl)
+            self.comp[:, cols] = _count_matrix(cl, self.n_cl, is_c, cl, self.n_cl)
+        if self.power is not None:
+            block *= _role_factor((is_t, is_c), self.w[idx], cl, self.n_cl, self.power)
+
+    def support(self) -> pd.DataFrame:
+        return support_frame(self.treated, self.comp, clustered=self.cluster is not None)
+
+
+__all__ += ["RowBlockLeverage", "support_frame"]
 
 
 def _leverage_factored(psi: FactoredInfluence, unit_group: np.ndarray, cell_group: np.ndarray,

@@ -381,3 +381,43 @@ def test_shared_propensity_fits_equal_cell_by_cell_fits(mpdta, control_group, va
         np.testing.assert_allclose(psi[sel, j], fit.psi * len(g_of) / sel.sum(), atol=1e-10)
         checked += 1
     assert checked == 12
+
+
+@pytest.mark.parametrize("roles", [{}, {"cluster": "c"}, {"cluster": "c", "weights": "w"},
+                                   {"weights": "w"}])
+@pytest.mark.parametrize("kind", ["cv3", "cr2", None])
+@pytest.mark.parametrize("control_group", ["never_treated", "not_yet_treated"])
+def test_block_by_block_leverage_equals_the_whole_matrix(roles, kind, control_group):
+    """The support counts and cv3/cr2 leverage applied to each block of the
+    influence matrix as the cells are estimated (RowBlockLeverage) equal
+    cluster_support and leverage_adjusted on the finished matrix (the counts
+    exactly; the factors up to the order of the weight sums: 1e-14)."""
+    from spimpact.did._cells import plan_cells
+    from spimpact.did._cs_engine import estimate_cells
+    from spimpact.did.callaway import _group_index
+    from spimpact.inference_cluster import RowBlockLeverage, cluster_support, leverage_adjusted
+
+    rng = np.random.default_rng(3)
+    n, T = 400, 6
+    u = np.repeat(np.arange(n), T)
+    g = rng.choice([0, 3, 4, 5], size=n)
+    df = pd.DataFrame({"id": u, "t": np.tile(np.arange(1, T + 1), n), "G": g[u],
+                       "x": rng.normal(size=n)[u], "c": (np.arange(n) // 20)[u],
+                       "w": rng.uniform(0.5, 2, size=n)[u]})
+    df["y"] = rng.normal(size=len(df)) + df["x"] + (df["G"] > 0) * (df["t"] >= df["G"])
+    panel = Panel(df, outcome="y", unit="id", time="t", cohort="G", never_treated=0,
+                  covariates=["x"], **roles)
+    est = CallawaySantAnna(control_group=control_group)
+    s = est._sample(panel)
+    plan, _ = plan_cells(s.groups, panel.n_periods, "varying", 0)
+    labels = [str(j) for j in range(len(plan))]
+    plain = estimate_cells(s.data, plan, control_group, "dr", 0, labels)
+    inline = RowBlockLeverage(len(plan), s.cluster, s.unit_w, kind)
+    blocked = estimate_cells(s.data, plan, control_group, "dr", 0, labels, on_block=inline)
+    assert blocked.blocks_seen
+    ug = _group_index(s.data.unit_cohort, s.groups)
+    gi = np.searchsorted(s.groups, plan.g)
+    pd.testing.assert_frame_equal(inline.support(), cluster_support(plain.psi, s.cluster, ug, gi))
+    expected = (plain.psi if kind is None
+                else leverage_adjusted(plain.psi, s.cluster, ug, s.unit_w, gi, kind))
+    np.testing.assert_allclose(blocked.psi, expected, rtol=1e-14, atol=0)

@@ -5,6 +5,7 @@ cross-sections. Pure functions on arrays; the estimator class orchestrates."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -59,6 +60,8 @@ class CellEstimates:
     att: np.ndarray
     psi: np.ndarray | FactoredInfluence
     messages: list[str] = field(default_factory=list)
+    #: whether ``estimate_cells``'s ``on_block`` saw every block of ``psi``
+    blocks_seen: bool = False
 
 
 def _wide(data: CellData, values: np.ndarray) -> np.ndarray:
@@ -90,9 +93,11 @@ class _RowIndex:
 
 
 def _problems(d: np.ndarray, X: np.ndarray, method: str,
-              w: np.ndarray | None = None) -> str | None:
+              w: np.ndarray | None = None, fits: list | None = None) -> str | None:
     """R-did style checks before a cell is estimated: overlap and rank (of the
-    comparison units with positive weight, when weights ``w`` are given)."""
+    comparison units with positive weight, when weights ``w`` are given).
+    The unweighted propensity fit of the overlap check is appended to
+    ``fits`` when given (with equal weights it is the estimator's fit)."""
     if X.shape[1] == 1:
         return None
     if method in ("dr", "reg"):
@@ -103,7 +108,10 @@ def _problems(d: np.ndarray, X: np.ndarray, method: str,
         from ._drdid import logit_fit
 
         try:
-            ps, _ = logit_fit(d, X, np.ones(len(d)))
+            fit = logit_fit(d, X, np.ones(len(d)))
+            ps = fit[0]
+            if fits is not None:
+                fits.append(fit)
         except (np.linalg.LinAlgError, OptionError):
             return "the propensity score model is singular"
         if ps.max() >= OVERLAP_LIMIT:
@@ -121,12 +129,18 @@ def _weight_column(data: CellData, g: int, t: int, base: int, anticipation: int)
 
 def estimate_cells(
     data: CellData, plan: CellPlan, control_group: str, method: str, anticipation: int,
-    labels: list[str], *, closed_form: bool = True,
+    labels: list[str], *, closed_form: bool = True, on_block: Any = None,
 ) -> CellEstimates:
     """Estimate every cell of ``plan``; ``labels`` name the cells in messages.
 
     ``closed_form=False`` forces the cell-by-cell path (used to test the
-    closed form against it)."""
+    closed form against it). ``on_block(idx, cols, block, treated_rows)``,
+    when given, is called on each block of the dense influence matrix before
+    it is stored (rows ``idx``, columns ``cols``; every other row of those
+    columns is zero), e.g. a
+    :class:`~spimpact.inference_cluster.RowBlockLeverage`; it may adjust the
+    block in place. ``CellEstimates.blocks_seen`` says whether it saw every
+    column (balanced panels, estimated cell group by cell group)."""
     if closed_form and fast_path_applies(data):
         return estimate_cells_closed_form(data, plan, control_group, anticipation, labels)
     n = len(data.unit_cohort)
@@ -156,7 +170,11 @@ def estimate_cells(
             try:
                 idx, values = _panel_cells(data, Yw, Rw, plan, js, control_group, method,
                                            anticipation, att)
-                psi[np.ix_(idx, js)] = values * (n / len(idx))
+                values *= n / len(idx)
+                if on_block is not None:
+                    g = int(plan.g[js[0]])
+                    on_block(idx, np.asarray(js), values, data.unit_cohort[idx] == g)
+                psi[np.ix_(idx, js)] = values
             except (_Skip, EstimationError) as why:
                 msgs += [(j, f"ATT for {labels[j]} not estimated: {why}.") for j in js]
     else:
@@ -171,7 +189,8 @@ def estimate_cells(
                 att[j], psi[:, j] = _rc_cell(data, units, g, t, b, n, method)
             except (_Skip, EstimationError) as why:
                 msgs.append((j, f"ATT for {labels[j]} not estimated: {why}."))
-    return CellEstimates(att, psi, [m for _, m in sorted(msgs, key=lambda x: x[0])])
+    return CellEstimates(att, psi, [m for _, m in sorted(msgs, key=lambda x: x[0])],
+                         blocks_seen=data.balanced_panel)
 
 
 class _Skip(Exception):
@@ -202,18 +221,38 @@ def _panel_cells(data, Yw, Rw, plan, js, control_group, method, anticipation, at
         raise _Skip("no treated or no comparison units")
     X = data.X[idx] if data.x_per_unit else data.X[Rw[idx, min(t, b)]]
     w = data.w[Rw[idx, _weight_column(data, g, t, b, anticipation)]]
-    why = _problems(d, X, method, w)
+    fits: list = []
+    why = _problems(d, X, method, w, fits)
     if why:
         raise _Skip(why)
     ps_fit: PSFit = None
-    if method in ("dr", "ipw") and X.shape[1] > 1:
+    if fits and (data.constant_weights or bool(np.all(w == w[0]))):
+        ps_fit = fits[0]  # equal weights: the overlap check's fit is the estimator's
+    elif method in ("dr", "ipw") and X.shape[1] > 1:
         from ._drdid import logit_fit
 
         ps_fit = logit_fit(d, X, w / w.mean())
-    Ysub = Yw[idx]
-    DY = Ysub[:, plan.t[js]] - Ysub[:, plan.base[js]]
-    att[js], values = did_panel_many(DY, d, X, w, method, ps_fit=ps_fit)
+    att[js], values = did_panel_many(_changes(Yw, idx, plan.t[js], plan.base[js]), d, X, w,
+                                     method, ps_fit=ps_fit, overwrite=True)
     return idx, values
+
+
+#: Rows gathered at a time: temporaries of a few MB, reused, not fresh memory.
+ROW_CHUNK = 1 << 15
+
+
+def _changes(Yw: np.ndarray, idx: np.ndarray, t: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``Y[idx, t_j] - Y[idx, base_j]`` for every cell ``j``: ``(len(idx), len(t))``.
+    A product with a matrix of +1/-1 entries (exact: every other term adds 0),
+    a chunk of rows at a time."""
+    D = np.zeros((Yw.shape[1], len(t)))
+    cols = np.arange(len(t))
+    D[t, cols] = 1.0
+    D[base, cols] -= 1.0
+    out = np.empty((len(idx), len(t)))
+    for lo in range(0, len(idx), ROW_CHUNK):
+        np.matmul(Yw[idx[lo : lo + ROW_CHUNK]], D, out=out[lo : lo + ROW_CHUNK])
+    return out
 
 
 def _rc_cell(data, units, g, t, b, n, method):

@@ -148,7 +148,7 @@ def did_panel(
 
 def did_panel_many(
     DY: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray, method: str,
-    ps_fit: tuple[np.ndarray, np.ndarray] | None = None,
+    ps_fit: tuple[np.ndarray, np.ndarray] | None = None, *, overwrite: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`did_panel` for several outcome changes on the same units at once.
 
@@ -159,7 +159,9 @@ def did_panel_many(
     cell-free piece of the influence function are computed once; each
     estimating equation is linear in ``delta_y``, so the cell-specific parts
     are matrix products. Returns ``att`` ``(m,)`` and ``psi`` ``(n, m)``,
-    equal column by column to :func:`did_panel` up to rounding.
+    equal column by column to :func:`did_panel` up to rounding. With
+    ``overwrite=True`` (a float ``DY`` the caller no longer needs) the doubly
+    robust ``psi`` is computed in ``DY`` itself.
 
     Examples
     --------
@@ -183,8 +185,10 @@ def did_panel_many(
         # of the comparison units with positive weight full rank)
         sw = np.sqrt(wols)
         q, r_ = np.linalg.qr(X * sw[:, None])
-        coef = np.linalg.solve(r_, q.T @ (DY * sw[:, None]))  # (k, m)
-        R = DY - X @ coef  # residuals on the comparison group's regression
+        coef = np.linalg.solve(r_, (q * sw[:, None]).T @ DY)  # (k, m), no (n, m) temporary
+        # residuals on the comparison group's regression (in DY itself when allowed)
+        R = DY if overwrite and method == "dr" and DY.dtype == float else DY.copy()
+        _add_product(R, X, -coef)
         xpx_inv = np.linalg.inv((X * wols[:, None]).T @ X / n)
         m1 = np.mean(w_treat[:, None] * X, 0)
         # lin_ols @ v == wols * resid * (X @ xpx_inv @ v): cell-free up to resid
@@ -208,16 +212,28 @@ def did_panel_many(
         cen = w_cont[:, None] * (DY - eta_c[None, :])
         m2 = X.T @ cen / n  # (k, m)
         return eta_t - eta_c, inf_t - (cen + lin_ps @ m2) / mwc
-    # doubly robust
+    # doubly robust: psi = [w_t (R - eta_t) - a1 R] / E w_t
+    #                      - [w_c (R - eta_c) + lin_ps m2 - a3 R] / E w_c,
+    # gathered as R times a per-unit factor plus one low-rank product, so that
+    # the (n, m) temporaries are two whatever the number of cells
     m3 = np.mean(w_cont[:, None] * X, 0)
     a3 = wols * (X @ (xpx_inv @ m3))
     eta_t = w_treat @ R / n / mwt
     eta_c = w_cont @ R / n / mwc
-    inf_t = (w_treat[:, None] * (R - eta_t[None, :]) - a1[:, None] * R) / mwt
-    cen = w_cont[:, None] * (R - eta_c[None, :])
-    m2 = X.T @ cen / n
-    inf_c = (cen + lin_ps @ m2 - a3[:, None] * R) / mwc
-    return eta_t - eta_c, inf_t - inf_c
+    Xc = X * w_cont[:, None]
+    m2 = (Xc.T @ R - np.outer(Xc.sum(axis=0), eta_c)) / n  # X' (w_c (R - eta_c)) / n
+    low = np.column_stack([w_treat / mwt, w_cont / mwc, lin_ps / mwc])
+    rhs = np.vstack([-eta_t[None, :], eta_c[None, :], -m2])
+    R *= ((w_treat - a1) / mwt - (w_cont - a3) / mwc)[:, None]
+    _add_product(R, low, rhs)
+    return eta_t - eta_c, R
+
+
+def _add_product(out: np.ndarray, A: np.ndarray, B: np.ndarray, chunk: int = 1 << 15) -> None:
+    """``out += A @ B`` a chunk of rows at a time (small reused temporaries
+    instead of an ``out``-sized one)."""
+    for lo in range(0, len(out), chunk):
+        out[lo : lo + chunk] += A[lo : lo + chunk] @ B
 
 
 def did_rc(

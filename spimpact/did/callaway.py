@@ -17,6 +17,7 @@ from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..inference_cluster import (
     DEFAULT_INFERENCE,
+    RowBlockLeverage,
     check_inference,
     cluster_support,
     few_clusters_note,
@@ -190,10 +191,16 @@ class CallawaySantAnna(Estimator):
             )
         labels = [f"group {panel.periods[g]}, time {panel.periods[t]}"
                   for g, t in zip(plan.g, plan.t, strict=True)]
+        # support counts and cv3/cr2 leverage block by block as the cells are estimated
+        # (balanced panels): the dense influence matrix is then not read again
+        ss = small_sample(self.inference, sample.n_clusters, len(sample.data.unit_cohort))
+        inline = RowBlockLeverage(len(plan), sample.cluster, sample.unit_w,
+                                  ss.kind if ss.adjusts_leverage else None)
         cells = estimate_cells(sample.data, plan, self.control_group, self.method,
-                               self.anticipation, labels)
+                               self.anticipation, labels, on_block=inline)
         notes += cells.messages
-        return self._result(panel, sample, plan, cells.att, cells.psi, notes)
+        return self._result(panel, sample, plan, cells.att, cells.psi, notes,
+                            inline if cells.blocks_seen else None)
 
     def _covariate_spec(self, panel: Panel) -> Sequence[str] | str:
         return panel.covariates if self.covariates is None else column_list(self.covariates)
@@ -248,7 +255,9 @@ class CallawaySantAnna(Estimator):
             if first is not None:  # one design row per unit, not per row
                 X, x_names = design_matrix(frame.iloc[first], spec)
                 x_per_unit = True
-                w_rank = np.bincount(sample_unit, weights=w_rows, minlength=n_u)
+                # each unit's total weight (T rows each when there are no weights)
+                w_rank = (np.full(n_u, float(T)) if panel.weights is None
+                          else np.bincount(sample_unit, weights=w_rows, minlength=n_u))
             else:
                 X, x_names = design_matrix(frame, spec)
                 w_rank = w_rows
@@ -279,7 +288,7 @@ class CallawaySantAnna(Estimator):
 
     def _result(
         self, panel: Panel, s: _Sample, plan: Any, att: np.ndarray, psi: Any,
-        notes: list[str],
+        notes: list[str], inline: RowBlockLeverage | None = None,
     ) -> GroupTimeResult:
         n = psi.shape[0]
         uc = s.data.unit_cohort
@@ -296,10 +305,13 @@ class CallawaySantAnna(Estimator):
         ss = small_sample(self.inference, s.n_clusters, n)
         # the support counts come from the unadjusted influence functions; a dense
         # matrix (built by the fit, referenced nowhere else) is then adjusted in place
-        support = cluster_support(psi, s.cluster, unit_group, cells["gi"].to_numpy())
-        psi_inf = (leverage_adjusted(psi, s.cluster, unit_group, s.unit_w,
-                                     cells["gi"].to_numpy(), ss.kind, overwrite=True)
-                   if ss.adjusts_leverage else psi)
+        if inline is not None:  # counted and adjusted while the cells were estimated
+            support, psi_inf = inline.support(), psi
+        else:
+            support = cluster_support(psi, s.cluster, unit_group, cells["gi"].to_numpy())
+            psi_inf = (leverage_adjusted(psi, s.cluster, unit_group, s.unit_w,
+                                         cells["gi"].to_numpy(), ss.kind, overwrite=True)
+                       if ss.adjusts_leverage else psi)
         inf = with_bootstrap(InfluenceData(psi_inf, s.cluster, unit_group, s.unit_w,
                                            s.unit_codes, small_sample=ss),
                              self.bootstrap, multiplier=self.multiplier,
