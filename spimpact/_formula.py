@@ -100,9 +100,6 @@ def design_matrix(
     >>> names
     ['Intercept', 'age', 'C(sex)[T.m]']
     """
-    from formulaic import model_matrix
-    from formulaic.errors import FormulaicError
-
     if spec is None or (not isinstance(spec, str) and len(spec) == 0):
         X = np.ones((len(frame), 1))
         return (X, ["Intercept"]) if intercept else (X[:, :0], [])
@@ -124,7 +121,13 @@ def design_matrix(
                 )
             frame = frame.loc[:, list(spec)].set_axis(strings, axis=1)
             spec = strings
+        fast = _numeric_columns(frame, spec, intercept)
+        if fast is not None:
+            return fast
         rhs = covariate_formula(frame, spec)
+    from formulaic import model_matrix  # imported on first use: it takes a while
+    from formulaic.errors import FormulaicError
+
     try:
         mm = model_matrix(rhs if intercept else f"{rhs} - 1", frame, na_action="raise")
     except (FormulaicError, NameError, KeyError, SyntaxError, ValueError) as exc:
@@ -136,3 +139,29 @@ def design_matrix(
     if not np.isfinite(X).all():
         raise PanelError(f"the design matrix for {rhs!r} has non-finite values; check the terms.")
     return X, [str(c) for c in mm.columns]
+
+
+def _numeric_columns(frame: pd.DataFrame, columns: Sequence[str],
+                     intercept: bool) -> tuple[np.ndarray, list[str]] | None:
+    """The main-effects matrix of numeric columns without a formula (the same
+    matrix and names as formulaic's, tested); ``None`` when a column is not a
+    plain numeric one (booleans, strings, categoricals, missing values, names
+    that are not identifiers), which the formula path handles."""
+    for c in columns:
+        dtype = frame[c].dtype
+        if not (c.isidentifier() and pd.api.types.is_numeric_dtype(dtype)
+                and not pd.api.types.is_bool_dtype(dtype)
+                and not isinstance(dtype, pd.api.types.CategoricalDtype)
+                and not pd.api.types.is_complex_dtype(dtype)):
+            return None
+    X = np.empty((len(frame), len(columns) + int(intercept)))
+    if intercept:
+        X[:, 0] = 1.0
+    for j, c in enumerate(columns):
+        X[:, j + int(intercept)] = frame[c].to_numpy(dtype=float, na_value=np.nan)
+    if np.isnan(X).any():
+        return None  # the formula path names the missing values
+    if not np.isfinite(X).all():
+        raise PanelError(f"the design matrix for {' + '.join(columns)!r} has non-finite values; "
+                         f"check the terms.")
+    return X, (["Intercept"] if intercept else []) + [str(c) for c in columns]

@@ -469,3 +469,25 @@ def test_never_treated_code_and_missing_mix_within_a_unit():
                      never_treated=0)
     np.testing.assert_array_equal(sorted_.unit_cohort_codes, [np.inf, 1.0, 2.0])
     np.testing.assert_array_equal(shuffled.cohort_codes, sorted_.cohort_codes)
+
+
+@pytest.mark.parametrize("intercept", [True, False])
+def test_numeric_covariate_matrix_without_formula_equals_formulaic(intercept):
+    """design_matrix's direct path for numeric columns gives formulaic's matrix
+    and names (reference: formulaic.model_matrix on the same main effects)."""
+    from formulaic import model_matrix
+
+    from spimpact._formula import _numeric_columns, covariate_formula, design_matrix
+
+    rng = np.random.default_rng(0)
+    f = pd.DataFrame({"a": rng.normal(size=50), "b": rng.integers(0, 5, 50),
+                      "c": rng.integers(0, 2, 50).astype(np.int8), "d": rng.normal(size=50)})
+    cols = ["d", "b", "a", "c"]
+    X, names = design_matrix(f, cols, intercept=intercept)
+    assert _numeric_columns(f, cols, intercept) is not None  # the direct path ran
+    rhs = covariate_formula(f, cols)
+    mm = model_matrix(rhs if intercept else f"{rhs} - 1", f)
+    np.testing.assert_array_equal(X, np.asarray(mm, dtype=float))
+    assert names == [str(c) for c in mm.columns]
+    # booleans and strings go through formulaic (categorical terms)
+    assert _numeric_columns(f.assign(e=f["a"] > 0), ["a", "e"], True) is None
