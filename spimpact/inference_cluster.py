@@ -722,8 +722,19 @@ class RowBlockLeverage:
         else:
             self.treated[:, cols] = _count_matrix(cl, self.n_cl, is_t, cl, self.n_cl)
             self.comp[:, cols] = _count_matrix(cl, self.n_cl, is_c, cl, self.n_cl)
-        if self.power is not None:
-            block *= _role_factor((is_t, is_c), self.w[idx], cl, self.n_cl, self.power)
+        if self.power is None:
+            return
+        wi = self.w[idx]
+        if cl is None and (len(wi) == 0 or bool(np.all(wi == wi[0]))):
+            # units as clusters with equal weights: one leverage per column and role
+            for mask in (is_t, is_c):
+                tot = wi @ mask
+                h = np.divide(wi[0] if len(wi) else 0.0, tot, out=np.zeros_like(tot),
+                              where=tot > 0)
+                f = np.where(h < 1 - 1e-9, (1.0 - np.minimum(h, 1 - 1e-9)) ** -self.power, 1.0)
+                np.multiply(block, f[None, :], out=block, where=mask)
+        else:
+            block *= _role_factor((is_t, is_c), wi, cl, self.n_cl, self.power)
 
     def support(self) -> pd.DataFrame:
         return support_frame(self.treated, self.comp, clustered=self.cluster is not None)
