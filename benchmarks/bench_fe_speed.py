@@ -48,7 +48,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _harness import available, median_run, run  # noqa: E402
+from _harness import available, median_run, run, set_environment  # noqa: E402
 from bench_did_speed import T, make_panel  # noqa: E402  (the same data generator)
 
 ESTIMATORS = {
@@ -156,7 +156,11 @@ def main() -> None:
                          "else this one)")
     ap.add_argument("--skip-peers", action="store_true", help="spimpact only")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per peer run")
+    ap.add_argument("--numpy-hugepage", choices=("default", "off"), default="default",
+                    help="'off': every process runs with NUMPY_MADVISE_HUGEPAGE=0; results go "
+                         "to fe_speed_nohugepage.json")
     args = ap.parse_args()
+    env = set_environment(args.numpy_hugepage)
     scale = 10 if args.quick else 1
     sizes = {"10k": 10_000 // scale, "100k": 100_000 // scale, "1m": 1_000_000 // scale}
     peers = not args.skip_peers and available(args.peer_python, "pyfixest")
@@ -183,10 +187,10 @@ def main() -> None:
             loads[label] = load()
             path.unlink()
     report(results, sizes)
-    out = HERE / "results" / "fe_speed.json"
+    out = HERE / "results" / ("fe_speed" + ("_nohugepage" if env else "") + ".json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"sizes": sizes, "periods": T, "load_average": loads,
-                               "results": results}, indent=2))
+                               "environment": env, "results": results}, indent=2))
     print(f"written {out}")
 
 
