@@ -8,7 +8,6 @@ import statistics
 import subprocess
 import time
 
-
 #: Environment variables every tool's process runs with (``set_environment``).
 EXTRA_ENV: dict[str, str] = {}
 

@@ -11,6 +11,7 @@ any result's draws (``spimpact.econ``) and equity of provision and effects
 from __future__ import annotations
 
 from . import errors, inference, results
+from .dask_panel import DaskPanel
 from .errors import (
     DataWarning,
     DependencyError,
@@ -21,7 +22,6 @@ from .errors import (
     SpimpactWarning,
     StatisticalWarning,
 )
-from .dask_panel import DaskPanel
 from .panel import Panel
 from .results import Estimate, Result
 from .tables import compare

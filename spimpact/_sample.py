@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .panel import Panel
 
 __all__ = ["UnitSample", "unit_sample", "small_cohort_note", "refuse_exposure", "refuse_dose",
-           "refuse_general_treatment"]
+           "refuse_general_treatment", "require_panel"]
 
 
 @dataclass(frozen=True)
@@ -243,3 +243,25 @@ def refuse_general_treatment(panel: Panel, who: str) -> None:
             f"spimpact.did.ChaisemartinDHaultfoeuille; for this design build the Panel with "
             f"a 0/1 absorbing treatment= or with cohort=."
         )
+
+
+def require_panel(panel: Any, who: str, build: str = "outcome=..., unit=..., time=...",
+                  error: type[Exception] = EstimationError) -> None:
+    """The one check that an estimator was given a :class:`~spimpact.Panel`:
+    ``error`` naming ``who``, what it got and how to build one (``build``: the
+    roles to show). A Dask panel gets the ways to an in-memory one."""
+    from .panel import Panel
+
+    if isinstance(panel, Panel):
+        return
+    from .dask_panel import DaskPanel
+
+    if isinstance(panel, DaskPanel):
+        raise error(
+            f"{who} needs a spimpact.Panel in memory, not a DaskPanel (Panel was given a Dask "
+            f"frame): aggregate it (panel.aggregate(to=...) returns an in-memory Panel) or "
+            f"collect it (Panel(ddf.compute(), ...)); CallawaySantAnna without covariates fits "
+            f"Dask panels directly."
+        )
+    raise error(f"{who} needs a spimpact.Panel, not {type(panel).__name__}: build one with "
+                f"spimpact.Panel(data, {build}).")

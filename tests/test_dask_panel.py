@@ -118,7 +118,7 @@ def test_input_frame_not_modified_and_rows_not_collected():
     # the driver holds basis rows per cohort block, not one per unit
     assert res._inf.psi.shape[0] < 100 < res.n_units
     with pytest.raises(EstimationError, match="Dask panel"):
-        res.influence
+        _ = res.influence
 
 
 def test_distributed_client_gives_the_same_fit():
@@ -161,7 +161,7 @@ def test_cs_refuses_what_needs_every_unit():
     _, exposed = _pair(_frame(n=300).assign(pop=100.0, y=lambda d: d["y"].abs()), exposure="pop")
     with pytest.raises(EstimationError, match="exposure="):
         CallawaySantAnna().fit(exposed)
-    with pytest.raises(EstimationError, match="DaskPanel"):
+    with pytest.raises(EstimationError, match="not a DaskPanel.*aggregate"):
         SunAbraham().fit(dsk)
 
 

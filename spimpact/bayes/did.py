@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .._estimator import Estimator, check_confidence
-from .._sample import refuse_dose
+from .._sample import refuse_dose, require_panel
 from ..errors import OptionError
 from ..inference import RandomState, validate_choice
 from ..panel import Panel
@@ -179,8 +179,8 @@ class MultilevelDiD(Estimator):
         self._check_effects_centred()
 
     def _check_panel(self, panel: Panel) -> None:
-        if not isinstance(panel, Panel):
-            raise OptionError(f"fit() needs a spimpact.Panel, not {type(panel).__name__}.")
+        require_panel(panel, "MultilevelDiD.fit", "outcome=..., unit=..., time=..., cohort=...",
+                      error=OptionError)
         if panel.weights is not None:
             raise OptionError(f"the panel has sampling weights ({panel.weights!r}), which "
                               f"MultilevelDiD does not use; build the Panel without weights=.")

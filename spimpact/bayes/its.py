@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator, check_confidence
-from .._sample import refuse_dose, refuse_general_treatment
+from .._sample import refuse_dose, refuse_general_treatment, require_panel
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..its import Fourier, fourier_terms, time_index
@@ -206,8 +206,7 @@ class MultilevelITS(Estimator):
     def fit(self, panel: Panel) -> MultilevelITSResult:
         """Sample the posterior on ``panel`` (sites x periods)."""
         self._validate()
-        if not isinstance(panel, Panel):
-            raise OptionError(f"fit() needs a spimpact.Panel, not {type(panel).__name__}.")
+        require_panel(panel, "MultilevelITS.fit", error=OptionError)
         if panel.weights is not None:
             raise OptionError(f"the panel has sampling weights ({panel.weights!r}), which "
                               f"MultilevelITS does not use; build the Panel without weights=.")

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator, check_confidence
+from .._sample import require_panel
 from ..errors import OptionError
 from ..inference import RandomState, validate_choice
 from ..panel import Panel
@@ -125,8 +126,7 @@ class MultilevelModel(Estimator):
                               f"centred=[{self.centred!r}].")
 
     def _prepare(self, panel: Panel) -> tuple[Design, ResolvedPriors, tuple]:
-        if not isinstance(panel, Panel):
-            raise OptionError(f"fit() needs a spimpact.Panel, not {type(panel).__name__}.")
+        require_panel(panel, "MultilevelModel.fit", error=OptionError)
         self._validate()
         parsed = parse_formula(self.formula)
         design = build_design(panel, parsed, self.family)

@@ -29,7 +29,13 @@ from scipy import sparse
 
 from .._formula import column_list, design_matrix
 from .._logit import check_rank
-from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment, small_cohort_note
+from .._sample import (
+    refuse_dose,
+    refuse_exposure,
+    refuse_general_treatment,
+    require_panel,
+    small_cohort_note,
+)
 from ..errors import EstimationError
 from ..inference import FactoredInfluence
 from ..inference_cluster import (
@@ -273,8 +279,7 @@ class FESample:
 
 
 def _check_panel(panel: Panel, name: str, *, uses_exposure: bool = False) -> None:
-    if not isinstance(panel, Panel):
-        raise EstimationError(f"{name}.fit needs a spimpact.Panel, not {type(panel).__name__}.")
+    require_panel(panel, f"{name}.fit", "outcome=..., unit=..., time=..., cohort=...")
     if not uses_exposure:
         refuse_exposure(panel, name)
     refuse_dose(panel, name)
@@ -338,7 +343,6 @@ def fe_sample(
     except EstimationError as exc:
         raise EstimationError(f"{name}: {exc}") from None
     notes = list(us.notes)
-    n = us.n_units
     w = np.asarray(us.rows(panel.w), dtype=float)  # read only: no copy
     X, names = _covariates(panel, us, covariates, w, notes)
     small = small_cohort_note(us, panel, len(names))

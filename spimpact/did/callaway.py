@@ -12,7 +12,13 @@ import pandas as pd
 from .._estimator import Estimator, check_confidence
 from .._formula import column_list, design_matrix
 from .._logit import check_rank
-from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment, small_cohort_note
+from .._sample import (
+    refuse_dose,
+    refuse_exposure,
+    refuse_general_treatment,
+    require_panel,
+    small_cohort_note,
+)
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
 from ..inference_cluster import (
@@ -206,11 +212,7 @@ class CallawaySantAnna(Estimator):
         return panel.covariates if self.covariates is None else column_list(self.covariates)
 
     def _sample(self, panel: Panel) -> _Sample:
-        if not isinstance(panel, Panel):
-            raise EstimationError(
-                f"CallawaySantAnna.fit needs a spimpact.Panel, not {type(panel).__name__}: "
-                f"build one with spimpact.Panel(data, outcome=..., unit=..., time=..., cohort=...)."
-            )
+        require_panel(panel, "CallawaySantAnna.fit", "outcome=..., unit=..., time=..., cohort=...")
         refuse_exposure(panel, "CallawaySantAnna")
         refuse_dose(panel, "CallawaySantAnna")
         refuse_general_treatment(panel, "CallawaySantAnna")

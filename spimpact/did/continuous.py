@@ -39,7 +39,7 @@ import pandas as pd
 from scipy.interpolate import BSpline
 
 from .._estimator import Estimator
-from .._sample import refuse_exposure
+from .._sample import refuse_exposure, require_panel
 from ..errors import EstimationError, OptionError
 from ..inference_cluster import (
     DEFAULT_INFERENCE,
@@ -268,12 +268,8 @@ class ContinuousDiD(Estimator):
     # ------------------------------------------------------------------ checks
     @staticmethod
     def _check_panel(panel: Panel) -> None:
-        if not isinstance(panel, Panel):
-            raise EstimationError(
-                f"ContinuousDiD.fit needs a spimpact.Panel, not {type(panel).__name__}: build "
-                f"one with spimpact.Panel(data, outcome=..., unit=..., time=..., cohort=..., "
-                f"dose=...)."
-            )
+        require_panel(panel, "ContinuousDiD.fit",
+                      "outcome=..., unit=..., time=..., cohort=..., dose=...")
         if panel.dose is None:
             raise EstimationError(
                 "ContinuousDiD needs the panel's dose= role (each unit's treatment "

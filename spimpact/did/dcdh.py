@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator, check_confidence
-from .._sample import refuse_exposure
+from .._sample import refuse_exposure, require_panel
 from ..errors import EstimationError, OptionError
 from ..inference import few_clusters_message, wald_test
 from ..panel import Panel
@@ -165,12 +165,8 @@ class ChaisemartinDHaultfoeuille(Estimator):
 
     @staticmethod
     def _check_panel(panel: Any) -> None:
-        if not isinstance(panel, Panel):
-            raise EstimationError(
-                f"ChaisemartinDHaultfoeuille.fit needs a spimpact.Panel, not "
-                f"{type(panel).__name__}: build one with spimpact.Panel(data, outcome=..., "
-                f"unit=..., time=..., treatment=..., treatment_kind='general')."
-            )
+        require_panel(panel, "ChaisemartinDHaultfoeuille.fit",
+                      "outcome=..., unit=..., time=..., treatment=..., treatment_kind='general'")
         if panel.treatment_kind != "general":
             given = (f"cohort={panel.cohort!r}" if panel.cohort is not None else
                      f"treatment={panel.treatment!r}" if panel.treatment is not None else

@@ -130,7 +130,7 @@ def _cells_by_blocks(
     P = np.zeros((G + 1, T), dtype=bool)
     P[:, :Tw] = True
     names = ([f"period {labels[p]!s}" for p in range(1, Tw)]
-             + [f"cohort {labels[g]!s} x period {labels[t]!s}" for g, t in zip(cg, ct)])
+             + [f"cohort {labels[g]!s} x period {labels[t]!s}" for g, t in zip(cg, ct, strict=True)])
     n = s.n_units
     vals = np.empty((n, T + 1))
     fit = block_ols(wp, P, R, names, "the Sun-Abraham regression", vals[:, :T])

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator
-from .._sample import refuse_general_treatment
+from .._sample import refuse_general_treatment, require_panel
 from ..errors import EstimationError, OptionError
 from ..panel import Panel
 from ._common import (
@@ -239,11 +239,7 @@ slope_origin, covariates
 
 
 def _check_panel(panel: Panel) -> None:
-    if not isinstance(panel, Panel):
-        raise EstimationError(
-            f"fit() needs a spimpact.Panel, not {type(panel).__name__}; "
-            f"build one with Panel(data, outcome=..., unit=..., time=...)."
-        )
+    require_panel(panel, "ControlledITS.fit")
     if panel.kind != "panel" or panel.n_units < 2:
         raise EstimationError(
             "ControlledITS needs several series: build the Panel with unit= (the series) and "

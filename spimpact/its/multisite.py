@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator
-from .._sample import refuse_general_treatment
+from .._sample import refuse_general_treatment, require_panel
 from .._warn import warn
 from ..errors import DataWarning, EstimationError, OptionError
 from ..inference import few_clusters_message
@@ -210,8 +210,7 @@ class MultiSiteITS(Estimator):
 
 
 def _check_panel(panel: Panel) -> None:
-    if not isinstance(panel, Panel):
-        raise EstimationError(f"fit() needs a spimpact.Panel, not {type(panel).__name__}.")
+    require_panel(panel, "MultiSiteITS.fit")
     if panel.kind != "panel" or panel.n_units < 2:
         raise EstimationError(
             "MultiSiteITS needs one series per site: build the Panel with "

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._estimator import Estimator
+from .._sample import require_panel
 from ..errors import EstimationError
 from ..panel import Panel
 from ._common import (
@@ -231,11 +232,7 @@ class SegmentedRegression(Estimator):
 
 
 def _check_series(panel: Panel) -> None:
-    if not isinstance(panel, Panel):
-        raise EstimationError(
-            f"fit() needs a spimpact.Panel, not {type(panel).__name__}; "
-            f"build one with Panel(data, outcome=..., time=...)."
-        )
+    require_panel(panel, "SegmentedRegression.fit", "outcome=..., time=...")
     if panel.time is None:
         raise EstimationError(
             "SegmentedRegression needs a time column: build the Panel with "

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment
+from .._sample import refuse_dose, refuse_exposure, refuse_general_treatment, require_panel
 from ..errors import EstimationError
 from ..panel import Panel
 from .balance import SMD_THRESHOLD, balance_covariates, balance_table
@@ -68,11 +68,7 @@ def treatment_sample(panel: Panel, who: str) -> Sample:
     who : str
         The estimator's name, for messages.
     """
-    if not isinstance(panel, Panel):
-        raise EstimationError(
-            f"{who}.fit() takes a spimpact.Panel, not {type(panel).__name__}; build one with "
-            f"Panel(data, outcome=..., treatment=..., covariates=[...])."
-        )
+    require_panel(panel, f"{who}.fit()", "outcome=..., treatment=..., covariates=[...]")
     refuse_general_treatment(panel, who)
     if not panel.has_cohorts:
         raise EstimationError(
