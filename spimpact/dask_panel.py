@@ -39,7 +39,7 @@ __all__ = ["DaskPanel", "is_dask_frame"]
 def is_dask_frame(data: Any) -> bool:
     """Whether ``data`` is a ``dask.dataframe.DataFrame`` (without importing dask)."""
     return (type(data).__module__.split(".")[0] == "dask" and hasattr(data, "npartitions")
-            and hasattr(data, "to_delayed"))
+            and hasattr(data, "to_delayed") and type(data).__name__ == "DataFrame")
 
 
 def _dask() -> Any:

@@ -145,6 +145,8 @@ def test_panel_refuses_roles_it_cannot_use():
         sp.Panel(ddf, cohort="nope", **base)
     with pytest.raises(PanelError, match="unit= and time="):
         sp.Panel(ddf, outcome="y", time="year")
+    with pytest.raises(PanelError, match="pandas or polars DataFrame"):  # a Dask series
+        sp.Panel(ddf["y"], outcome="y", unit="pid", time="year")
 
 
 def test_cs_refuses_what_needs_every_unit():
