@@ -9,8 +9,8 @@ never) is written once. Then, each in a fresh interpreter:
 - **dask**: a 2-worker ``distributed.LocalCluster`` (one thread each);
   ``Panel(dd.read_parquet(path), ...)`` and ``CallawaySantAnna()`` clustered on
   the practice (cv3, not-yet-treated and never-treated controls) and unclustered.
-  The driver's peak resident memory (``ru_maxrss``) is reported: the rows stay
-  on the workers.
+  Then ``aggregate(to="practice")``. The driver's peak resident memory
+  (``ru_maxrss``) is reported: the rows stay on the workers.
 - **memory**: ``pd.read_parquet`` and the same fits in one process.
 
 Every ATT(g,t), the overall ATT and their standard errors are compared
@@ -72,6 +72,11 @@ for name, kw, est in (
                          "se": e["std_error"].tolist(), "overall": res.overall.estimate,
                          "overall_se": res.overall.std_error, "n_units": res.n_units,
                          "n_clusters": res.n_clusters}
+t1 = time.perf_counter()
+agg = make(levels=["practice"]).aggregate(to="practice")
+out["aggregate_s"] = time.perf_counter() - t1
+frame = agg.frame
+out["aggregate"] = {"rows": len(frame), "y": frame["y"].tolist()}
 out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps(out))
 """
@@ -145,7 +150,16 @@ def main() -> None:
         times = ", ".join(f"{k}: {v['seconds']:.1f} s" for k, v in r["fits"].items())
         print(f"  setup {r['setup_s']:.1f} s; {times}; process peak {r['peak_mb']:.0f} MB")
     diffs = compare(results["memory"], results["dask"])
+    ya = np.asarray(results["memory"]["aggregate"]["y"])
+    yb = np.asarray(results["dask"]["aggregate"]["y"])
+    diffs["aggregate to practice"] = {"rows": int(len(ya)), "rows_equal": bool(len(ya) == len(yb)),
+                                      "y": float(np.max(np.abs(yb / ya - 1)))}
+    print(f"  aggregate(to='practice'): {len(ya)} rows; outcome means differ by "
+          f"{diffs['aggregate to practice']['y']:.1e} (relative); dask "
+          f"{results['dask']['aggregate_s']:.1f} s, memory {results['memory']['aggregate_s']:.1f} s")
     for name, d in diffs.items():
+        if name.startswith("aggregate"):
+            continue
         print(f"  {name}: ATT(g,t) differ by {d['att_vs_largest']:.1e} of the largest "
               f"({d['att_in_se']:.1e} SEs), SEs by {d['se']:.1e} (relative), overall ATT "
               f"{d['overall']:.1e} and its SE {d['overall_se']:.1e}")
@@ -154,11 +168,13 @@ def main() -> None:
         "workers": 2, "threads_per_worker": 1,
         "dask": {"setup_s": results["dask"]["setup_s"], "process_s": results["dask"]["process_s"],
                  "driver_peak_mb": results["dask"]["peak_mb"],
-                 "fit_s": {k: v["seconds"] for k, v in results["dask"]["fits"].items()}},
+                 "fit_s": {k: v["seconds"] for k, v in results["dask"]["fits"].items()},
+                 "aggregate_s": results["dask"]["aggregate_s"]},
         "memory": {"setup_s": results["memory"]["setup_s"],
                    "process_s": results["memory"]["process_s"],
                    "peak_mb": results["memory"]["peak_mb"],
-                   "fit_s": {k: v["seconds"] for k, v in results["memory"]["fits"].items()}},
+                   "fit_s": {k: v["seconds"] for k, v in results["memory"]["fits"].items()},
+                   "aggregate_s": results["memory"]["aggregate_s"]},
         "largest_relative_difference": diffs,
         "n_clusters": {k: v["n_clusters"] for k, v in results["dask"]["fits"].items()},
     }
