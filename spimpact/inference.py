@@ -305,8 +305,12 @@ def influence_vcov(
     >>> float(influence_vcov(psi)[0, 0]) == float(np.var(x) / 4)
     True
     """
-    if columns is not None and (isinstance(psi, FactoredInfluence) or cluster is not None):
+    if columns is not None and isinstance(psi, FactoredInfluence):
         psi, columns = select_columns(psi, columns), None
+    if columns is not None and cluster is not None:  # sum within clusters, then select
+        s = cluster_sums(psi, cluster)[:, columns]
+        n = np.shape(psi)[0] if n is None else n
+        return (s.T @ s) / n**2
     if isinstance(psi, FactoredInfluence):
         n = psi.shape[0] if n is None else n
         return psi.coef.T @ psi.gram(cluster) @ psi.coef / n**2

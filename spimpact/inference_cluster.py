@@ -653,6 +653,9 @@ def leverage_adjusted(
         w = np.asarray(unit_w, dtype=float)
         if cluster is None and (len(w) == 0 or np.all(w == w[0])):
             return _leverage_factored(psi, unit_group, cell_group, kind, block_units)
+        if cluster is not None:
+            return _leverage_factored_clustered(psi, np.asarray(cluster, dtype=np.intp),
+                                                unit_group, w, cell_group, kind)
         psi = psi.dense()
     psi = np.asarray(psi, dtype=float)
     n, k = psi.shape
@@ -741,6 +744,61 @@ class RowBlockLeverage:
 
 
 __all__ += ["RowBlockLeverage", "support_frame"]
+
+
+def _factored_row_chunks(psi: FactoredInfluence, rows: int = 1 << 16):
+    """Chunks of a factored influence matrix's rows within its blocks: yields
+    ``(block, unit positions, dense values (m, k))``."""
+    for h in range(psi.n_blocks):
+        coef = psi._block(psi.coef, h)
+        for lo in range(int(psi._bounds[h]), int(psi._bounds[h + 1]), rows):
+            hi = min(lo + rows, int(psi._bounds[h + 1]))
+            yield h, psi._order[lo:hi], psi._sorted_values[lo:hi] @ coef
+
+
+def _leverage_factored_clustered(psi: FactoredInfluence, cl: np.ndarray, unit_group: np.ndarray,
+                                 w: np.ndarray, cell_group: np.ndarray,
+                                 kind: str) -> np.ndarray:
+    """:func:`leverage_adjusted` for factored influence functions with clusters:
+    the same dense result, built block by block (a unit's role in a column is
+    its cohort block's), with the clusters' shares of each role's weight
+    summed over the nonzero entries first. Three passes over row chunks,
+    never more than the result and a chunk in memory."""
+    n, k = psi.shape
+    n_cl = int(cl.max()) + 1 if len(cl) else 0
+    power = 1.0 if kind == "cv3" else 0.5
+    cell_group = np.asarray(cell_group)
+    unit_group = np.asarray(unit_group)
+    scale = np.zeros(k)
+    for _, _, vals in _factored_row_chunks(psi):  # the nonzero rule's column scale
+        np.maximum(scale, np.nanmax(np.abs(vals), axis=0, initial=0.0), out=scale)
+    threshold = 1e-10 * scale[None, :]
+    # role of each block in each column: treated when the column is its cohort's
+    treated = np.zeros((psi.n_blocks, k), dtype=bool)
+    for h in range(psi.n_blocks):
+        if psi._bounds[h + 1] > psi._bounds[h]:
+            treated[h] = cell_group == unit_group[psi._order[psi._bounds[h]]]
+    sums_t, sums_c = np.zeros((n_cl, k)), np.zeros((n_cl, k))
+    for h, rows, vals in _factored_row_chunks(psi):
+        wm = (np.abs(vals) > threshold) * w[rows, None]  # weights of the nonzero entries
+        by_cl = _count_matrix(cl[rows], n_cl, wm, cl[rows], n_cl)
+        t = treated[h]
+        sums_t[:, t] += by_cl[:, t]
+        sums_c[:, ~t] += by_cl[:, ~t]
+    factor = []
+    for sums in (sums_t, sums_c):
+        tot = sums.sum(axis=0)
+        h_cl = np.divide(sums, tot, out=np.zeros_like(sums), where=tot > 0)
+        factor.append(np.where(h_cl < 1 - 1e-9,
+                               (1.0 - np.minimum(h_cl, 1 - 1e-9)) ** -power, 1.0))
+    out = np.empty((n, k))
+    for h, rows, vals in _factored_row_chunks(psi):
+        f_block = np.where(treated[h][None, :], factor[0], factor[1])  # (n_cl, k)
+        f = f_block[cl[rows]]
+        f[np.abs(vals) <= threshold] = 1.0  # entries behind no role stay as they are
+        vals *= f
+        out[rows] = vals
+    return out
 
 
 def _leverage_factored(psi: FactoredInfluence, unit_group: np.ndarray, cell_group: np.ndarray,

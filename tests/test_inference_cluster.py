@@ -465,3 +465,34 @@ def test_variance_of_some_columns_equals_the_variance_of_the_selected_columns():
                           rng.normal(size=(6, 5)))
     np.testing.assert_allclose(influence_vcov(f, columns=[0, 3]),
                                influence_vcov(f.dense()[:, [0, 3]]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["cv3", "cr2"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_factored_clustered_leverage_equals_the_dense_path(kind, weighted):
+    """Clustered leverage of a factored influence matrix, built block by block,
+    equals leverage_adjusted on its dense form (the reference: the column-chunk
+    path), with exact zeros, zero weights and a cluster holding a whole role."""
+    from spimpact.inference import FactoredInfluence
+    from spimpact.inference_cluster import leverage_adjusted
+
+    rng = np.random.default_rng(7)
+    n, G, width, k = 3000, 3, 5, 11
+    blocks = rng.integers(0, G + 1, n)
+    values = rng.normal(size=(n, width))
+    values[rng.random(n) < 0.05] = 0.0  # units with no influence
+    coef = rng.normal(size=((G + 1) * width, k))
+    coef[(G - 1) * width : G * width, 3] = 0.0  # a block not behind column 3
+    psi = FactoredInfluence(blocks, values, G + 1, coef)
+    unit_group = np.where(blocks < G, blocks, -1)
+    cell_group = rng.integers(0, G, k)
+    cl = rng.integers(0, 40, n)
+    cl[blocks == 0] = 41  # cohort 0's units all in one cluster: h = 1 for its treated role
+    _, cl = np.unique(cl, return_inverse=True)
+    w = rng.uniform(0.5, 2.0, n) if weighted else np.ones(n)
+    if weighted:
+        w[rng.random(n) < 0.03] = 0.0
+    got = leverage_adjusted(psi, cl, unit_group, w, cell_group, kind)
+    want = leverage_adjusted(psi.dense(), cl, unit_group, w, cell_group, kind)
+    assert isinstance(got, np.ndarray) and got.shape == (n, k)
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
