@@ -28,6 +28,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._validate import column_names
@@ -209,6 +210,50 @@ class DaskPanel:
             level = nxt
         return dask.compute(level[0])[0]
 
+    # ----------------------------------------------------------- describe
+    def describe(self) -> pd.Series:
+        """The one-column summary of :meth:`spimpact.Panel.describe`, from one
+        pass over the partitions (rows, units, periods, cohorts, clusters,
+        levels, the outcome's mean, the exposure's total, notes).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import dask.dataframe as dd
+        >>> from spimpact import Panel
+        >>> df = pd.DataFrame({"pcn": [1, 1, 2, 2], "q": [1, 2, 1, 2], "y": [1.0, 2.0, 1.5, 1.7],
+        ...                    "start": [2, 2, 0, 0]})
+        >>> p = Panel(dd.from_pandas(df, npartitions=2), outcome="y", unit="pcn", time="q",
+        ...           cohort="start", never_treated=0)
+        >>> p.describe()[["rows", "units", "treated units"]].tolist()
+        [4, 2, 1]
+        """
+        s = self.map_reduce(_describe_partition, _merge_describe)
+        if s is None:
+            raise PanelError("the Dask frame has no rows.")
+        periods = s["periods"]
+        info: dict[str, Any] = {"kind": "panel", "outcome": self.outcome, "rows": s["rows"],
+                                "units": s["units"], "periods": len(periods),
+                                "first period": periods[0], "last period": periods[-1],
+                                "balanced": s["rows"] == s["units"] * len(periods)}
+        if self.cohort is not None:
+            c = s["cohorts"]
+            never = c["never_treated"].to_numpy(dtype=bool)
+            info["cohorts (treated)"] = int((~never).sum())
+            info["treated units"] = int(c.loc[~never, "n_units"].sum())
+            info["never-treated units"] = int(c.loc[never, "n_units"].sum())
+        if self.cluster is not None:
+            info["clusters"] = len(s["labels"][self.cluster])
+        for lvl in self.levels:
+            info[f"{lvl} (level)"] = len(s["labels"][lvl])
+        info["outcome mean"] = s["wy"] / s["w"]
+        if self.exposure is not None:
+            info["exposure total"] = s["exposure"]
+        if s["notes"]:
+            info["notes"] = " ".join(s["notes"])
+        info["partitions"] = self.n_partitions
+        return pd.Series(info, name="value", dtype=object)
+
     # ---------------------------------------------------------- aggregate
     def aggregate(self, to: str) -> Any:
         """Aggregate the rows to a higher level per period on the workers: an
@@ -247,3 +292,38 @@ def partition_panel(part: pd.DataFrame, where: str, roles: dict[str, Any]) -> An
             raise type(e)(
                 f"in {where} (row numbers count from that partition's first row): {e}"
             ) from None
+
+
+def _describe_partition(part: pd.DataFrame, where: str, roles: dict[str, Any]) -> dict | None:
+    if len(part) == 0:
+        return None
+    p = partition_panel(part, where, roles)
+    cohorts = p.cohorts.copy() if p.has_cohorts else None
+    if cohorts is not None:  # never treated: one key whatever the missing value
+        cohorts["cohort"] = cohorts["cohort"].astype(object).where(~cohorts["never_treated"],
+                                                                   "never")
+    cols = [c for c in (roles["cluster"], *roles["levels"]) if c is not None]
+    w = np.asarray(p.w, dtype=float)
+    return {"rows": p.n_obs, "units": p.n_units, "periods": p.periods,
+            "cohorts": cohorts,
+            "labels": {c: pd.Index(pd.unique(p._df[c].to_numpy())) for c in cols},
+            "wy": float(w @ np.asarray(p.y)), "w": float(w.sum()),
+            "exposure": None if p.exposure_values is None else float(p.exposure_values.sum()),
+            "notes": list(p.notes)}
+
+
+def _merge_describe(a: dict | None, b: dict | None) -> dict | None:
+    if a is None or b is None:
+        return a if b is None else b
+    cohorts = None
+    if a["cohorts"] is not None:
+        both = pd.concat([a["cohorts"], b["cohorts"]])
+        cohorts = both.groupby("cohort", sort=False).agg(
+            n_units=("n_units", "sum"), n_rows=("n_rows", "sum"),
+            never_treated=("never_treated", "first")).reset_index()
+    return {"rows": a["rows"] + b["rows"], "units": a["units"] + b["units"],
+            "periods": a["periods"].union(b["periods"]), "cohorts": cohorts,
+            "labels": {c: a["labels"][c].append(b["labels"][c]).unique() for c in a["labels"]},
+            "wy": a["wy"] + b["wy"], "w": a["w"] + b["w"],
+            "exposure": None if a["exposure"] is None else a["exposure"] + b["exposure"],
+            "notes": list(dict.fromkeys([*a["notes"], *b["notes"]]))}

@@ -216,3 +216,15 @@ def test_aggregate_refuses_a_cohort_varying_within_the_new_unit():
     _, dsk = _pair(df, npartitions=3, levels=["practice"])
     with pytest.raises(PanelError, match="'g' varies within a 'practice' group"):
         dsk.aggregate("practice")
+
+
+def test_describe_equals_in_memory():
+    df = _frame(n=900, seed=10)
+    mem, dsk = _pair(df, npartitions=4, cluster="practice", levels=["practice", "pcn"])
+    a, b = mem.describe(), dsk.describe()
+    for key in ("kind", "rows", "units", "periods", "first period", "last period", "balanced",
+                "cohorts (treated)", "treated units", "never-treated units", "clusters",
+                "practice (level)", "pcn (level)"):
+        assert b[key] == a[key], key
+    assert b["outcome mean"] == pytest.approx(a["outcome mean"], rel=1e-12)
+    assert b["partitions"] == 4
