@@ -308,7 +308,7 @@ def influence_vcov(
     if columns is not None and isinstance(psi, FactoredInfluence):
         psi, columns = select_columns(psi, columns), None
     if columns is not None and cluster is not None:  # sum within clusters, then select
-        s = cluster_sums(psi, cluster)[:, columns]
+        s = cluster_sums(np.asarray(psi), cluster)[:, columns]  # dense here
         n = np.shape(psi)[0] if n is None else n
         return (s.T @ s) / n**2
     if isinstance(psi, FactoredInfluence):

@@ -401,7 +401,8 @@ def group_time_result(
     ss = small_sample(opts.inference, s.n_clusters, n)
     raw_psi = psi
     dense = not isinstance(psi, FactoredInfluence)
-    psi_inf = (leverage_adjusted(np.nan_to_num(psi) if dense else psi, s.cluster, unit_group,
+    psi_inf = (leverage_adjusted(np.nan_to_num(np.asarray(psi)) if dense else psi, s.cluster,
+                                 unit_group,
                                  s.unit_w, gi, ss.kind) if ss.adjusts_leverage else psi)
     inf = with_bootstrap(
         InfluenceData(psi_inf, s.cluster, unit_group, s.unit_w, s.unit_codes,

@@ -508,5 +508,6 @@ def _leverage(treat: np.ndarray, comp: np.ndarray, ccodes: np.ndarray | None,
         return np.ones(int(treat.sum())), np.ones(int(comp.sum()))
     ind = (treat | comp).astype(float)[:, None]
     group = np.where(treat, 0, -1)
-    f = leverage_adjusted(ind, ccodes, group, np.ones(len(ind)), np.array([0]), ss.kind)[:, 0]
+    f = np.asarray(leverage_adjusted(ind, ccodes, group, np.ones(len(ind)), np.array([0]),
+                                     ss.kind))[:, 0]
     return f[treat], f[comp]

@@ -163,7 +163,7 @@ class ETWFE(Estimator):
             else "Linear ETWFE"
         method = f"{what} (Wooldridge; {self.control_group.replace('_', ' ')} controls)"
         pre = design.cells["post"].to_numpy() | design.cells["reference"].to_numpy()
-        common = dict(
+        common: dict[str, Any] = dict(
             n_obs=len(s.y), notes=[*s.notes, *notes],
             pretest="cells" if not pre.all() else None,
             pretest_text=None if not pre.all() else (
@@ -177,9 +177,11 @@ class ETWFE(Estimator):
                 panel, s, design.cells, link[0], link[1],
                 opts, result_cls=ETWFEResult,
                 method=method.replace("count scale", "log rate ratios"), **common)
-        return group_time_result(panel, s, design.cells, att, psi, opts, method=method,
-                                 result_cls=ETWFEResult, link=link_result,
-                                 family=self.family, scale=self.scale, **common)
+        out = group_time_result(panel, s, design.cells, att, psi, opts, method=method,
+                                result_cls=ETWFEResult, link=link_result,
+                                family=self.family, scale=self.scale, **common)
+        assert isinstance(out, ETWFEResult)
+        return out
 
     def _covariates(self, panel: Panel) -> tuple[np.ndarray, list[str]]:
         spec = column_list(self.covariates)
@@ -222,10 +224,14 @@ class ETWFEResult(GroupTimeResult):
             tab = base.estimates
         else:
             agg = base.aggregate(kind, **options)
-            tab = agg.estimates if kind != "simple" else pd.DataFrame([{
-                "estimate": agg.overall.estimate, "std_error": agg.overall.std_error,
-                "ci_lower": agg.overall.ci_lower, "ci_upper": agg.overall.ci_upper,
-                "p_value": agg.overall.p_value}])
+            if kind != "simple":
+                tab = agg.estimates
+            else:
+                o = agg.overall
+                assert o is not None
+                tab = pd.DataFrame([{"estimate": o.estimate, "std_error": o.std_error,
+                                     "ci_lower": o.ci_lower, "ci_upper": o.ci_upper,
+                                     "p_value": o.p_value}])
         keys = [c for c in tab.columns if c not in
                 ("estimate", "std_error", "ci_lower", "ci_upper", "p_value", "t_stat")]
         out = tab[keys].copy()

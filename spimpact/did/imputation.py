@@ -159,7 +159,7 @@ def _blocks(s: FESample, anticipation: int) -> _Blocks | None:
     P = ~D
     P[counts == 0] = False
     D[counts == 0] = False
-    t_has = P.any(axis=0)
+    t_has = np.asarray(P.any(axis=0), dtype=bool)
     # every cohort keeps an imputable cell, every unit an untreated period
     if not (D[:G] & t_has).any(axis=1).all() or (P.sum(axis=1)[counts > 0] == 0).any():
         return None
@@ -181,7 +181,7 @@ def _cells_by_blocks(s: FESample, b: _Blocks, labels: Any) -> ImputedCells:
     its untreated periods and ``tau_it - ATT(g,t)`` in its treated ones."""
     wp, P, D, groups = b.wp, b.P, b.D, b.groups
     G, T, n = len(groups), s.n_periods, s.n_units
-    t_has = P.any(axis=0)
+    t_has = np.asarray(P.any(axis=0), dtype=bool)
     periods = np.flatnonzero(t_has)
     notes = []
     no_t = D & ~t_has[None, :]
@@ -328,6 +328,7 @@ def bjs_pretrend_test(
         note = (f"pretrend_periods={n_leads} but only {available} leads can be tested with "
                 f"unit effects; the BJS pre-trend test uses {available}.")
     lead_vals = np.arange(anticipation + 1, anticipation + k + 1)
+    psi: Any
     try:
         if b is not None:
             coef, psi = _pretrend_by_blocks(s, b, lead_vals)
