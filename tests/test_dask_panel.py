@@ -203,10 +203,25 @@ def test_aggregate_equals_in_memory(roles):
         dsk.aggregate("icb")
 
 
+def test_clustering_level_test_equals_in_memory():
+    """Shocks shared by PCN, clustered on practice: the level warning fires in
+    memory and on Dask alike (the test uses sums within practices)."""
+    df = _frame(n=2400, seed=11)
+    rng = np.random.default_rng(5)
+    year_pcn = rng.normal(0, 1.5, size=(df["pcn"].max() + 1, 7))
+    df["y"] = df["y"] + year_pcn[df["pcn"], df["year"] - 2019]
+    mem, dsk = _pair(df, npartitions=3, cluster="practice", levels=["practice", "pcn"])
+    a, b = _fit_both(CallawaySantAnna(control_group="not_yet_treated"), mem, dsk)
+    assert any("clustered on 'pcn'" in w for w in a.warnings)
+    _same(a, b)
+
+
 def test_levels_the_dask_fit_cannot_test_are_said_not_tested():
     df = _frame(n=600)
-    _, dsk = _pair(df, npartitions=2, cluster="practice", levels=["practice", "pcn"])
-    res = CallawaySantAnna().fit(dsk)
+    _, dsk = _pair(df, npartitions=2, levels=["practice", "pcn"])  # units as clusters
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = CallawaySantAnna().fit(dsk)
     assert any("clustering level" in w and "not run" in w for w in res.warnings)
 
 

@@ -33,13 +33,14 @@ from ..inference import FactoredInfluence
 from ..inference_cluster import (
     cluster_support,
     few_clusters_note,
+    level_warning,
     leverage_adjusted,
     small_sample,
     support_warnings,
 )
 from ._cells import plan_cells
 from ._cs_engine import closed_form_cells
-from .results import GroupTimeResult, InfluenceData, assemble_group_time
+from .results import GroupTimeResult, InfluenceData, aggregate_cells, assemble_group_time
 
 __all__ = ["fit_dask"]
 
@@ -132,6 +133,9 @@ def _pass1(part: pd.DataFrame, where: str, roles: dict, anticipation: int) -> di
     if p.cluster is not None:
         labels = p._clusters[np.asarray(p.unit_values(p.cluster_codes))[keep]]
         out["clusters"] = pd.Index(pd.unique(np.asarray(labels)))
+        others = [lv for lv in p.levels if lv not in (p.cluster, p.unit)]
+        if others:  # each cluster's labels at the other declared levels (level test)
+            out["levels"] = p._df[[p.cluster, *others]].drop_duplicates()
     return out
 
 
@@ -153,6 +157,9 @@ def _merge1(a: dict | None, b: dict | None) -> dict | None:
     out["notes"] = list(dict.fromkeys([*a["notes"], *b["notes"]]))
     if a["clusters"] is not None:
         out["clusters"] = a["clusters"].append(b["clusters"]).unique()
+    if "levels" in a or "levels" in b:
+        out["levels"] = pd.concat([x["levels"] for x in (a, b) if "levels" in x]
+                                  ).drop_duplicates()
     return out
 
 
@@ -299,14 +306,46 @@ def fit_dask(est: Any, panel: Any) -> GroupTimeResult:
     parts["warnings"] = list(dict.fromkeys([*parts["warnings"], *support_warnings(
         support, cells, lambda g: str(periods[int(g)]), n, n_cl,
         control_group=est.control_group)]))
-    if panel.levels:  # the in-memory fit tests the clustering level against them
+    others = [lv for lv in panel.levels if lv not in (panel.cluster, panel.unit)]
+    if others and clustered:
+        msg = _level_test(s1.get("levels"), others, cluster_labels, p_cluster, panel,
+                          lambda: aggregate_cells(cells, att, inf, periods, est.confidence,
+                                                  "event").psi)
+        if msg:
+            parts["warnings"].append(msg)
+    elif others:  # units as clusters: the test needs each unit's influence function
         parts["warnings"].append(
             f"the test of the clustering level against levels={list(panel.levels)} was not "
-            f"run: it needs each unit's influence function, which stays on the workers of a "
-            f"Dask panel. Aggregate to the lowest level (panel.aggregate(to=...)) and fit in "
-            f"memory to run it.")
+            f"run: without cluster= it needs each unit's influence function, which stays on "
+            f"the workers of a Dask panel. Build the panel with cluster= (e.g. the practice) "
+            f"to run it.")
     return GroupTimeResult(base_method=method, method=method, n_obs=n * T, n_units=n,
                            n_clusters=n_cl, **parts)
+
+
+def _level_test(levels: pd.DataFrame | None, others: list[str], cluster_labels: pd.Index,
+                p_cluster: np.ndarray, panel: Any, level_psi: Any) -> str | None:
+    """The in-memory fit's clustering-level warning (:func:`level_warning`),
+    from the rows of clusters: the test uses sums within the fine clusters,
+    and each coarser level's code of a cluster (levels that are not constant
+    within clusters are skipped, as the in-memory test skips them)."""
+    if levels is None:
+        return None
+    coarser = []
+    for lv in others:
+        pairs = levels[[panel.cluster, lv]].drop_duplicates()
+        if pairs[panel.cluster].duplicated().any():
+            continue  # not nested in the clusters: the in-memory test skips it too
+        code_of = pd.Series(pd.factorize(pairs[lv])[0], index=pairs[panel.cluster].to_numpy())
+        per_cluster = code_of.reindex(cluster_labels).to_numpy()
+        coarser.append((lv, per_cluster[p_cluster]))
+    if not coarser:
+        return None
+    try:
+        psi_level = level_psi()
+    except EstimationError:  # no post-treatment event time to test on
+        return None
+    return level_warning(psi_level, p_cluster, str(panel.cluster), coarser)
 
 
 def _pseudo_rows(s2: dict, blocks: np.ndarray, T: int, G: int, coef: np.ndarray, n: int,
