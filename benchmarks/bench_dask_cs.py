@@ -17,7 +17,8 @@ Every ATT(g,t), the overall ATT and their standard errors are compared
 (:func:`compare`). Results go to
 ``benchmarks/results/dask_cs.json``; the table is in ``docs/guide/did.md``.
 
-Run: ``python benchmarks/bench_dask_cs.py [--units 3000000] [--path /tmp/sp_dask_panel]``.
+Run: ``python benchmarks/bench_dask_cs.py [--units 3000000] [--path /tmp/sp_dask_panel]
+[--quick]`` (``make bench`` runs it through ``run_all.py``).
 """
 
 from __future__ import annotations
@@ -134,7 +135,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--units", type=int, default=3_000_000)
     ap.add_argument("--path", default="/tmp/sp_dask_panel")
+    ap.add_argument("--quick", action="store_true", help="10x fewer patients")
     args = ap.parse_args()
+    if args.quick:
+        args.units //= 10
     path = Path(args.path) / f"n{args.units}"
     if not path.exists():
         print(f"writing {args.units} patients x {T} months to {path}")
