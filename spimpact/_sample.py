@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from .panel import Panel
 
 __all__ = ["UnitSample", "unit_sample", "small_cohort_note", "refuse_exposure", "refuse_dose",
-           "refuse_general_treatment", "require_panel"]
+           "refuse_general_treatment", "require_panel", "sample_cohorts", "early_note",
+           "late_note", "no_untreated_error", "small_groups_note"]
 
 
 @dataclass(frozen=True)
@@ -108,22 +109,13 @@ def unit_sample(
     T = panel.n_periods
     rcs = panel.kind != "panel"
     # per unit (panels) or per row (repeated cross-sections): no per-row pass
-    cohort = np.array(panel.cohort_codes if rcs else panel.unit_cohort_codes, dtype=float)
-    late = np.isfinite(cohort) & (cohort >= T)
-    cohort[late] = np.inf
-    early = np.isfinite(cohort) & (cohort <= anticipation)
-    if not drop_always_treated:
-        cohort[early & (cohort <= 0)] = -1.0
-        early &= cohort > 0
+    cohort, early, late = sample_cohorts(
+        panel.cohort_codes if rcs else panel.unit_cohort_codes, T, anticipation,
+        drop_always_treated)
     notes: list[str] = []
     ucodes = np.asarray(panel.unit_codes)
     if early.all():
-        raise EstimationError(
-            f"no untreated observations: every unit is treated by the first period "
-            f"{panel.periods[0]!s}"
-            + (f" (allowing {anticipation} anticipation periods)" if anticipation else "")
-            + "; add never-treated units or periods before the rollout."
-        )
+        raise no_untreated_error(panel.periods[0], anticipation)
     if not early.any():
         row_keep = None
         unit_codes = np.arange(len(cohort))
@@ -132,13 +124,8 @@ def unit_sample(
         unit_codes = np.flatnonzero(~early)
         row_keep = ~early if rcs else ~early[ucodes]
         n_rows_out = int(np.count_nonzero(~row_keep))
-        what = "rows" if rcs else "units"
-        notes.append(
-            f"{int(early.sum())} {what} treated by the first period {panel.periods[0]!s}"
-            + (f" (allowing {anticipation} anticipation periods)" if anticipation else "")
-            + (f" ({n_rows_out} rows)" if not rcs else "")
-            + " were left out: they have no untreated period."
-        )
+        notes.append(early_note(int(early.sum()), None if rcs else n_rows_out,
+                                panel.periods[0], anticipation))
         recode = np.cumsum(~early) - 1  # old unit code -> new
         unit = np.arange(len(unit_codes)) if rcs else recode[ucodes[row_keep]]
     if late.any():
@@ -164,17 +151,62 @@ def unit_sample(
     )
 
 
-def _late_note(panel: Panel, late: np.ndarray, ucodes: np.ndarray, rcs: bool) -> str:
+def sample_cohorts(cohort_codes: np.ndarray, n_periods: int, anticipation: int,
+                   drop_always_treated: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The estimation sample's rule on cohort positions (units, or rows of
+    repeated cross-sections): cohorts after the last period count as not
+    treated (``inf``; ``late``), and units treated by the first period plus
+    ``anticipation`` have no untreated period (``early``: left out, or with
+    ``drop_always_treated=False`` kept with cohort ``-1``). Returns
+    ``(cohort, early, late)``; shared by :func:`unit_sample` and the fits of
+    Dask panels, which apply it partition by partition."""
+    cohort = np.array(cohort_codes, dtype=float)
+    late = np.isfinite(cohort) & (cohort >= n_periods)
+    cohort[late] = np.inf
+    early = np.isfinite(cohort) & (cohort <= anticipation)
+    if not drop_always_treated:
+        cohort[early & (cohort <= 0)] = -1.0
+        early &= cohort > 0
+    return cohort, early, late
+
+
+def no_untreated_error(first_period: Any, anticipation: int) -> EstimationError:
+    """The error when every unit is treated by the first period."""
+    return EstimationError(
+        f"no untreated observations: every unit is treated by the first period "
+        f"{first_period!s}"
+        + (f" (allowing {anticipation} anticipation periods)" if anticipation else "")
+        + "; add never-treated units or periods before the rollout."
+    )
+
+
+def early_note(count: int, rows: int | None, first_period: Any, anticipation: int) -> str:
+    """The note on units (``rows=None``: rows of repeated cross-sections) left
+    out because they are treated by the first period."""
+    return (
+        f"{count} {'rows' if rows is None else 'units'} treated by the first period "
+        f"{first_period!s}"
+        + (f" (allowing {anticipation} anticipation periods)" if anticipation else "")
+        + (f" ({rows} rows)" if rows is not None else "")
+        + " were left out: they have no untreated period."
+    )
+
+
+def late_note(count: int, what: str, last_period: Any, cohort_column: Any, value: Any) -> str:
     """The note on cohorts after the last period: counted, with an example value
     (a typo such as 2070 for 2017 shows here, not as a silent never-treated unit)."""
-    row = int(np.flatnonzero(late if rcs else late[ucodes])[0])
-    value = panel._df[panel.cohort].iloc[row] if panel.cohort is not None else "?"
-    what = "rows" if rcs else "units"
     return (
-        f"{int(late.sum())} {what} have a cohort after the last period "
-        f"{panel.periods[-1]!s} (e.g. {panel.cohort}={value!s}): they count as not treated "
+        f"{count} {what} have a cohort after the last period "
+        f"{last_period!s} (e.g. {cohort_column}={value!s}): they count as not treated "
         f"inside the window. Check the cohort column if that is a typo."
     )
+
+
+def _late_note(panel: Panel, late: np.ndarray, ucodes: np.ndarray, rcs: bool) -> str:
+    row = int(np.flatnonzero(late if rcs else late[ucodes])[0])
+    value = panel._df[panel.cohort].iloc[row] if panel.cohort is not None else "?"
+    return late_note(int(late.sum()), "rows" if rcs else "units", panel.periods[-1],
+                     panel.cohort, value)
 
 
 def small_cohort_note(us: UnitSample, panel: Panel, n_covariates: int = 0) -> str | None:
@@ -184,20 +216,28 @@ def small_cohort_note(us: UnitSample, panel: Panel, n_covariates: int = 0) -> st
 
     For repeated cross-sections a group's size is its rows per period, as in R.
     """
-    need = 5 + n_covariates
     cohort = us.unit_cohort
     finite = np.isfinite(cohort)
     codes = np.where(finite, cohort, -2.0)  # -2: never treated in the window
     values, counts = np.unique(codes, return_counts=True)
     size = counts / panel.n_periods if panel.kind != "panel" else counts.astype(float)
-    small = size < need
+    labels = ["never treated" if v == -2 else str(panel.cohort_label(v)) for v in values]
+    return small_groups_note(labels, size, n_covariates, per_period=panel.kind != "panel")
+
+
+def small_groups_note(labels: list[str], sizes: np.ndarray, n_covariates: int = 0, *,
+                      per_period: bool = False) -> str | None:
+    """:func:`small_cohort_note` from the groups' labels (never treated first,
+    then cohorts in order) and sizes; shared with the fits of Dask panels,
+    which count the units partition by partition."""
+    need = 5 + n_covariates
+    sizes = np.asarray(sizes, dtype=float)
+    small = (sizes < need) & (sizes > 0)
     if not small.any():
         return None
-    shown = []
-    for v, n in zip(values[small], size[small], strict=True):
-        label = "never treated" if v == -2 else str(panel.cohort_label(v))
-        shown.append(f"{label} ({n:g} {'unit' if n == 1 else 'units'})")
-    per = " per period" if panel.kind != "panel" else ""
+    shown = [f"{lab} ({n:g} {'unit' if n == 1 else 'units'})"
+             for lab, n, sm in zip(labels, sizes, small, strict=True) if sm]
+    per = " per period" if per_period else ""
     return (
         f"small cohorts: {', '.join(shown)} have fewer than {need} units{per} (5 plus the "
         f"number of covariates, R did's check); their group-time effects and standard "

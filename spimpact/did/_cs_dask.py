@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._sample import early_note, late_note, no_untreated_error, sample_cohorts, small_groups_note
 from ..errors import EstimationError, OptionError, PanelError
 from ..inference import FactoredInfluence
 from ..inference_cluster import (
@@ -97,10 +98,7 @@ def _pass1(part: pd.DataFrame, where: str, roles: dict, anticipation: int) -> di
             f"every one of the partition's {T} periods. Fits of Dask panels need a balanced "
             f"panel: keep units observed in every period (or fit in memory)."
         )
-    cohort = np.array(p.unit_cohort_codes, dtype=float)
-    late = np.isfinite(cohort) & (cohort >= T)
-    cohort[late] = np.inf
-    early = np.isfinite(cohort) & (cohort <= anticipation)
+    cohort, early, late = sample_cohorts(p.unit_cohort_codes, T, anticipation)
     keep = ~early
     W = _wide(p, p.w)
     if not (W == W[:, :1]).all():
@@ -175,9 +173,8 @@ def _pass2(part: pd.DataFrame, where: str, roles: dict, anticipation: int, mean:
         return None
     p = partition_panel(part, where, roles)
     T = p.n_periods
-    cohort = np.array(p.unit_cohort_codes, dtype=float)
-    cohort[np.isfinite(cohort) & (cohort >= T)] = np.inf
-    keep = ~(np.isfinite(cohort) & (cohort <= anticipation))
+    cohort, early, _ = sample_cohorts(p.unit_cohort_codes, T, anticipation)
+    keep = ~early
     uw = _wide(p, p.w)[keep, 0]
     pos = cohort[keep]
     block = np.where(np.isfinite(pos), pos, T).astype(np.intp)
@@ -226,19 +223,12 @@ def fit_dask(est: Any, panel: Any) -> GroupTimeResult:
     notes = list(s1["notes"])
     n = int(s1["units"].sum())
     if n == 0:
-        raise EstimationError(
-            f"no untreated observations: every unit is treated by the first period "
-            f"{periods[0]!s}; add never-treated units or periods before the rollout.")
+        raise no_untreated_error(periods[0], a)
     if s1["early"]:
-        notes.append(
-            f"{s1['early']} units treated by the first period {periods[0]!s}"
-            + (f" (allowing {a} anticipation periods)" if a else "")
-            + f" ({s1['early'] * T} rows) were left out: they have no untreated period.")
+        notes.append(early_note(s1["early"], s1["early"] * T, periods[0], a))
     if s1["late"]:
-        notes.append(
-            f"{s1['late']} units have a cohort after the last period {periods[-1]!s} (e.g. "
-            f"{panel.cohort}={s1['late_value']!s}): they count as not treated inside the "
-            f"window. Check the cohort column if that is a typo.")
+        notes.append(late_note(s1["late"], "units", periods[-1], panel.cohort,
+                               s1["late_value"]))
     units = s1["units"]
     groups = np.flatnonzero(units[:T] > 0)
     G = len(groups)
@@ -250,7 +240,8 @@ def fit_dask(est: Any, panel: Any) -> GroupTimeResult:
     S, Wg = s1["S"][blocks], s1["W"][blocks]
     mean_pos = np.divide(s1["S"], s1["W"][:, None], out=np.zeros_like(s1["S"]),
                          where=s1["W"][:, None] > 0)
-    small = _small_cohorts(units[blocks], groups, periods, panel)
+    small = small_groups_note(["never treated"] + [str(periods[g]) for g in groups],
+                              np.r_[units[T], units[groups]])
     if small:
         notes.append(small)
     clustered = panel.cluster is not None
@@ -385,26 +376,3 @@ def _pseudo_rows(s2: dict, blocks: np.ndarray, T: int, G: int, coef: np.ndarray,
     block_units = np.zeros((n_cl, G + 1))
     np.add.at(block_units, (cl, block), sums[:, width])
     return psi, cl, group_of_block[block], vals[:, T].copy(), block_units
-
-
-def panel_label(periods: pd.Index, g: int) -> Any:
-    return periods[int(g)]
-
-
-def _small_cohorts(units: np.ndarray, groups: np.ndarray, periods: pd.Index,
-                   panel: Any) -> str | None:
-    """R did's small-group note (as :func:`spimpact._sample.small_cohort_note`),
-    from the units per cohort block (never treated last)."""
-    need = 5
-    shown = []
-    labels = ["never treated"] + [str(panel_label(periods, g)) for g in groups]
-    for lab, m in zip(labels, np.r_[units[-1:], units[:-1]], strict=True):
-        if 0 < m < need:
-            shown.append(f"{lab} ({m:g} {'unit' if m == 1 else 'units'})")
-    if not shown:
-        return None
-    return (
-        f"small cohorts: {', '.join(shown)} have fewer than {need} units (5 plus the "
-        f"number of covariates, R did's check); their group-time effects and standard "
-        f"errors rest on very few units: read them with caution, or merge cohorts."
-    )
