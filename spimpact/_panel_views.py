@@ -4,6 +4,7 @@ encodes; these only read a built panel."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,65 +56,38 @@ def describe_panel(panel: Panel) -> pd.Series:
     return pd.Series(info, name="value", dtype=object)
 
 
-def _sums_and_means(panel: Panel, keys: list[str]) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Group sizes, summed columns (counts, exposure, weights) and weighted means
-    (the outcome when it is not a count, numeric covariates) by ``keys``."""
-    df = panel._df
-    exposure = panel.exposure_values
-    bw = exposure if exposure is not None else panel.w
-    grouped = df.groupby(keys, sort=True, observed=True)
-    out = grouped.size().rename("_n").to_frame()
-    sums = [c for c in (panel.outcome if exposure is not None else None, panel.exposure,
-                        panel.weights) if c is not None]
-    sums = list(dict.fromkeys(sums))
-    for col in sums:
-        out[col] = grouped[col].sum().astype(float)
-    means = [] if exposure is not None else [panel.outcome]
-    means += [c for c in panel.covariates
-              if pd.api.types.is_numeric_dtype(df[c].dtype) and c not in sums]
-    num = df.loc[:, means].astype(float).mul(bw, axis=0).assign(_bw=bw).groupby(
-        [df[k] for k in keys], sort=True, observed=True).sum()
-    for col in means:
-        out[col] = num[col] / num["_bw"]
-    return out, sums, means
+@dataclass(frozen=True)
+class AggregationPlan:
+    """Which columns :meth:`Panel.aggregate` sums, averages and carries up."""
+
+    to: str
+    keys: list[str]
+    #: counts (the outcome when there is an exposure), exposure and weights
+    sums: list[str]
+    #: the outcome otherwise, and numeric covariates: means weighted by the
+    #: exposure, else by the weights
+    means: list[str]
+    #: columns constant within each new unit and period
+    consts: list[str]
+    cluster: str | None
+    upper: list[str]
 
 
-def _carry_constants(panel: Panel, out: pd.DataFrame, keys: list[str], to: str,
-                     columns: list[str]) -> None:
-    """Copy columns that must be constant within each new group, or raise."""
-    grouped = panel._df.groupby(keys, sort=True, observed=True)
-    for col in dict.fromkeys(columns):
-        nun = grouped[col].nunique(dropna=False)
-        if (nun > 1).any():
-            where = nun.index[nun.to_numpy() > 1][0]
-            where = dict(zip(keys, where if isinstance(where, tuple) else (where,), strict=True))
-            raise PanelError(
-                f"aggregate(to={to!r}): {col!r} varies within a {to!r} group "
-                f"({', '.join(f'{k}={show(v)}' for k, v in where.items())}); only columns "
-                f"constant within each {to!r} can be carried up (turn a categorical "
-                f"covariate into numeric shares first)."
-            )
-        out[col] = grouped[col].first()
-
-
-def aggregate_panel(panel: Panel, to: str) -> Panel:
-    """The aggregation behind :meth:`Panel.aggregate`."""
-    from .panel import Panel
-
+def aggregation_plan(panel: Any, to: str, dtypes: Any) -> AggregationPlan:
+    """The plan for ``panel`` (a Panel or a Dask panel: its roles) aggregated
+    to ``to``; ``dtypes`` maps the columns to their dtypes."""
     if to not in panel.levels:
         raise PanelError(
             f"aggregate(to={to!r}): {to!r} is not one of levels={list(panel.levels)}; "
             f"build the Panel with levels=[...] listing it."
         )
-    if panel.treatment_kind == "general":
-        raise PanelError(
-            f"aggregate(to={to!r}) cannot carry the treatment_kind='general' treatment "
-            f"{panel.treatment!r} (it varies within units, and how to combine it across "
-            f"{panel.unit!r} units is a choice): aggregate the data yourself, e.g. the mean "
-            f"treatment per {to!r} and period, and build a new Panel."
-        )
     keys = [to] + ([panel.time] if panel.time is not None else [])
-    out, sums, means = _sums_and_means(panel, keys)
+    sums = [c for c in (panel.outcome if panel.exposure is not None else None, panel.exposure,
+                        panel.weights) if c is not None]
+    sums = list(dict.fromkeys(sums))
+    means = [] if panel.exposure is not None else [panel.outcome]
+    means += [c for c in panel.covariates
+              if pd.api.types.is_numeric_dtype(dtypes[c]) and c not in sums]
     levels = list(panel.levels)
     lower = {panel.unit, *levels[: levels.index(to) + 1]}
     cluster = panel.cluster if panel.cluster not in lower else None
@@ -121,23 +95,92 @@ def aggregate_panel(panel: Panel, to: str) -> Panel:
     consts = [c for c in panel.covariates if c not in means and c not in sums]
     consts += [c for c in (panel.cohort, panel.treatment, panel.dose, cluster, *upper)
                if c is not None]
-    _carry_constants(panel, out, keys, to, consts)
-    per_group = (panel._df.groupby(to, observed=True)[panel.unit].nunique()
-                 if panel.unit else None)
+    return AggregationPlan(to, keys, sums, means, list(dict.fromkeys(consts)), cluster, upper)
+
+
+def group_table(panel: Panel, plan: AggregationPlan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What aggregation needs of ``panel``'s rows, by new unit and period: an
+    additive table (rows ``_n``, the summed columns, each mean's weighted sum
+    ``_num_<col>`` and the weights ``_bw``, so that tables of disjoint rows
+    add up) and the constant columns (checked constant)."""
+    df = panel._df
+    exposure = panel.exposure_values
+    bw = exposure if exposure is not None else panel.w
+    grouped = df.groupby(plan.keys, sort=True, observed=True)
+    out = grouped.size().rename("_n").to_frame()
+    for col in plan.sums:
+        out[col] = grouped[col].sum().astype(float)
+    if plan.means:
+        num = df.loc[:, plan.means].astype(float).mul(bw, axis=0).assign(_bw=bw).groupby(
+            [df[k] for k in plan.keys], sort=True, observed=True).sum()
+        for col in plan.means:
+            out[f"_num_{col}"] = num[col]
+        out["_bw"] = num["_bw"]
+    consts = {}
+    for col in plan.consts:
+        nun = grouped[col].nunique(dropna=False)
+        if (nun > 1).any():
+            varies_error(nun.index[nun.to_numpy() > 1][0], plan.keys, col, plan.to)
+        consts[col] = grouped[col].first()
+    return out, pd.DataFrame(consts, index=out.index)
+
+
+def varies_error(where: Any, keys: list[str], col: str, to: str) -> None:
+    """Raise: ``col`` varies within the new unit and period ``where``."""
+    where = dict(zip(keys, where if isinstance(where, tuple) else (where,), strict=True))
+    raise PanelError(
+        f"aggregate(to={to!r}): {col!r} varies within a {to!r} group "
+        f"({', '.join(f'{k}={show(v)}' for k, v in where.items())}); only columns "
+        f"constant within each {to!r} can be carried up (turn a categorical "
+        f"covariate into numeric shares first)."
+    )
+
+
+def finish_aggregation(panel: Any, plan: AggregationPlan, table: pd.DataFrame,
+                       consts: pd.DataFrame, units_per_group: pd.Series | None, n_rows: int,
+                       notes: list[str]) -> Panel:
+    """The new Panel from the (summed) group table: means divided out, the
+    constant columns carried up, a note on rows and short group-periods."""
+    from .panel import Panel
+
+    out = table.copy()
+    for col in plan.means:
+        out[col] = out.pop(f"_num_{col}") / out["_bw"]
+    out = out.drop(columns=[c for c in ("_bw",) if c in out.columns])
+    for col in consts.columns:
+        out[col] = consts[col]
     out = out.reset_index()
-    note = f"aggregated {panel.n_obs} rows to {len(out)} rows of {to!r}"
-    if per_group is not None and panel.time is not None:
-        short = int((out["_n"].to_numpy() < out[to].map(per_group).to_numpy()).sum())
+    to = plan.to
+    note = f"aggregated {n_rows} rows to {len(out)} rows of {to!r}"
+    if units_per_group is not None and panel.time is not None:
+        short = int((out["_n"].to_numpy() < out[to].map(units_per_group).to_numpy()).sum())
         note += (f"; {short} {to!r}-periods miss some of their {panel.unit!r} units"
                  if short else "")
     new = Panel(
         out.drop(columns="_n"), outcome=panel.outcome, unit=to, time=panel.time,
         cohort=panel.cohort, treatment=panel.treatment, never_treated=panel.never_treated,
-        covariates=panel.covariates, cluster=cluster, weights=panel.weights,
-        exposure=panel.exposure, levels=[to, *upper], dose=panel.dose,
+        covariates=panel.covariates, cluster=plan.cluster, weights=panel.weights,
+        exposure=panel.exposure, levels=[to, *plan.upper], dose=panel.dose,
     )
-    object.__setattr__(new, "_notes", [*panel.notes, note + ".", *new.notes])
+    object.__setattr__(new, "_notes", [*notes, note + ".", *new.notes])
     return new
+
+
+def aggregate_panel(panel: Panel, to: str) -> Panel:
+    """The aggregation behind :meth:`Panel.aggregate`."""
+    if panel.treatment_kind == "general":
+        raise PanelError(
+            f"aggregate(to={to!r}) cannot carry the treatment_kind='general' treatment "
+            f"{panel.treatment!r} (it varies within units, and how to combine it across "
+            f"{panel.unit!r} units is a choice): aggregate the data yourself, e.g. the mean "
+            f"treatment per {to!r} and period, and build a new Panel."
+        )
+    plan = aggregation_plan(panel, to, panel._df.dtypes)
+    table, consts = group_table(panel, plan)
+    per_group = (panel._df.groupby(to, observed=True)[panel.unit].nunique()
+                 if panel.unit else None)
+    return finish_aggregation(panel, plan, table, consts, per_group, panel.n_obs,
+                              list(panel.notes))
 
 
 def balanced_panel(panel: Panel) -> Panel:
