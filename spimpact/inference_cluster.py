@@ -670,6 +670,19 @@ def leverage_adjusted(
     return out
 
 
+#: A cluster holding all of a role's weight (leverage within this of 1) is left
+#: unadjusted: leaving it out would remove the role.
+H_MAX_GAP = 1e-9
+
+
+def leverage_factor(h: np.ndarray, power: float) -> np.ndarray:
+    """The one rule of the cv3 (``power=1``) and cr2 (``power=0.5``)
+    adjustments: ``(1 - h)^-power`` for leverage ``h``, 1 where a cluster
+    holds all of a role's weight."""
+    h = np.asarray(h, dtype=float)
+    return np.where(h < 1 - H_MAX_GAP, (1.0 - np.minimum(h, 1 - H_MAX_GAP)) ** -power, 1.0)
+
+
 def _role_factor(masks: tuple[np.ndarray, ...], w: np.ndarray, cl: np.ndarray | None,
                  n_cl: int, power: float) -> np.ndarray:
     """Leverage factors ``(1 - h)^-power`` of rows (``w`` their weights, ``cl``
@@ -684,8 +697,8 @@ def _role_factor(masks: tuple[np.ndarray, ...], w: np.ndarray, cl: np.ndarray | 
             by_cl = _count_matrix(cl, n_cl, wm, cl, n_cl)  # weights by cluster
             tot = by_cl.sum(axis=0)
             h_unit = np.divide(by_cl, tot, out=np.zeros_like(by_cl), where=tot > 0)[cl]
-        ok = mask & (h_unit < 1 - 1e-9)
-        factor[ok] = (1.0 - h_unit[ok]) ** -power
+        ok = mask & (h_unit < 1 - H_MAX_GAP)
+        factor[ok] = leverage_factor(h_unit[ok], power)
     return factor
 
 
@@ -734,7 +747,7 @@ class RowBlockLeverage:
                 tot = wi @ mask
                 h = np.divide(wi[0] if len(wi) else 0.0, tot, out=np.zeros_like(tot),
                               where=tot > 0)
-                f = np.where(h < 1 - 1e-9, (1.0 - np.minimum(h, 1 - 1e-9)) ** -self.power, 1.0)
+                f = leverage_factor(h, self.power)
                 np.multiply(block, f[None, :], out=block, where=mask)
         else:
             block *= _role_factor((is_t, is_c), wi, cl, self.n_cl, self.power)
@@ -789,8 +802,7 @@ def _leverage_factored_clustered(psi: FactoredInfluence, cl: np.ndarray, unit_gr
     for sums in (sums_t, sums_c):
         tot = sums.sum(axis=0)
         h_cl = np.divide(sums, tot, out=np.zeros_like(sums), where=tot > 0)
-        factor.append(np.where(h_cl < 1 - 1e-9,
-                               (1.0 - np.minimum(h_cl, 1 - 1e-9)) ** -power, 1.0))
+        factor.append(leverage_factor(h_cl, power))
     out = np.empty((n, k))
     for h, rows, vals in _factored_row_chunks(psi):
         f_block = np.where(treated[h][None, :], factor[0], factor[1])  # (n_cl, k)
@@ -825,7 +837,7 @@ def _leverage_factored(psi: FactoredInfluence, unit_group: np.ndarray, cell_grou
         units = count @ mask  # (k,) units behind each column in this role
         with np.errstate(divide="ignore"):
             h = np.where(units > 0, 1.0 / units, 0.0)
-        f = np.where(h < 1 - 1e-9, (1.0 - h) ** -power, 1.0)
+        f = leverage_factor(h, power)
         factor = np.where(mask, f[None, :], factor)
     coef = psi.coef.reshape(psi.n_blocks, w, k) * factor[:, None, :]
     return psi.with_coef(coef.reshape(psi.n_blocks * w, k))

@@ -48,8 +48,9 @@ def _demean(values: np.ndarray, unit: np.ndarray, w: np.ndarray, n_units: int) -
 def _matrix_power(lam: np.ndarray, power: float) -> np.ndarray:
     """``(1 - lam)^(-power)`` for eigenvalues of a hat block, 1 where ``lam`` is 1 (a
     direction only that cluster identifies is left unadjusted)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(lam < 1 - 1e-9, np.clip(1 - lam, 1e-300, None) ** -power, 1.0)
+    from ..inference_cluster import leverage_factor
+
+    return leverage_factor(lam, power)  # the influence-function path's rule
 
 
 def _adjusted_scores(Zw: np.ndarray, ew: np.ndarray, cl: np.ndarray, G: int, A: np.ndarray,
