@@ -203,10 +203,9 @@ class FactoredBasis:
     n_groups: int
 
     def expand(self, B: np.ndarray) -> FactoredInfluence:
-        f, w = self.psi, self.psi.width
-        assert f.weight_col is not None
-        coef = np.zeros((f.n_blocks * w, B.shape[1]))
-        coef[np.arange(self.n_groups) * w + f.weight_col] = B[: self.n_groups]
+        f = self.psi
+        coef = np.zeros((f.basis_width, B.shape[1]))
+        coef[f.weight_columns(np.arange(self.n_groups))] = B[: self.n_groups]
         return f.with_coef(coef)
 
 

@@ -70,19 +70,25 @@ def as_generator(random_state: RandomState) -> np.random.Generator:
 class FactoredInfluence:
     """Influence functions stored as ``basis @ coef`` with a block basis.
 
-    Row ``i`` of the basis is ``values[i]`` (width ``w``) placed in the columns
-    of block ``blocks[i]``: a ``(n, n_blocks * w)`` matrix with one dense block
-    per row. Estimators whose influence functions are linear in a few per-unit
-    quantities (DiD without covariates: a unit's weighted outcomes by period,
-    block = its cohort) store them this way and ``n x k`` is never formed.
-    ``psi @ M`` is ``basis @ (coef @ M)``; ``psi' psi`` is
-    ``coef' (basis' basis) coef`` with a block-diagonal Gram matrix, computed
-    once and shared by every influence matrix on the same basis
-    (:meth:`with_coef`: aggregations, column subsets).
+    The rows (units) are grouped into blocks; row ``i`` of the basis holds
+    its values in the columns of its own block only, so the basis is block
+    diagonal once its rows are grouped. Block ``h`` has its own width
+    ``w_h`` (columns ``offsets[h]:offsets[h + 1]`` of the basis). Estimators
+    whose influence functions are linear in a few per-unit quantities (DiD
+    without covariates: a unit's weighted outcomes by period, block = its
+    cohort) store them with one width for every block; estimators whose
+    cells each involve a few cohorts (DiD with covariates: a cohort's units
+    are behind its own cells and those it is a comparison for) store each
+    cohort's dense influence on just those cells, and the coefficients
+    place them. ``n x k`` is never formed. ``psi @ M`` is
+    ``basis @ (coef @ M)``; ``psi' psi`` is ``coef' (basis' basis) coef``
+    with a block-diagonal Gram matrix, computed once and shared by every
+    influence matrix on the same basis (:meth:`with_coef`: aggregations,
+    column subsets).
 
-    ``weight_col``, when given, names the basis column that holds each unit's
-    weight: then the influence of estimated cohort shares (blocks are
-    cohorts) is a coefficient matrix on the same basis.
+    ``weight_col``, when given, is the column (within every block) that
+    holds each unit's weight: then the influence of estimated cohort shares
+    (blocks are cohorts) is a coefficient matrix on the same basis.
 
     Examples
     --------
@@ -92,58 +98,96 @@ class FactoredInfluence:
     ([1.0, 2.0, 2.0], (3, 1))
     """
 
+    n_blocks: int
+    coef: np.ndarray
+    weight_col: int | None
+    _order: np.ndarray
+    _bounds: np.ndarray
+    _offsets: np.ndarray
+    _values: list[np.ndarray]
+    _grams: list[tuple[Any, np.ndarray]]
+    _derived: dict[Any, Any]
+
     def __init__(self, blocks: np.ndarray, values: np.ndarray, n_blocks: int,
                  coef: np.ndarray, *, weight_col: int | None = None) -> None:
         blocks = np.asarray(blocks, dtype=np.intp)
         # few blocks: a 16-bit key makes numpy's stable sort a linear radix sort
         key = blocks.astype(np.int16) if n_blocks < 2**15 else blocks
         order = np.argsort(key, kind="stable")
-        self._setup(order, np.bincount(blocks, minlength=n_blocks),
-                    np.asarray(values, dtype=float)[order], coef, weight_col)
+        out = self.from_block_order(order, np.bincount(blocks, minlength=n_blocks),
+                                    np.asarray(values, dtype=float)[order], coef,
+                                    weight_col=weight_col)
+        self.__dict__.update(out.__dict__)
 
     @classmethod
     def from_block_order(
         cls, order: np.ndarray, counts: np.ndarray, sorted_values: np.ndarray,
         coef: np.ndarray, *, weight_col: int | None = None,
     ) -> FactoredInfluence:
-        """Build from rows already grouped by block: ``sorted_values[j]`` is row
-        ``order[j]`` of the basis and block ``h`` holds ``counts[h]`` rows."""
-        out = object.__new__(cls)
-        out._setup(np.asarray(order, dtype=np.intp), np.asarray(counts), sorted_values, coef,
-                   weight_col)
-        return out
+        """Build from rows already grouped by block, one width for every block:
+        ``sorted_values[j]`` is row ``order[j]`` of the basis and block ``h``
+        holds ``counts[h]`` rows."""
+        bounds = np.r_[0, np.cumsum(counts)].astype(np.intp)
+        vals = [sorted_values[bounds[h] : bounds[h + 1]] for h in range(len(counts))]
+        return cls.from_blocks(order, counts, vals, coef, weight_col=weight_col)
 
-    def _setup(self, order: np.ndarray, counts: np.ndarray, sorted_values: np.ndarray,
-               coef: np.ndarray, weight_col: int | None) -> None:
-        self.n_blocks = len(counts)
-        self._order = order
-        self._bounds = np.r_[0, np.cumsum(counts)].astype(np.intp)
-        self._sorted_values = sorted_values
-        self.coef = np.asarray(coef, dtype=float)
-        self.weight_col = weight_col
+    @classmethod
+    def from_blocks(
+        cls, order: np.ndarray, counts: np.ndarray, values: Sequence[np.ndarray],
+        coef: np.ndarray, *, weight_col: int | None = None,
+    ) -> FactoredInfluence:
+        """Build from each block's values ``(counts[h], w_h)``: the rows
+        ``order[sum(counts[:h]):sum(counts[:h + 1])]`` of the influence
+        matrix, in that order; ``coef`` has ``sum(w_h)`` rows."""
+        out = object.__new__(cls)
+        out.n_blocks = len(counts)
+        out._order = np.asarray(order, dtype=np.intp)
+        out._bounds = np.r_[0, np.cumsum(counts)].astype(np.intp)
+        out._values = [np.asarray(v, dtype=float) for v in values]
+        out._offsets = np.r_[0, np.cumsum([v.shape[1] for v in out._values])].astype(np.intp)
+        out.coef = np.asarray(coef, dtype=float)
+        if out.coef.shape[0] != out._offsets[-1]:
+            raise ValueError(f"coef has {out.coef.shape[0]} rows; the basis has "
+                             f"{out._offsets[-1]} columns")
+        out.weight_col = weight_col
         # shared by with_coef copies: Gram matrices per cluster array; cast bases and
         # row positions
-        self._grams: list[tuple[Any, np.ndarray]] = []
-        self._derived: dict[Any, np.ndarray] = {}
+        out._grams = []
+        out._derived = {}
+        return out
 
     @property
-    def width(self) -> int:
-        return self._sorted_values.shape[1]
+    def basis_width(self) -> int:
+        """Columns of the basis (the rows of ``coef``)."""
+        return int(self._offsets[-1])
 
     @property
     def shape(self) -> tuple[int, int]:
-        return (self._sorted_values.shape[0], self.coef.shape[1])
+        return (int(self._bounds[-1]), self.coef.shape[1])
 
-    def _block(self, mat: np.ndarray, h: int) -> np.ndarray:
-        return mat[h * self.width : (h + 1) * self.width]
+    def block_slice(self, h: int) -> slice:
+        """Block ``h``'s columns of the basis (rows of ``coef``)."""
+        return slice(int(self._offsets[h]), int(self._offsets[h + 1]))
+
+    def block_values(self, h: int) -> np.ndarray:
+        """Block ``h``'s values ``(rows, w_h)``, its rows in block order."""
+        return self._values[h]
+
+    def block_rows(self, h: int) -> np.ndarray:
+        """Positions (rows of the influence matrix) of block ``h``'s rows."""
+        return self._order[self._bounds[h] : self._bounds[h + 1]]
+
+    def weight_columns(self, blocks: np.ndarray) -> np.ndarray:
+        """Basis columns of ``weight_col`` in the given blocks."""
+        assert self.weight_col is not None
+        return self._offsets[np.asarray(blocks, dtype=np.intp)] + self.weight_col
 
     def __matmul__(self, other: np.ndarray) -> np.ndarray:
         cm = self.coef @ np.asarray(other, dtype=float)
         out = np.empty((self.shape[0],) + cm.shape[1:])
         for h in range(self.n_blocks):
-            lo, hi = self._bounds[h], self._bounds[h + 1]
-            if hi > lo:
-                out[self._order[lo:hi]] = self._sorted_values[lo:hi] @ self._block(cm, h)
+            if self._bounds[h + 1] > self._bounds[h]:
+                out[self.block_rows(h)] = self._values[h] @ cm[self.block_slice(h)]
         return out
 
     def __add__(self, other: FactoredInfluence) -> FactoredInfluence:
@@ -153,7 +197,7 @@ class FactoredInfluence:
 
     def shares_basis(self, other: FactoredInfluence) -> bool:
         """Whether ``other`` is a combination of the same basis."""
-        return self._sorted_values is other._sorted_values
+        return self._values is other._values
 
     def dense(self, cols: np.ndarray | None = None) -> np.ndarray:
         """The ``(n, k)`` matrix (or some of its columns)."""
@@ -175,15 +219,19 @@ class FactoredInfluence:
         return self.with_coef(self.coef @ np.asarray(M, dtype=float))
 
     def cluster_basis(self, cluster: np.ndarray) -> np.ndarray:
-        """The basis summed within clusters, dense ``(n_clusters, n_blocks * w)``."""
+        """The basis summed within clusters, dense ``(n_clusters, basis_width)``."""
+        from scipy import sparse
+
         n_cl = int(np.max(cluster)) + 1
-        block = np.repeat(np.arange(self.n_blocks), np.diff(self._bounds))
-        key = np.asarray(cluster, dtype=np.intp)[self._order] * self.n_blocks + block
-        out = np.column_stack([
-            np.bincount(key, weights=self._sorted_values[:, c], minlength=n_cl * self.n_blocks)
-            for c in range(self.width)
-        ])  # (n_cl * n_blocks, w)
-        return out.reshape(n_cl, self.n_blocks * self.width)
+        cluster = np.asarray(cluster, dtype=np.intp)
+        out = np.zeros((n_cl, self.basis_width))
+        for h in range(self.n_blocks):
+            rows = self.block_rows(h)
+            if len(rows):
+                ind = sparse.csr_matrix((np.ones(len(rows)), (cluster[rows], np.arange(len(rows)))),
+                                        shape=(n_cl, len(rows)))
+                out[:, self.block_slice(h)] = ind @ self._values[h]
+        return out
 
     def gram(self, cluster: np.ndarray | None = None) -> np.ndarray:
         """``S' S`` of the (cluster-summed) basis: ``(q, q)``, cached per cluster array."""
@@ -196,36 +244,36 @@ class FactoredInfluence:
         else:
             from threadpoolctl import threadpool_limits
 
-            q = self.n_blocks * self.width
+            q = self.basis_width
             out = np.zeros((q, q))
             # tall-and-narrow products: one BLAS thread avoids a threading
             # pathology that makes them slower on two threads than on one
             with threadpool_limits(1, user_api="blas"):
                 for h in range(self.n_blocks):
-                    v = self._sorted_values[self._bounds[h] : self._bounds[h + 1]]
-                    sl = slice(h * self.width, (h + 1) * self.width)
+                    v = self._values[h]
+                    sl = self.block_slice(h)
                     out[sl, sl] = v.T @ v
         self._grams.append((cluster, out))
         return out
 
-    def _values_as(self, dtype: Any) -> np.ndarray:
-        vals = self._sorted_values
-        if dtype != vals.dtype:  # cast once, kept for the next chunks
-            if dtype not in self._derived:
-                self._derived[dtype] = vals.astype(dtype)
-            vals = self._derived[dtype]
-        return vals
+    def _values_as(self, dtype: Any) -> list[np.ndarray]:
+        if dtype == np.float64:
+            return self._values
+        if dtype not in self._derived:  # cast once, kept for the next chunks
+            self._derived[dtype] = [v.astype(dtype) for v in self._values]
+        return self._derived[dtype]
 
     def accumulate(self, out: np.ndarray, v: np.ndarray, lo: int, hi: int) -> None:
         """``out += v @ basis[rows]`` for the rows ``lo:hi`` in block order
         (multipliers ``v`` of shape ``(b, hi - lo)``; ``out`` is ``(b, q)``)."""
-        vals, w = self._values_as(v.dtype), self.width
+        vals = self._values_as(v.dtype)
         for h in range(int(np.searchsorted(self._bounds, lo, side="right")) - 1, self.n_blocks):
-            a, b = max(lo, int(self._bounds[h])), min(hi, int(self._bounds[h + 1]))
+            start = int(self._bounds[h])
+            a, b = max(lo, start), min(hi, int(self._bounds[h + 1]))
             if a >= hi:
                 break
             if b > a:
-                out[:, h * w : (h + 1) * w] += v[:, a - lo : b - lo] @ vals[a:b]
+                out[:, self.block_slice(h)] += v[:, a - lo : b - lo] @ vals[h][a - start : b - start]
 
     def accumulate_rows(self, out: np.ndarray, v: np.ndarray, rows: np.ndarray) -> None:
         """``out += v @ basis[rows]`` for rows given by their original positions."""
@@ -235,10 +283,10 @@ class FactoredInfluence:
             self._derived["_position"] = pos
         at = self._derived["_position"][rows]
         block = np.searchsorted(self._bounds, at, side="right") - 1
-        vals, w = self._values_as(v.dtype), self.width
+        vals = self._values_as(v.dtype)
         for h in np.unique(block):
             sel = np.flatnonzero(block == h)
-            out[:, h * w : (h + 1) * w] += v[:, sel] @ vals[at[sel]]
+            out[:, self.block_slice(h)] += v[:, sel] @ vals[h][at[sel] - self._bounds[h]]
 
 
 def combine_columns(psi: Any, M: np.ndarray) -> Any:
@@ -504,7 +552,7 @@ def multiplier_bootstrap(
     if chunk is None:
         chunk = max(1, 2**20 // n_boot)
     rng = as_generator(random_state)
-    raw = [np.zeros((n_boot, src.n_blocks * src.width if isinstance(src, FactoredInfluence)
+    raw = [np.zeros((n_boot, src.basis_width if isinstance(src, FactoredInfluence)
                      else src.shape[1])) for src, _ in sources]
     buffer = np.empty(-(-n_boot * min(chunk, n_rows) // 64) * 64, dtype=dtype)  # reused
     for lo in range(0, n_rows, chunk):

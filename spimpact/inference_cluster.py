@@ -249,6 +249,10 @@ def _nonzero(psi: np.ndarray) -> np.ndarray:
 #: temporaries stay a few ``n x CHUNK`` arrays whatever the number of cells.
 CHUNK = 8
 
+#: Rows of an influence block handled at a time by :class:`RowBlockLeverage`
+#: (its blocks are row-major: a chunk of rows is contiguous).
+ROW_CHUNK = 1 << 13
+
 
 def _role_chunks(psi: np.ndarray, unit_group: np.ndarray, cell_group: np.ndarray):
     """Column chunks of a dense influence matrix with each entry's role: yields
@@ -320,15 +324,8 @@ def cluster_support(
     if isinstance(psi, FactoredInfluence):
         # nonzero pattern by block: a unit is behind a column when its block's
         # coefficients for that column are not all zero (and its values are not)
-        w = psi.width
-        used = np.abs(psi.coef).reshape(psi.n_blocks, w, k).max(axis=1) > 0  # (blocks, k)
-        block = np.empty(n, dtype=np.intp)
-        block[psi._order] = np.repeat(np.arange(psi.n_blocks), np.diff(psi._bounds))
-        nonzero_row = np.zeros(n, dtype=bool)
-        if psi.weight_col is not None:  # a unit's values are its weight times its data
-            nonzero_row[psi._order] = psi._sorted_values[:, psi.weight_col] != 0
-        else:
-            nonzero_row[psi._order] = np.abs(psi._sorted_values).max(axis=1) > 0
+        used = _blocks_used(psi)
+        block, nonzero_row = _block_rows(psi)
         # cohort of each block (blocks are cohorts: every unit of a block shares it)
         block_group = np.full(psi.n_blocks, -2, dtype=np.intp)
         block_group[block] = unit_group
@@ -724,33 +721,63 @@ class RowBlockLeverage:
 
     def __call__(self, idx: np.ndarray, cols: np.ndarray, block: np.ndarray,
                  treated_rows: np.ndarray) -> None:
-        for c0 in range(0, block.shape[1], CHUNK):  # temporaries a few columns wide
-            self._chunk(idx, cols[c0 : c0 + CHUNK], block[:, c0 : c0 + CHUNK], treated_rows)
-
-    def _chunk(self, idx: np.ndarray, cols: np.ndarray, block: np.ndarray,
-               treated_rows: np.ndarray) -> None:
-        nz = _nonzero(block)
-        is_t = nz & treated_rows[:, None]
-        is_c = nz & ~is_t
+        # rows a chunk at a time (temporaries stay in cache): one pass counts the
+        # units (and weights) behind each role, a second scales the entries
+        k = block.shape[1]
+        scale = np.zeros(k)
+        for lo in range(0, len(idx), ROW_CHUNK):
+            np.fmax(scale, np.nanmax(np.abs(block[lo : lo + ROW_CHUNK]), axis=0, initial=0.0),
+                    out=scale)
+        threshold = 1e-10 * scale  # the nonzero rule of _nonzero
         cl = None if self.cluster is None else self.cluster[idx]
-        if cl is None:
-            self.treated[0, cols], self.comp[0, cols] = is_t.sum(axis=0), is_c.sum(axis=0)
-        else:
-            self.treated[:, cols] = _count_matrix(cl, self.n_cl, is_t, cl, self.n_cl)
-            self.comp[:, cols] = _count_matrix(cl, self.n_cl, is_c, cl, self.n_cl)
+        n_cl = self.n_cl
+        wi = self.w[idx]
+        equal = len(wi) == 0 or bool(np.all(wi == wi[0]))
+        weighted = self.power is not None and not (cl is None and equal)
+        count = [np.zeros((n_cl, k)), np.zeros((n_cl, k))]  # treated, comparison
+        wsum = [np.zeros((n_cl, k)), np.zeros((n_cl, k))] if weighted else None
+        for lo, roles in self._roles(block, treated_rows, threshold):
+            c = None if cl is None else cl[lo : lo + len(roles[0])]
+            for r, mask in enumerate(roles):
+                if c is None:
+                    count[r][0] += mask.sum(axis=0)
+                    if wsum is not None:
+                        wsum[r][0] += wi[lo : lo + len(mask)] @ mask
+                else:
+                    count[r] += _count_matrix(c, n_cl, mask, c, n_cl)
+                    if wsum is not None:
+                        wsum[r] += _count_matrix(c, n_cl, wi[lo : lo + len(mask), None] * mask,
+                                                 c, n_cl)
+        self.treated[:, cols], self.comp[:, cols] = count
         if self.power is None:
             return
-        wi = self.w[idx]
-        if cl is None and (len(wi) == 0 or bool(np.all(wi == wi[0]))):
-            # units as clusters with equal weights: one leverage per column and role
-            for mask in (is_t, is_c):
-                tot = wi @ mask
-                h = np.divide(wi[0] if len(wi) else 0.0, tot, out=np.zeros_like(tot),
-                              where=tot > 0)
+        if wsum is None:  # units as clusters, equal weights: one leverage per column and role
+            share = [np.divide(1.0, n, out=np.zeros_like(n), where=n > 0)[0] for n in count]
+        else:  # each cluster's (or unit's) share of the role's weight
+            share = [np.divide(s, s.sum(axis=0), out=np.zeros_like(s), where=s.sum(axis=0) > 0)
+                     for s in wsum]
+        for lo, roles in self._roles(block, treated_rows, threshold):
+            rows = slice(lo, lo + len(roles[0]))
+            for r, mask in enumerate(roles):
+                if wsum is None:
+                    h = share[r][None, :]
+                elif cl is None:  # a unit's share: its weight over the role's total
+                    tot = wsum[r][0]
+                    h = np.divide(wi[rows, None], tot, out=np.zeros((len(mask), k)),
+                                  where=tot > 0)
+                else:
+                    h = share[r][cl[rows]]
                 f = leverage_factor(h, self.power)
-                np.multiply(block, f[None, :], out=block, where=mask)
-        else:
-            block *= _role_factor((is_t, is_c), wi, cl, self.n_cl, self.power)
+                np.multiply(block[rows], f, out=block[rows], where=mask)
+
+    @staticmethod
+    def _roles(block: np.ndarray, treated_rows: np.ndarray, threshold: np.ndarray):
+        """Row chunks of ``block`` with the masks of its nonzero entries in the
+        treated and the comparison role: yields ``(first row, (treated, comparison))``."""
+        for lo in range(0, block.shape[0], ROW_CHUNK):
+            nz = np.abs(block[lo : lo + ROW_CHUNK]) > threshold
+            t = treated_rows[lo : lo + ROW_CHUNK, None]
+            yield lo, (nz & t, nz & ~t)
 
     def support(self) -> pd.DataFrame:
         return support_frame(self.treated, self.comp, clustered=self.cluster is not None)
@@ -759,14 +786,39 @@ class RowBlockLeverage:
 __all__ += ["RowBlockLeverage", "support_frame"]
 
 
+def _blocks_used(psi: FactoredInfluence) -> np.ndarray:
+    """``(blocks, k)``: whether a block's coefficients for a column are not all zero."""
+    k = psi.shape[1]
+    used = np.zeros((psi.n_blocks, k), dtype=bool)
+    for h in range(psi.n_blocks):
+        c = psi.coef[psi.block_slice(h)]
+        used[h] = (np.abs(c).max(axis=0) > 0) if c.shape[0] else False
+    return used
+
+
+def _block_rows(psi: FactoredInfluence) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's block, and whether its values are not all zero (its weight,
+    when the basis has a weight column: a unit's values are its weight times
+    its data)."""
+    n = psi.shape[0]
+    block = np.empty(n, dtype=np.intp)
+    nonzero_row = np.zeros(n, dtype=bool)
+    for h in range(psi.n_blocks):
+        rows, v = psi.block_rows(h), psi.block_values(h)
+        block[rows] = h
+        nonzero_row[rows] = (v[:, psi.weight_col] != 0 if psi.weight_col is not None
+                             else np.abs(v).max(axis=1, initial=0.0) > 0)
+    return block, nonzero_row
+
+
 def _factored_row_chunks(psi: FactoredInfluence, rows: int = 1 << 16):
     """Chunks of a factored influence matrix's rows within its blocks: yields
     ``(block, unit positions, dense values (m, k))``."""
     for h in range(psi.n_blocks):
-        coef = psi._block(psi.coef, h)
-        for lo in range(int(psi._bounds[h]), int(psi._bounds[h + 1]), rows):
-            hi = min(lo + rows, int(psi._bounds[h + 1]))
-            yield h, psi._order[lo:hi], psi._sorted_values[lo:hi] @ coef
+        coef = psi.coef[psi.block_slice(h)]
+        pos, vals = psi.block_rows(h), psi.block_values(h)
+        for lo in range(0, len(pos), rows):
+            yield h, pos[lo : lo + rows], vals[lo : lo + rows] @ coef
 
 
 def _leverage_factored_clustered(psi: FactoredInfluence, cl: np.ndarray, unit_group: np.ndarray,
@@ -817,14 +869,9 @@ def _leverage_factored(psi: FactoredInfluence, unit_group: np.ndarray, cell_grou
                        kind: str, block_units: np.ndarray | None = None) -> FactoredInfluence:
     """:func:`leverage_adjusted` for factored influence functions, unclustered,
     equal weights: a factor per (block, column) on the coefficients."""
-    n = psi.shape[0]
     k = psi.shape[1]
-    w = psi.width
-    used = np.abs(psi.coef).reshape(psi.n_blocks, w, k).max(axis=1) > 0  # (blocks, k)
-    block = np.empty(n, dtype=np.intp)
-    block[psi._order] = np.repeat(np.arange(psi.n_blocks), np.diff(psi._bounds))
-    nonzero_row = np.zeros(n, dtype=bool)
-    nonzero_row[psi._order] = np.abs(psi._sorted_values).max(axis=1) > 0
+    used = _blocks_used(psi)
+    block, nonzero_row = _block_rows(psi)
     count = (np.bincount(block[nonzero_row], minlength=psi.n_blocks).astype(float)
              if block_units is None else np.asarray(block_units, dtype=float))
     block_group = np.full(psi.n_blocks, -2, dtype=np.intp)
@@ -839,8 +886,8 @@ def _leverage_factored(psi: FactoredInfluence, unit_group: np.ndarray, cell_grou
             h = np.where(units > 0, 1.0 / units, 0.0)
         f = leverage_factor(h, power)
         factor = np.where(mask, f[None, :], factor)
-    coef = psi.coef.reshape(psi.n_blocks, w, k) * factor[:, None, :]
-    return psi.with_coef(coef.reshape(psi.n_blocks * w, k))
+    coef = psi.coef * np.repeat(factor, np.diff(psi._offsets), axis=0)
+    return psi.with_coef(coef)
 
 
 __all__ += ["leverage_adjusted"]

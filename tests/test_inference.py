@@ -104,20 +104,34 @@ def test_cluster_sums():
     assert cluster_sums(psi, None) is not None and cluster_sums(psi, None).shape == (3, 2)
 
 
-def _factored(seed: int = 1):
+def _factored(seed: int = 1, ragged: bool = False):
+    """A factored influence matrix, its dense form built row by row from the
+    definition (the slow, obvious reference), and cluster codes. ``ragged``:
+    blocks of different widths (built with ``from_blocks``)."""
     rng = np.random.default_rng(seed)
-    n, n_blocks, width, k = 300, 4, 3, 5
+    n, n_blocks, k = 300, 4, 5
+    widths = np.array([3, 1, 5, 2]) if ragged else np.full(n_blocks, 3)
+    offsets = np.r_[0, np.cumsum(widths)]
     blocks = rng.integers(0, n_blocks, n)
-    values = rng.normal(size=(n, width))
-    coef = rng.normal(size=(n_blocks * width, k))
+    values = rng.normal(size=(n, widths.max()))
+    coef = rng.normal(size=(offsets[-1], k))
     dense = np.zeros((n, k))
-    for i in range(n):  # the definition, row by row: the slow, obvious reference
-        dense[i] = values[i] @ coef[blocks[i] * width:(blocks[i] + 1) * width]
-    return FactoredInfluence(blocks, values, n_blocks, coef), dense, rng.integers(0, 25, n)
+    for i in range(n):
+        h = blocks[i]
+        dense[i] = values[i, : widths[h]] @ coef[offsets[h] : offsets[h + 1]]
+    if ragged:
+        order = np.argsort(blocks, kind="stable")
+        f = FactoredInfluence.from_blocks(
+            order, np.bincount(blocks, minlength=n_blocks),
+            [values[order[blocks[order] == h], : widths[h]] for h in range(n_blocks)], coef)
+    else:
+        f = FactoredInfluence(blocks, values, n_blocks, coef)
+    return f, dense, rng.integers(0, 25, n)
 
 
-def test_factored_influence_equals_its_dense_form():
-    f, dense, cluster = _factored()
+@pytest.mark.parametrize("ragged", [False, True])
+def test_factored_influence_equals_its_dense_form(ragged):
+    f, dense, cluster = _factored(ragged=ragged)
     np.testing.assert_allclose(f.dense(), dense, rtol=EXACT, atol=EXACT)
     np.testing.assert_allclose(influence_vcov(f), influence_vcov(dense), rtol=EXACT)
     np.testing.assert_allclose(influence_vcov(f, cluster), influence_vcov(dense, cluster),
@@ -125,11 +139,24 @@ def test_factored_influence_equals_its_dense_form():
     np.testing.assert_allclose(influence_se(f, cluster), influence_se(dense, cluster), rtol=EXACT)
     sub = np.array([0, 3])
     np.testing.assert_allclose(f.with_columns(sub).dense(), dense[:, sub], atol=EXACT)
+    M = np.random.default_rng(3).normal(size=(5, 2))
+    np.testing.assert_allclose(f @ M, dense @ M, rtol=EXACT, atol=EXACT)
+    np.testing.assert_allclose(f.combine(M).dense(), dense @ M, rtol=EXACT, atol=EXACT)
+    np.testing.assert_allclose(f.cluster_basis(cluster) @ f.coef, cluster_sums(dense, cluster),
+                               rtol=EXACT, atol=EXACT)
 
 
+def test_factored_influence_refuses_coefficients_of_the_wrong_size():
+    f, _, _ = _factored(ragged=True)
+    with pytest.raises(ValueError, match="coef has 10 rows; the basis has 11 columns"):
+        FactoredInfluence.from_blocks(f._order, np.diff(f._bounds),
+                                      [f.block_values(h) for h in range(4)], f.coef[:10])
+
+
+@pytest.mark.parametrize("ragged", [False, True])
 @pytest.mark.parametrize("clustered", [False, True])
-def test_factored_bootstrap_equals_dense_bootstrap(clustered):
-    f, dense, cluster = _factored()
+def test_factored_bootstrap_equals_dense_bootstrap(clustered, ragged):
+    f, dense, cluster = _factored(ragged=ragged)
     cl = cluster if clustered else None
     a = multiplier_bootstrap(f, 50, cluster=cl, random_state=4)
     # unclustered, the multipliers are assigned in the factored item's block
@@ -154,7 +181,7 @@ def test_factored_bootstrap_with_two_bases_and_small_chunks():
     and chunks that straddle block boundaries: the draws equal those of the
     dense twins on the same multipliers."""
     f, dense, _ = _factored(1)
-    g, dense_g, _ = _factored(2)
+    g, dense_g, _ = _factored(2, ragged=True)
     a, b = multiplier_bootstrap([f, g], 30, random_state=7, chunk=37)
     both = multiplier_bootstrap(np.hstack([dense, dense_g])[f._order], 30, random_state=7,
                                 chunk=37)

@@ -496,3 +496,40 @@ def test_factored_clustered_leverage_equals_the_dense_path(kind, weighted):
     want = leverage_adjusted(psi.dense(), cl, unit_group, w, cell_group, kind)
     assert isinstance(got, np.ndarray) and got.shape == (n, k)
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["cv3", "cr2"])
+@pytest.mark.parametrize("clustered", [False, True])
+def test_ragged_factored_support_and_leverage_equal_the_dense_path(kind, clustered):
+    """Blocks of different widths (a cohort's units behind its own cells and
+    those it is a comparison for, as in DiD with covariates): support counts
+    and leverage equal those of the dense form, factored results stay factored
+    when units are their own clusters with equal weights."""
+    from spimpact.inference import FactoredInfluence
+    from spimpact.inference_cluster import cluster_support, leverage_adjusted
+
+    rng = np.random.default_rng(11)
+    n, G, k = 2000, 3, 7
+    widths = [2, 4, 3, 6]
+    offsets = np.r_[0, np.cumsum(widths)]
+    blocks = rng.integers(0, G + 1, n)
+    order = np.argsort(blocks, kind="stable")
+    vals = []
+    for h in range(G + 1):
+        v = rng.normal(size=(int((blocks == h).sum()), widths[h]))
+        v[rng.random(len(v)) < 0.05] = 0.0  # units with no influence
+        vals.append(v)
+    coef = rng.normal(size=(offsets[-1], k))
+    coef[offsets[1] : offsets[2], 2] = 0.0  # block 1 not behind column 2
+    psi = FactoredInfluence.from_blocks(order, np.bincount(blocks), vals, coef)
+    unit_group = np.where(blocks < G, blocks, -1)
+    cell_group = rng.integers(0, G, k)
+    cl = rng.integers(0, 30, n) if clustered else None
+    w = np.ones(n)
+    dense = psi.dense()
+    pd.testing.assert_frame_equal(cluster_support(psi, cl, unit_group, cell_group),
+                                  cluster_support(dense, cl, unit_group, cell_group))
+    got = leverage_adjusted(psi, cl, unit_group, w, cell_group, kind)
+    want = leverage_adjusted(dense, cl, unit_group, w, cell_group, kind)
+    assert isinstance(got, np.ndarray if clustered else FactoredInfluence)
+    np.testing.assert_allclose(got if clustered else got.dense(), want, rtol=1e-13, atol=1e-13)

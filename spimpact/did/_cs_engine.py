@@ -130,23 +130,29 @@ def _weight_column(data: CellData, g: int, t: int, base: int, anticipation: int)
 def estimate_cells(
     data: CellData, plan: CellPlan, control_group: str, method: str, anticipation: int,
     labels: list[str], *, closed_form: bool = True, on_block: Any = None,
+    unit_w: np.ndarray | None = None,
 ) -> CellEstimates:
     """Estimate every cell of ``plan``; ``labels`` name the cells in messages.
 
     ``closed_form=False`` forces the cell-by-cell path (used to test the
     closed form against it). ``on_block(idx, cols, block, treated_rows)``,
-    when given, is called on each block of the dense influence matrix before
-    it is stored (rows ``idx``, columns ``cols``; every other row of those
+    when given, is called on each block of the influence functions before it
+    is stored (rows ``idx``, columns ``cols``; every other row of those
     columns is zero), e.g. a
     :class:`~spimpact.inference_cluster.RowBlockLeverage`; it may adjust the
     block in place. ``CellEstimates.blocks_seen`` says whether it saw every
-    column (balanced panels, estimated cell group by cell group)."""
+    column (balanced panels, estimated cell group by cell group).
+
+    On balanced panels the influence functions are factored on the cohorts
+    (:func:`_cohort_blocks`): each cohort's units hold values only for the
+    cells they are behind. ``unit_w`` (each unit's weight) is then kept as
+    the blocks' weight column, so that the influence of estimated cohort
+    shares stays factored too. Other panels give a dense ``(n, k)`` matrix."""
     if closed_form and fast_path_applies(data):
         return estimate_cells_closed_form(data, plan, control_group, anticipation, labels)
     n = len(data.unit_cohort)
     k = len(plan)
     att = np.full(k, np.nan)
-    psi = np.zeros((n, k), order="F")  # filled column by column
     msgs: list[tuple[int, str]] = []
     if data.balanced_panel:
         # cells with the same units, covariate rows and weights differ only in the
@@ -166,18 +172,24 @@ def estimate_cells(
             key = (g, coh[ctrl].tobytes(), -1 if static[0] else min(t, b),
                    -1 if static[1] else _weight_column(data, g, t, b, anticipation))
             shared.setdefault(key, []).append(j)
+        uc = data.unit_cohort
+        store = _CohortBlocks(uc, np.r_[np.unique(uc[np.isfinite(uc)]), np.inf], [
+            (np.r_[g, np.frombuffer(ctrl, dtype=coh.dtype)], js)
+            for (g, ctrl, *_), js in shared.items()], k, unit_w)
         for js in shared.values():
             try:
                 idx, values = _panel_cells(data, Yw, Rw, plan, js, control_group, method,
-                                           anticipation, att)
+                                           anticipation, att, store.unit_order)
                 values *= n / len(idx)
                 if on_block is not None:
                     g = int(plan.g[js[0]])
                     on_block(idx, np.asarray(js), values, data.unit_cohort[idx] == g)
-                psi[np.ix_(idx, js)] = values
+                store.put(idx, js, values)
             except (_Skip, EstimationError) as why:
                 msgs += [(j, f"ATT for {labels[j]} not estimated: {why}.") for j in js]
+        psi: np.ndarray | FactoredInfluence = store.influence()
     else:
+        psi = np.zeros((n, k), order="F")  # filled column by column
         for j in range(k):
             g, t, b = int(plan.g[j]), int(plan.t[j]), int(plan.base[j])
             if plan.reference[j]:
@@ -208,14 +220,78 @@ def _static_columns(data: CellData, Rw: _RowIndex) -> tuple[bool, bool]:
     return x_static, w_static
 
 
-def _panel_cells(data, Yw, Rw, plan, js, control_group, method, anticipation, att):
+class _CohortBlocks:
+    """Influence functions of balanced-panel cells stored by cohort.
+
+    Every cell's units are whole cohorts (its own and its comparison
+    cohorts), so the influence matrix is zero outside the (cohort, cell)
+    pairs where the cohort is behind the cell. Block ``h`` (cohort ``h``,
+    never treated or out of the window last, as in the closed form) keeps
+    its units' values on those cells only: ``(units of h, cells of h)``
+    instead of ``n x k``, a few times smaller with many cohorts and one
+    comparison cohort, never larger. ``groups`` lists each cell group's
+    cohorts (values of ``unit_cohort``) and cells; block ``h``'s columns
+    are its groups' cells in increasing order, after the weight column
+    (each unit's ``unit_w``; zeros when not given, and no ``weight_col``).
+    """
+
+    def __init__(self, unit_cohort: np.ndarray, cohorts: np.ndarray,
+                 groups: list[tuple[np.ndarray, list[int]]], k: int,
+                 unit_w: np.ndarray | None) -> None:
+        n_b = len(cohorts)  # sorted, ending with inf (never treated / outside the window)
+        block = np.searchsorted(cohorts, unit_cohort)
+        key = block.astype(np.int16) if n_b < 2**15 else block
+        #: units grouped by cohort, in unit order within each
+        self.unit_order = np.argsort(key, kind="stable")
+        self.counts = np.bincount(block, minlength=n_b)
+        self.bounds = np.r_[0, np.cumsum(self.counts)]
+        self.k = k
+        cols: list[list[int]] = [[] for _ in range(n_b)]
+        for members, js in groups:
+            for h in np.searchsorted(cohorts, np.unique(members)):
+                cols[h] += js
+        self.cols = [np.sort(np.asarray(c, dtype=np.intp)) for c in cols]
+        self.weighted = unit_w is not None
+        self.values = []
+        for h in range(n_b):
+            v = np.zeros((int(self.counts[h]), 1 + len(cols[h])))
+            if unit_w is not None:
+                v[:, 0] = np.asarray(unit_w, dtype=float)[
+                    self.unit_order[self.bounds[h] : self.bounds[h + 1]]]
+            self.values.append(v)
+        self.position = np.empty(len(unit_order := self.unit_order), dtype=np.intp)
+        self.position[unit_order] = np.arange(len(unit_order))
+
+    def put(self, idx: np.ndarray, js: list[int], values: np.ndarray) -> None:
+        """Store cells ``js``'s influence ``values`` on units ``idx`` (whole
+        cohorts, grouped by cohort in ``unit_order``)."""
+        at = self.position[idx]
+        lo = 0
+        while lo < len(idx):
+            h = int(np.searchsorted(self.bounds, at[lo], side="right")) - 1
+            m = int(self.counts[h])
+            self.values[h][:, 1 + np.searchsorted(self.cols[h], js)] = values[lo : lo + m]
+            lo += m
+
+    def influence(self) -> FactoredInfluence:
+        offsets = np.r_[0, np.cumsum([v.shape[1] for v in self.values])]
+        coef = np.zeros((int(offsets[-1]), self.k))
+        for h, c in enumerate(self.cols):
+            coef[offsets[h] + 1 + np.arange(len(c)), c] = 1.0
+        return FactoredInfluence.from_blocks(self.unit_order, self.counts, self.values, coef,
+                                             weight_col=0 if self.weighted else None)
+
+
+def _panel_cells(data, Yw, Rw, plan, js, control_group, method, anticipation, att,
+                 unit_order=None):
     """Cells ``js`` that share their units, covariate rows and weights, at once:
     fills ``att[js]`` and returns the units and their ``(units, len(js))``
-    influence functions (unscaled)."""
+    influence functions (unscaled). With ``unit_order`` (units grouped by
+    cohort) the units come in that order."""
     g, t, b = int(plan.g[js[0]]), int(plan.t[js[0]]), int(plan.base[js[0]])
     units = (data.unit_cohort == g) | control_mask(
         data.unit_cohort, g, t, b, control_group, anticipation)
-    idx = np.flatnonzero(units)
+    idx = np.flatnonzero(units) if unit_order is None else unit_order[units[unit_order]]
     d = (data.unit_cohort[idx] == g).astype(float)
     if d.sum() == 0 or (1 - d).sum() == 0:
         raise _Skip("no treated or no comparison units")

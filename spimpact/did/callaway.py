@@ -203,7 +203,8 @@ class CallawaySantAnna(Estimator):
         inline = RowBlockLeverage(len(plan), sample.cluster, sample.unit_w,
                                   ss.kind if ss.adjusts_leverage else None)
         cells = estimate_cells(sample.data, plan, self.control_group, self.method,
-                               self.anticipation, labels, on_block=inline)
+                               self.anticipation, labels, on_block=inline,
+                               unit_w=sample.unit_w)
         notes += cells.messages
         return self._result(panel, sample, plan, cells.att, cells.psi, notes,
                             inline if cells.blocks_seen else None)

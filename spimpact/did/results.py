@@ -140,9 +140,8 @@ def with_bootstrap(
     if inf._factored_shares():
         # the weighted cohort indicators are columns of the same basis
         f = cast(FactoredInfluence, inf.psi)
-        assert f.weight_col is not None
-        z = f.with_coef(np.zeros((f.n_blocks * f.width, G)))
-        z.coef[np.arange(G) * f.width + f.weight_col, np.arange(G)] = 1.0
+        z = f.with_coef(np.zeros((f.basis_width, G)))
+        z.coef[f.weight_columns(np.arange(G)), np.arange(G)] = 1.0
     else:
         z = np.zeros((inf.n, G))
         has = inf.unit_group >= 0
