@@ -66,14 +66,23 @@ def newton_logit(
     Xs = X / scale
     beta = _start(Xs, d, w, names)
 
-    def deviance(eta: np.ndarray) -> float:  # -2 log-likelihood, overflow-free
-        return float(2 * np.sum(w * (np.logaddexp(0.0, eta) - d * eta)))
+    def fitted(eta: np.ndarray) -> tuple[np.ndarray, float]:
+        """Probabilities and the deviance (-2 log-likelihood) at ``eta``,
+        overflow-free, from one exponential: with ``e = exp(-|eta|)``,
+        ``p = 1 / (1 + e)`` or ``e / (1 + e)`` and ``log(1 + exp(eta)) =
+        max(eta, 0) + log1p(e)``."""
+        e = np.exp(-np.abs(eta))
+        p = np.where(eta >= 0, 1.0, e)
+        p /= 1.0 + e
+        np.log1p(e, out=e)
+        e += np.maximum(eta, 0.0)
+        e -= d * eta
+        return p, float(2 * (w @ e))
 
     eta = Xs @ beta
-    dev = deviance(eta)
+    p, dev = fitted(eta)
     converged, stalled = False, 0
     for it in range(max_iter):
-        p = expit(eta)
         grad = Xs.T @ (w * (d - p))
         root = Xs * np.sqrt(w * p * (1 - p))[:, None]
         info = root.T @ root  # X' W X (a symmetric rank-k update)
@@ -86,11 +95,11 @@ def newton_logit(
         t = 1.0
         while True:
             new_eta = Xs @ (beta + t * step)
-            new_dev = deviance(new_eta)
+            new_p, new_dev = fitted(new_eta)
             if new_dev <= dev + 1e-12 * abs(dev) or t < 1e-4:
                 break
             t /= 2
-        beta, eta = beta + t * step, new_eta
+        beta, p = beta + t * step, new_p
         change, size = dev - new_dev, float(np.max(np.abs(t * step)))
         dev = new_dev
         if size < tol:

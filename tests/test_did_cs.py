@@ -315,6 +315,29 @@ def test_many_outcome_changes_at_once_equal_one_at_a_time(method):
         np.testing.assert_allclose(psi[:, j], one.psi, rtol=0, atol=1e-11)
 
 
+@pytest.mark.parametrize("method", ["dr", "reg", "ipw"])
+def test_outcome_changes_from_periods_equal_the_changes_given(method, monkeypatch):
+    """did_panel_many with the outcomes by period and a +1/-1 change matrix
+    (the changes formed a chunk of rows at a time; chunks of 97 rows here, so
+    that they straddle) equals did_panel_many on the changes themselves."""
+    rng = np.random.default_rng(22)
+    n, T = 800, 5
+    X = np.c_[np.ones(n), rng.normal(size=(n, 2))]
+    d = (rng.random(n) < 1 / (1 + np.exp(-X[:, 1]))).astype(float)
+    w = rng.uniform(0.5, 2.0, n)
+    Y = rng.normal(size=(n, T)) + X[:, 1:2] * np.arange(T) + 0.4 * d[:, None] * (np.arange(T) > 2)
+    from spimpact.did._cs_engine import _change_matrix
+
+    D = _change_matrix(T, np.array([1, 2, 3, 4, 4, 0]), np.array([0, 1, 2, 2, 0, 2]))
+    monkeypatch.setattr(_drdid, "ROWS", 97)
+    att, psi = _drdid.did_panel_many(Y, d, X, w, method, D=D)
+    want_att, want_psi = _drdid.did_panel_many(Y @ D, d, X, w, method)
+    np.testing.assert_allclose(att, want_att, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(psi, want_psi, rtol=0, atol=1e-11)
+    one = _drdid.did_panel((Y[:, 3] - Y[:, 2]), d, X, w, method)  # column 2 from its definition
+    assert att[2] == pytest.approx(one.att, rel=1e-12)
+
+
 def test_comparison_units_with_zero_weight_do_not_count_for_the_rank_check(mpdta):
     """With weights leaving a single never-treated unit, the outcome regression
     on the comparison units is not identified: each cell is reported as not

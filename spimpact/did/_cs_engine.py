@@ -308,27 +308,20 @@ def _panel_cells(data, Yw, Rw, plan, js, control_group, method, anticipation, at
         from ._drdid import logit_fit
 
         ps_fit = logit_fit(d, X, w / w.mean())
-    att[js], values = did_panel_many(_changes(Yw, idx, plan.t[js], plan.base[js]), d, X, w,
-                                     method, ps_fit=ps_fit, overwrite=True)
+    att[js], values = did_panel_many(Yw[idx], d, X, w, method, ps_fit=ps_fit,
+                                     D=_change_matrix(Yw.shape[1], plan.t[js], plan.base[js]))
     return idx, values
 
 
-#: Rows gathered at a time: temporaries of a few MB, reused, not fresh memory.
-ROW_CHUNK = 1 << 15
-
-
-def _changes(Yw: np.ndarray, idx: np.ndarray, t: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """``Y[idx, t_j] - Y[idx, base_j]`` for every cell ``j``: ``(len(idx), len(t))``.
-    A product with a matrix of +1/-1 entries (exact: every other term adds 0),
-    a chunk of rows at a time."""
-    D = np.zeros((Yw.shape[1], len(t)))
+def _change_matrix(T: int, t: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``(T, len(t))`` matrix of +1 (period ``t_j``) and -1 (period ``base_j``):
+    a unit's outcomes by period times it are its changes ``Y_t - Y_base``
+    (exact: every other term adds 0)."""
+    D = np.zeros((T, len(t)))
     cols = np.arange(len(t))
     D[t, cols] = 1.0
     D[base, cols] -= 1.0
-    out = np.empty((len(idx), len(t)))
-    for lo in range(0, len(idx), ROW_CHUNK):
-        np.matmul(Yw[idx[lo : lo + ROW_CHUNK]], D, out=out[lo : lo + ROW_CHUNK])
-    return out
+    return D
 
 
 def _rc_cell(data, units, g, t, b, n, method):

@@ -148,7 +148,7 @@ def did_panel(
 
 def did_panel_many(
     DY: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray, method: str,
-    ps_fit: tuple[np.ndarray, np.ndarray] | None = None, *, overwrite: bool = False,
+    ps_fit: tuple[np.ndarray, np.ndarray] | None = None, *, D: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`did_panel` for several outcome changes on the same units at once.
 
@@ -159,9 +159,13 @@ def did_panel_many(
     cell-free piece of the influence function are computed once; each
     estimating equation is linear in ``delta_y``, so the cell-specific parts
     are matrix products. Returns ``att`` ``(m,)`` and ``psi`` ``(n, m)``,
-    equal column by column to :func:`did_panel` up to rounding. With
-    ``overwrite=True`` (a float ``DY`` the caller no longer needs) the doubly
-    robust ``psi`` is computed in ``DY`` itself.
+    equal column by column to :func:`did_panel` up to rounding.
+
+    With ``D`` (``(T, m)``, entries +1 and -1), ``DY`` is instead the units'
+    outcomes in every period ``(n, T)`` and the changes are ``DY @ D``. The
+    doubly robust estimator then forms them a chunk of rows at a time, twice
+    (once for the sums the estimates need, once for ``psi``), and never holds
+    the ``(n, m)`` changes or residuals beside ``psi``.
 
     Examples
     --------
@@ -174,23 +178,24 @@ def did_panel_many(
     True
     """
     DY = np.asarray(DY, dtype=float)
+    if D is not None and method != "dr":
+        DY, D = DY @ D, None
+    changes = (lambda rows: DY[rows]) if D is None else (lambda rows: DY[rows] @ D)
     n = len(d)
+    m = DY.shape[1] if D is None else D.shape[1]
     _check_groups(d, w, "in this comparison")
     w = w / w.mean()
     w_treat = w * d
     mwt = np.mean(w_treat)
+    k = X.shape[1]
     if method in ("dr", "reg"):
         wols = w * (1 - d)
         # one QR factorisation for every column (the cell checks made the design
         # of the comparison units with positive weight full rank)
         sw = np.sqrt(wols)
         q, r_ = np.linalg.qr(X * sw[:, None])
-        coef = np.linalg.solve(r_, (q * sw[:, None]).T @ DY)  # (k, m), no (n, m) temporary
-        # residuals on the comparison group's regression (in DY itself when allowed)
-        R = DY if overwrite and method == "dr" and DY.dtype == float else DY.copy()
-        _add_product(R, X, -coef)
         xpx_inv = np.linalg.inv((X * wols[:, None]).T @ X / n)
-        m1 = np.mean(w_treat[:, None] * X, 0)
+        m1 = (w_treat @ X) / n
         # lin_ols @ v == wols * resid * (X @ xpx_inv @ v): cell-free up to resid
         a1 = wols * (X @ (xpx_inv @ m1))
     if method in ("dr", "ipw"):
@@ -200,6 +205,8 @@ def did_panel_many(
         w_cont = w * ps * (1 - d) / (1 - ps) * (ps < PS_TRIM)
         mwc = np.mean(w_cont)
     if method == "reg":
+        coef = np.linalg.solve(r_, (q * sw[:, None]).T @ DY)
+        R = DY - X @ coef  # residuals on the comparison group's regression
         out = DY - R
         eta_t = w_treat @ DY / n / mwt
         eta_c = w_treat @ out / n / mwt
@@ -212,28 +219,44 @@ def did_panel_many(
         cen = w_cont[:, None] * (DY - eta_c[None, :])
         m2 = X.T @ cen / n  # (k, m)
         return eta_t - eta_c, inf_t - (cen + lin_ps @ m2) / mwc
-    # doubly robust: psi = [w_t (R - eta_t) - a1 R] / E w_t
-    #                      - [w_c (R - eta_c) + lin_ps m2 - a3 R] / E w_c,
-    # gathered as R times a per-unit factor plus one low-rank product, so that
-    # the (n, m) temporaries are two whatever the number of cells
-    m3 = np.mean(w_cont[:, None] * X, 0)
-    a3 = wols * (X @ (xpx_inv @ m3))
-    eta_t = w_treat @ R / n / mwt
-    eta_c = w_cont @ R / n / mwc
+    # doubly robust. Every sum the estimates need is a left product with the
+    # changes (the least-squares right-hand side, the two groups' weighted
+    # totals, the propensity terms' X' w_c), taken in one pass; the residuals
+    # R = changes - X coef enter them linearly
     Xc = X * w_cont[:, None]
-    m2 = (Xc.T @ R - np.outer(Xc.sum(axis=0), eta_c)) / n  # X' (w_c (R - eta_c)) / n
-    low = np.column_stack([w_treat / mwt, w_cont / mwc, lin_ps / mwc])
-    rhs = np.vstack([-eta_t[None, :], eta_c[None, :], -m2])
-    R *= ((w_treat - a1) / mwt - (w_cont - a3) / mwc)[:, None]
-    _add_product(R, low, rhs)
-    return eta_t - eta_c, R
+    left = np.column_stack([q * sw[:, None], w_treat, w_cont, Xc])  # (n, 2k + 2)
+    S = np.zeros((left.shape[1], m))
+    for lo in range(0, n, ROWS):
+        rows = slice(lo, lo + ROWS)
+        S += left[rows].T @ changes(rows)
+    coef = np.linalg.solve(r_, S[:k])  # (k, m)
+    # sums of R: sums of the changes minus those of the fit
+    SR = S[k:] - (left[:, k:].T @ X) @ coef  # rows: w_t' R, w_c' R, Xc' R
+    eta_t = SR[0] / n / mwt
+    eta_c = SR[1] / n / mwc
+    m2 = (SR[2:] - np.outer(Xc.sum(axis=0), eta_c)) / n  # X' (w_c (R - eta_c)) / n
+    m3 = (w_cont @ X) / n
+    a3 = wols * (X @ (xpx_inv @ m3))
+    # psi = [w_t (R - eta_t) - a1 R] / E w_t - [w_c (R - eta_c) + lin_ps m2 - a3 R] / E w_c
+    #     = f R + low rhs, with f a per-unit factor and low rhs a low-rank product
+    f = (w_treat - a1) / mwt - (w_cont - a3) / mwc
+    low = np.column_stack([-X * f[:, None], w_treat / mwt, w_cont / mwc, lin_ps / mwc])
+    rhs = np.vstack([coef, -eta_t[None, :], eta_c[None, :], -m2])
+    psi = np.empty((n, m))
+    for lo in range(0, n, ROWS):
+        rows = slice(lo, lo + ROWS)
+        out = psi[rows]
+        if D is None:
+            out[...] = DY[rows]
+        else:
+            np.matmul(DY[rows], D, out=out)
+        out *= f[rows, None]
+        out += low[rows] @ rhs
+    return eta_t - eta_c, psi
 
 
-def _add_product(out: np.ndarray, A: np.ndarray, B: np.ndarray, chunk: int = 1 << 15) -> None:
-    """``out += A @ B`` a chunk of rows at a time (small reused temporaries
-    instead of an ``out``-sized one)."""
-    for lo in range(0, len(out), chunk):
-        out[lo : lo + chunk] += A[lo : lo + chunk] @ B
+#: Rows of the changes formed at a time (temporaries of a few hundred kB, in cache).
+ROWS = 1 << 12
 
 
 def did_rc(
