@@ -189,6 +189,14 @@ def numeric_column(
             + (" or, for a categorical covariate, to strings." if role == "covariate" else ".")
         )
     values = s.to_numpy(dtype=float, na_value=np.nan)
+    # the usual case in two reductions, without temporaries: every value finite
+    # and of a usable size (a NaN makes max and min NaN, which compare false)
+    if len(values) and values.max() <= MAX_MAGNITUDE and values.min() >= -MAX_MAGNITUDE:
+        if min_value is not None:
+            low = (values <= min_value) if strict_min else (values < min_value)
+            if low.any():
+                _below(values, low, s, col, role, min_value, strict_min)
+        return values
     missing = np.isnan(values)
     if missing.any() and not allow_missing:
         raise PanelError(
@@ -213,13 +221,18 @@ def numeric_column(
         low = (values <= min_value) if strict_min else (values < min_value)
         low &= ~missing
         if low.any():
-            word = "positive" if strict_min and min_value == 0 else f">= {min_value:g}"
-            raise PanelError(
-                f"{role} column {col!r} must be {word}, but holds {show(values[low][0])} "
-                f"in {int(low.sum())} rows (rows {row_examples(s.index[low])}); "
-                f"correct or drop those rows."
-            )
+            _below(values, low, s, col, role, min_value, strict_min)
     return values
+
+
+def _below(values: np.ndarray, low: np.ndarray, s: pd.Series, col: str, role: str,
+           min_value: float, strict_min: bool) -> None:
+    word = "positive" if strict_min and min_value == 0 else f">= {min_value:g}"
+    raise PanelError(
+        f"{role} column {col!r} must be {word}, but holds {show(values[low][0])} "
+        f"in {int(low.sum())} rows (rows {row_examples(s.index[low])}); "
+        f"correct or drop those rows."
+    )
 
 
 def check_weight_scale(w: np.ndarray, col: str, index: pd.Index) -> None:

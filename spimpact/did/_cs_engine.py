@@ -270,7 +270,11 @@ class _CohortBlocks:
         while lo < len(idx):
             h = int(np.searchsorted(self.bounds, at[lo], side="right")) - 1
             m = int(self.counts[h])
-            self.values[h][:, 1 + np.searchsorted(self.cols[h], js)] = values[lo : lo + m]
+            c = 1 + np.searchsorted(self.cols[h], js)
+            if len(c) and c[-1] - c[0] == len(c) - 1:  # consecutive columns: a slice
+                self.values[h][:, c[0] : c[-1] + 1] = values[lo : lo + m]
+            else:
+                self.values[h][:, c] = values[lo : lo + m]
             lo += m
 
     def influence(self) -> FactoredInfluence:

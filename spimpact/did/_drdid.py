@@ -224,7 +224,7 @@ def did_panel_many(
     # totals, the propensity terms' X' w_c), taken in one pass; the residuals
     # R = changes - X coef enter them linearly
     Xc = X * w_cont[:, None]
-    left = np.column_stack([q * sw[:, None], w_treat, w_cont, Xc])  # (n, 2k + 2)
+    left = _columns([q * sw[:, None], w_treat, w_cont, Xc])  # (n, 2k + 2)
     S = np.zeros((left.shape[1], m))
     for lo in range(0, n, ROWS):
         rows = slice(lo, lo + ROWS)
@@ -240,7 +240,7 @@ def did_panel_many(
     # psi = [w_t (R - eta_t) - a1 R] / E w_t - [w_c (R - eta_c) + lin_ps m2 - a3 R] / E w_c
     #     = f R + low rhs, with f a per-unit factor and low rhs a low-rank product
     f = (w_treat - a1) / mwt - (w_cont - a3) / mwc
-    low = np.column_stack([-X * f[:, None], w_treat / mwt, w_cont / mwc, lin_ps / mwc])
+    low = _columns([-X * f[:, None], w_treat / mwt, w_cont / mwc, lin_ps / mwc])
     rhs = np.vstack([coef, -eta_t[None, :], eta_c[None, :], -m2])
     psi = np.empty((n, m))
     for lo in range(0, n, ROWS):
@@ -253,6 +253,19 @@ def did_panel_many(
         out *= f[rows, None]
         out += low[rows] @ rhs
     return eta_t - eta_c, psi
+
+
+def _columns(parts: list[np.ndarray]) -> np.ndarray:
+    """``np.column_stack`` into a column-major array (each column one
+    contiguous copy; the row chunks of the products read it as well)."""
+    n = len(parts[0])
+    out = np.empty((n, sum(1 if p.ndim == 1 else p.shape[1] for p in parts)), order="F")
+    c = 0
+    for p in parts:
+        w = 1 if p.ndim == 1 else p.shape[1]
+        out[:, c : c + w] = p.reshape(n, w)
+        c += w
+    return out
 
 
 #: Rows of the changes formed at a time (temporaries of a few hundred kB, in cache).
