@@ -26,6 +26,7 @@ import importlib
 import inspect
 from typing import Any, Self
 
+from ._memory import hugepage_advice_off
 from .errors import NotFittedError, OptionError
 from .results import Result, _check_confidence
 
@@ -60,6 +61,12 @@ class Estimator:
     >>> clone(est)
     CallawaySantAnna(method='reg', anticipation=1)
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # every fit runs with numpy's huge-page advice off (spimpact._memory)
+        if "fit" in cls.__dict__:
+            cls.fit = hugepage_advice_off(cls.__dict__["fit"])  # type: ignore[method-assign]
 
     @classmethod
     def _param_names(cls) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ._encoding import COPY_ON_WRITE, readonly, sorted_distinct, to_pandas, unit_codes
+from ._memory import hugepage_advice_off
 from ._periods import (
     cohort_values,
     encode_factorized_cohorts,
@@ -175,6 +176,7 @@ class Panel:
         }
         self._setup(to_pandas(data), roles, internal=False, quiet=False)
 
+    @hugepage_advice_off
     def _setup(self, source: pd.DataFrame, roles: dict[str, Any], *, internal: bool,
                quiet: bool) -> None:
         self.outcome, self.unit, self.time = roles["outcome"], roles["unit"], roles["time"]
