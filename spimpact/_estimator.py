@@ -66,7 +66,7 @@ class Estimator:
         super().__init_subclass__(**kwargs)
         # every fit runs with numpy's huge-page advice off (spimpact._memory)
         if "fit" in cls.__dict__:
-            cls.fit = hugepage_advice_off(cls.__dict__["fit"])  # type: ignore[method-assign]
+            cls.fit = hugepage_advice_off(cls.__dict__["fit"])  # type: ignore[attr-defined]
 
     @classmethod
     def _param_names(cls) -> tuple[str, ...]:

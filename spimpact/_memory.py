@@ -36,7 +36,7 @@ def _setter() -> Callable[[bool], bool] | None:
             continue
         setter = getattr(module, "_set_madvise_hugepage", None)
         if setter is not None:
-            return setter  # type: ignore[no-any-return]
+            return setter
     return None
 
 
