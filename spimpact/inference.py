@@ -242,17 +242,12 @@ class FactoredInfluence:
             S = self.cluster_basis(cluster)
             out = S.T @ S
         else:
-            from threadpoolctl import threadpool_limits
-
             q = self.basis_width
             out = np.zeros((q, q))
-            # tall-and-narrow products: one BLAS thread avoids a threading
-            # pathology that makes them slower on two threads than on one
-            with threadpool_limits(1, user_api="blas"):
-                for h in range(self.n_blocks):
-                    v = self._values[h]
-                    sl = self.block_slice(h)
-                    out[sl, sl] = v.T @ v
+            for h in range(self.n_blocks):
+                v = self._values[h]
+                sl = self.block_slice(h)
+                out[sl, sl] = v.T @ v
         self._grams.append((cluster, out))
         return out
 
@@ -365,15 +360,11 @@ def influence_vcov(
     psi = np.atleast_2d(np.asarray(psi, dtype=float).T).T
     n = psi.shape[0] if n is None else n
     if columns is not None:  # dense, unclustered: a block of rows at a time, no column copy
-        from threadpoolctl import threadpool_limits
-
         cols = np.arange(psi.shape[1])[columns]
         V = np.zeros((len(cols), len(cols)))
-        # tall-and-narrow products run faster on one BLAS thread (FactoredInfluence.gram)
-        with threadpool_limits(1, user_api="blas"):
-            for lo in range(0, psi.shape[0], 1 << 16):
-                B = psi[lo : lo + (1 << 16)][:, cols]
-                V += B.T @ B
+        for lo in range(0, psi.shape[0], 1 << 16):
+            B = psi[lo : lo + (1 << 16)][:, cols]
+            V += B.T @ B
         return V / n**2
     s = cluster_sums(psi, cluster)
     return (s.T @ s) / n**2

@@ -179,7 +179,7 @@ def estimate_cells(
         for js in shared.values():
             try:
                 idx, values = _panel_cells(data, Yw, Rw, plan, js, control_group, method,
-                                           anticipation, att, store.unit_order)
+                                           anticipation, att, store)
                 values *= n / len(idx)
                 if on_block is not None:
                     g = int(plan.g[js[0]])
@@ -247,9 +247,13 @@ class _CohortBlocks:
         self.bounds = np.r_[0, np.cumsum(self.counts)]
         self.k = k
         cols: list[list[int]] = [[] for _ in range(n_b)]
+        largest = 0
         for members, js in groups:
-            for h in np.searchsorted(cohorts, np.unique(members)):
+            blocks = np.searchsorted(cohorts, np.unique(members))
+            for h in blocks:
                 cols[h] += js
+            largest = max(largest, int(self.counts[blocks].sum()) * len(js))
+        self._buffer = np.empty(largest)
         self.cols = [np.sort(np.asarray(c, dtype=np.intp)) for c in cols]
         self.weighted = unit_w is not None
         self.values = []
@@ -261,6 +265,12 @@ class _CohortBlocks:
             self.values.append(v)
         self.position = np.empty(len(unit_order := self.unit_order), dtype=np.intp)
         self.position[unit_order] = np.arange(len(unit_order))
+
+    def buffer(self, n: int, m: int) -> np.ndarray:
+        """A ``(n, m)`` array for one cell group's influence functions before
+        they are stored, the same memory for every group (no fresh memory
+        per group)."""
+        return self._buffer[: n * m].reshape(n, m)
 
     def put(self, idx: np.ndarray, js: list[int], values: np.ndarray) -> None:
         """Store cells ``js``'s influence ``values`` on units ``idx`` (whole
@@ -287,15 +297,15 @@ class _CohortBlocks:
 
 
 def _panel_cells(data, Yw, Rw, plan, js, control_group, method, anticipation, att,
-                 unit_order=None):
+                 store: _CohortBlocks):
     """Cells ``js`` that share their units, covariate rows and weights, at once:
-    fills ``att[js]`` and returns the units and their ``(units, len(js))``
-    influence functions (unscaled). With ``unit_order`` (units grouped by
-    cohort) the units come in that order."""
+    fills ``att[js]`` and returns the units (grouped by cohort, as in
+    ``store``) and their ``(units, len(js))`` influence functions (unscaled;
+    in ``store``'s buffer for the doubly robust estimator)."""
     g, t, b = int(plan.g[js[0]]), int(plan.t[js[0]]), int(plan.base[js[0]])
     units = (data.unit_cohort == g) | control_mask(
         data.unit_cohort, g, t, b, control_group, anticipation)
-    idx = np.flatnonzero(units) if unit_order is None else unit_order[units[unit_order]]
+    idx = store.unit_order[units[store.unit_order]]
     d = (data.unit_cohort[idx] == g).astype(float)
     if d.sum() == 0 or (1 - d).sum() == 0:
         raise _Skip("no treated or no comparison units")
@@ -312,8 +322,9 @@ def _panel_cells(data, Yw, Rw, plan, js, control_group, method, anticipation, at
         from ._drdid import logit_fit
 
         ps_fit = logit_fit(d, X, w / w.mean())
-    att[js], values = did_panel_many(Yw[idx], d, X, w, method, ps_fit=ps_fit,
-                                     D=_change_matrix(Yw.shape[1], plan.t[js], plan.base[js]))
+    att[js], values = did_panel_many(Yw, d, X, w, method, ps_fit=ps_fit,
+                                     D=_change_matrix(Yw.shape[1], plan.t[js], plan.base[js]),
+                                     rows=idx, out=store.buffer(len(idx), len(js)))
     return idx, values
 
 

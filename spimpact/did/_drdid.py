@@ -149,6 +149,7 @@ def did_panel(
 def did_panel_many(
     DY: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray, method: str,
     ps_fit: tuple[np.ndarray, np.ndarray] | None = None, *, D: np.ndarray | None = None,
+    rows: np.ndarray | None = None, out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`did_panel` for several outcome changes on the same units at once.
 
@@ -165,7 +166,10 @@ def did_panel_many(
     outcomes in every period ``(n, T)`` and the changes are ``DY @ D``. The
     doubly robust estimator then forms them a chunk of rows at a time, twice
     (once for the sums the estimates need, once for ``psi``), and never holds
-    the ``(n, m)`` changes or residuals beside ``psi``.
+    the ``(n, m)`` changes or residuals beside ``psi``. ``rows`` (with
+    ``D``) selects the units' rows of ``DY``, gathered a chunk at a time (no
+    ``(n, T)`` copy); the doubly robust ``psi`` is written into ``out``
+    (``(n, m)``) when given, e.g. a buffer reused across calls.
 
     Examples
     --------
@@ -179,8 +183,14 @@ def did_panel_many(
     """
     DY = np.asarray(DY, dtype=float)
     if D is not None and method != "dr":
-        DY, D = DY @ D, None
-    changes = (lambda rows: DY[rows]) if D is None else (lambda rows: DY[rows] @ D)
+        DY, D = (DY if rows is None else DY[rows]) @ D, None
+
+    def periods(sl: slice) -> np.ndarray:  # the outcomes by period of a chunk of units
+        return DY[sl] if rows is None else DY[rows[sl]]
+
+    def changes(sl: slice) -> np.ndarray:
+        return DY[sl] if D is None else periods(sl) @ D
+
     n = len(d)
     m = DY.shape[1] if D is None else D.shape[1]
     _check_groups(d, w, "in this comparison")
@@ -227,8 +237,8 @@ def did_panel_many(
     left = _columns([q * sw[:, None], w_treat, w_cont, Xc])  # (n, 2k + 2)
     S = np.zeros((left.shape[1], m))
     for lo in range(0, n, ROWS):
-        rows = slice(lo, lo + ROWS)
-        S += left[rows].T @ changes(rows)
+        sl = slice(lo, lo + ROWS)
+        S += left[sl].T @ changes(sl)
     coef = np.linalg.solve(r_, S[:k])  # (k, m)
     # sums of R: sums of the changes minus those of the fit
     SR = S[k:] - (left[:, k:].T @ X) @ coef  # rows: w_t' R, w_c' R, Xc' R
@@ -242,16 +252,16 @@ def did_panel_many(
     f = (w_treat - a1) / mwt - (w_cont - a3) / mwc
     low = _columns([-X * f[:, None], w_treat / mwt, w_cont / mwc, lin_ps / mwc])
     rhs = np.vstack([coef, -eta_t[None, :], eta_c[None, :], -m2])
-    psi = np.empty((n, m))
+    psi = np.empty((n, m)) if out is None else out
     for lo in range(0, n, ROWS):
-        rows = slice(lo, lo + ROWS)
-        out = psi[rows]
+        sl = slice(lo, lo + ROWS)
+        chunk = psi[sl]
         if D is None:
-            out[...] = DY[rows]
+            chunk[...] = DY[sl]
         else:
-            np.matmul(DY[rows], D, out=out)
-        out *= f[rows, None]
-        out += low[rows] @ rhs
+            np.matmul(periods(sl), D, out=chunk)
+        chunk *= f[sl, None]
+        chunk += low[sl] @ rhs
     return eta_t - eta_c, psi
 
 
