@@ -176,9 +176,12 @@ def estimate_cells(
         store = _CohortBlocks(uc, np.r_[np.unique(uc[np.isfinite(uc)]), np.inf], [
             (np.r_[g, np.frombuffer(ctrl, dtype=coh.dtype)], js)
             for (g, ctrl, *_), js in shared.items()], k, unit_w)
+        # the outcomes by period with the units grouped by cohort (one gather): a
+        # cell group's units are then a few runs of consecutive rows
+        Yc = Yw[store.unit_order]
         for js in shared.values():
             try:
-                idx, values = _panel_cells(data, Yw, Rw, plan, js, control_group, method,
+                idx, values = _panel_cells(data, Yc, Rw, plan, js, control_group, method,
                                            anticipation, att, store)
                 values *= n / len(idx)
                 if on_block is not None:
@@ -296,12 +299,13 @@ class _CohortBlocks:
                                              weight_col=0 if self.weighted else None)
 
 
-def _panel_cells(data, Yw, Rw, plan, js, control_group, method, anticipation, att,
+def _panel_cells(data, Yc, Rw, plan, js, control_group, method, anticipation, att,
                  store: _CohortBlocks):
     """Cells ``js`` that share their units, covariate rows and weights, at once:
     fills ``att[js]`` and returns the units (grouped by cohort, as in
     ``store``) and their ``(units, len(js))`` influence functions (unscaled;
-    in ``store``'s buffer for the doubly robust estimator)."""
+    in ``store``'s buffer for the doubly robust estimator). ``Yc`` holds the
+    units' outcomes by period in ``store.unit_order``."""
     g, t, b = int(plan.g[js[0]]), int(plan.t[js[0]]), int(plan.base[js[0]])
     units = (data.unit_cohort == g) | control_mask(
         data.unit_cohort, g, t, b, control_group, anticipation)
@@ -322,9 +326,10 @@ def _panel_cells(data, Yw, Rw, plan, js, control_group, method, anticipation, at
         from ._drdid import logit_fit
 
         ps_fit = logit_fit(d, X, w / w.mean())
-    att[js], values = did_panel_many(Yw, d, X, w, method, ps_fit=ps_fit,
-                                     D=_change_matrix(Yw.shape[1], plan.t[js], plan.base[js]),
-                                     rows=idx, out=store.buffer(len(idx), len(js)))
+    att[js], values = did_panel_many(Yc, d, X, w, method, ps_fit=ps_fit,
+                                     D=_change_matrix(Yc.shape[1], plan.t[js], plan.base[js]),
+                                     rows=store.position[idx],
+                                     out=store.buffer(len(idx), len(js)))
     return idx, values
 
 
