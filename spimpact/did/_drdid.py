@@ -233,24 +233,44 @@ def did_panel_many(
     # changes (the least-squares right-hand side, the two groups' weighted
     # totals, the propensity terms' X' w_c), taken in one pass; the residuals
     # R = changes - X coef enter them linearly
-    Xc = X * w_cont[:, None]
-    left = _columns([q * sw[:, None], w_treat, w_cont, Xc])  # (n, 2k + 2)
-    S = np.zeros((left.shape[1], m))
+    # (the per-unit columns of each product are formed a chunk of rows at a
+    # time in one small reused array: no (n, 2k + 2) temporaries)
+    buf = np.empty((min(n, ROWS), 2 * k + 2))
+
+    def left(sl: slice) -> np.ndarray:  # [q sw, w_t, w_c, X w_c] on rows sl
+        b = buf[: len(w_treat[sl])]
+        np.multiply(q[sl], sw[sl, None], out=b[:, :k])
+        b[:, k], b[:, k + 1] = w_treat[sl], w_cont[sl]
+        np.multiply(X[sl], w_cont[sl, None], out=b[:, k + 2 :])
+        return b
+
+    S = np.zeros((2 * k + 2, m))
+    SX = np.zeros((k + 2, k))  # the same left products with X
     for lo in range(0, n, ROWS):
         sl = slice(lo, lo + ROWS)
-        S += left[sl].T @ changes(sl)
+        b = left(sl)
+        S += b.T @ changes(sl)
+        SX += b[:, k:].T @ X[sl]
     coef = np.linalg.solve(r_, S[:k])  # (k, m)
     # sums of R: sums of the changes minus those of the fit
-    SR = S[k:] - (left[:, k:].T @ X) @ coef  # rows: w_t' R, w_c' R, Xc' R
+    SR = S[k:] - SX @ coef  # rows: w_t' R, w_c' R, Xc' R
     eta_t = SR[0] / n / mwt
     eta_c = SR[1] / n / mwc
-    m2 = (SR[2:] - np.outer(Xc.sum(axis=0), eta_c)) / n  # X' (w_c (R - eta_c)) / n
-    m3 = (w_cont @ X) / n
+    m3 = SX[1] / n  # (w_c' X) / n
+    m2 = (SR[2:] - np.outer(SX[1], eta_c)) / n  # X' (w_c (R - eta_c)) / n
     a3 = wols * (X @ (xpx_inv @ m3))
     # psi = [w_t (R - eta_t) - a1 R] / E w_t - [w_c (R - eta_c) + lin_ps m2 - a3 R] / E w_c
     #     = f R + low rhs, with f a per-unit factor and low rhs a low-rank product
     f = (w_treat - a1) / mwt - (w_cont - a3) / mwc
-    low = _columns([-X * f[:, None], w_treat / mwt, w_cont / mwc, lin_ps / mwc])
+
+    def low(sl: slice) -> np.ndarray:  # [-X f, w_t / E w_t, w_c / E w_c, lin_ps / E w_c]
+        b = buf[: len(f[sl])]
+        np.multiply(X[sl], -f[sl, None], out=b[:, :k])
+        np.divide(w_treat[sl], mwt, out=b[:, k])
+        np.divide(w_cont[sl], mwc, out=b[:, k + 1])
+        np.divide(lin_ps[sl], mwc, out=b[:, k + 2 :])
+        return b
+
     rhs = np.vstack([coef, -eta_t[None, :], eta_c[None, :], -m2])
     psi = np.empty((n, m)) if out is None else out
     for lo in range(0, n, ROWS):
@@ -261,21 +281,8 @@ def did_panel_many(
         else:
             np.matmul(periods(sl), D, out=chunk)
         chunk *= f[sl, None]
-        chunk += low[sl] @ rhs
+        chunk += low(sl) @ rhs
     return eta_t - eta_c, psi
-
-
-def _columns(parts: list[np.ndarray]) -> np.ndarray:
-    """``np.column_stack`` into a column-major array (each column one
-    contiguous copy; the row chunks of the products read it as well)."""
-    n = len(parts[0])
-    out = np.empty((n, sum(1 if p.ndim == 1 else p.shape[1] for p in parts)), order="F")
-    c = 0
-    for p in parts:
-        w = 1 if p.ndim == 1 else p.shape[1]
-        out[:, c : c + w] = p.reshape(n, w)
-        c += w
-    return out
 
 
 #: Rows of the changes formed at a time (temporaries of a few hundred kB, in cache).
