@@ -33,8 +33,9 @@ for 186 GiB at 100,000 units and held 15 GB at 10,000 units when stopped); the
 script keeps its call for machines where it fits.
 
 Run: ``python benchmarks/bench_fe_speed.py [--quick] [--repeats N]
-[--peer-python PATH] [--skip-peers]``. Results go to
-``benchmarks/results/fe_speed.json``.
+[--peer-python PATH] [--skip-peers] [--numpy-hugepage off] [--results-name NAME]``.
+Results go to ``benchmarks/results/fe_speed.json`` (``fe_speed_nohugepage.json``
+with ``--numpy-hugepage off``, ``NAME.json`` with ``--results-name``).
 """
 
 from __future__ import annotations
@@ -159,6 +160,9 @@ def main() -> None:
     ap.add_argument("--numpy-hugepage", choices=("default", "off"), default="default",
                     help="'off': every process runs with NUMPY_MADVISE_HUGEPAGE=0; results go "
                          "to fe_speed_nohugepage.json")
+    ap.add_argument("--results-name", default=None,
+                    help="file name (without .json) under benchmarks/results/ (default: "
+                         "fe_speed, or fe_speed_nohugepage with --numpy-hugepage off)")
     args = ap.parse_args()
     env = set_environment(args.numpy_hugepage)
     scale = 10 if args.quick else 1
@@ -187,7 +191,8 @@ def main() -> None:
             loads[label] = load()
             path.unlink()
     report(results, sizes)
-    out = HERE / "results" / ("fe_speed" + ("_nohugepage" if env else "") + ".json")
+    name = args.results_name or ("fe_speed" + ("_nohugepage" if env else ""))
+    out = HERE / "results" / f"{name}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"sizes": sizes, "periods": T, "load_average": loads,
                                "environment": env, "results": results}, indent=2))

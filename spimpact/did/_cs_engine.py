@@ -144,7 +144,7 @@ def estimate_cells(
     column (balanced panels, estimated cell group by cell group).
 
     On balanced panels the influence functions are factored on the cohorts
-    (:func:`_cohort_blocks`): each cohort's units hold values only for the
+    (:class:`_CohortBlocks`): each cohort's units hold values only for the
     cells they are behind. ``unit_w`` (each unit's weight) is then kept as
     the blocks' weight column, so that the influence of estimated cohort
     shares stays factored too. Other panels give a dense ``(n, k)`` matrix."""
@@ -231,8 +231,9 @@ class _CohortBlocks:
     pairs where the cohort is behind the cell. Block ``h`` (cohort ``h``,
     never treated or out of the window last, as in the closed form) keeps
     its units' values on those cells only: ``(units of h, cells of h)``
-    instead of ``n x k``, a few times smaller with many cohorts and one
-    comparison cohort, never larger. ``groups`` lists each cell group's
+    instead of ``n x k``: a few times smaller with many cohorts and one
+    comparison cohort, at most ``n x k`` plus the weight column. ``groups``
+    lists each cell group's
     cohorts (values of ``unit_cohort``) and cells; block ``h``'s columns
     are its groups' cells in increasing order, after the weight column
     (each unit's ``unit_w``; zeros when not given, and no ``weight_col``).
