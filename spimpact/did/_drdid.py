@@ -182,6 +182,8 @@ def did_panel_many(
     True
     """
     DY = np.asarray(DY, dtype=float)
+    if rows is not None and D is None:
+        raise ValueError("rows= selects rows of the outcomes by period: give D= too")
     if D is not None and method != "dr":
         DY, D = (DY if rows is None else DY[rows]) @ D, None
 
