@@ -417,7 +417,7 @@ def test_dense_leverage_and_support_equal_a_column_by_column_computation(kind):
     """Dense influence matrices are handled a few columns at a time (40 columns
     here: several chunks); the result equals the direct rule to 1e-12, with
     and without clusters, and the support counts equal per-column counts."""
-    from spimpact.inference_cluster import CHUNK, leverage_adjusted
+    from spimpact.inference_roles import CHUNK, leverage_adjusted
 
     rng = np.random.default_rng(12)
     n, k = 600, 40

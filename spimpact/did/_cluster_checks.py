@@ -11,7 +11,8 @@ import pandas as pd
 
 from ..errors import EstimationError
 from ..inference import FactoredInfluence
-from ..inference_cluster import cluster_support, level_warning, support_warnings
+from ..inference_cluster import level_warning, support_warnings
+from ..inference_roles import cluster_support
 from ..panel import Panel
 
 __all__ = ["cluster_notes"]

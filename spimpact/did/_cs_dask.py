@@ -31,14 +31,8 @@ import pandas as pd
 from .._sample import early_note, late_note, no_untreated_error, sample_cohorts, small_groups_note
 from ..errors import EstimationError, OptionError, PanelError
 from ..inference import FactoredInfluence
-from ..inference_cluster import (
-    cluster_support,
-    few_clusters_note,
-    level_warning,
-    leverage_adjusted,
-    small_sample,
-    support_warnings,
-)
+from ..inference_cluster import few_clusters_note, level_warning, small_sample, support_warnings
+from ..inference_roles import cluster_support, leverage_adjusted
 from ._cells import plan_cells
 from ._cs_engine import closed_form_cells
 from .results import GroupTimeResult, InfluenceData, aggregate_cells, assemble_group_time

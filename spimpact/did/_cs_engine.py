@@ -139,7 +139,7 @@ def estimate_cells(
     when given, is called on each block of the influence functions before it
     is stored (rows ``idx``, columns ``cols``; every other row of those
     columns is zero), e.g. a
-    :class:`~spimpact.inference_cluster.RowBlockLeverage`; it may adjust the
+    :class:`~spimpact.inference_roles.RowBlockLeverage`; it may adjust the
     block in place. ``CellEstimates.blocks_seen`` says whether it saw every
     column (balanced panels, estimated cell group by cell group).
 

@@ -38,12 +38,8 @@ from .._sample import (
 )
 from ..errors import EstimationError
 from ..inference import FactoredInfluence
-from ..inference_cluster import (
-    DEFAULT_INFERENCE,
-    few_clusters_note,
-    leverage_adjusted,
-    small_sample,
-)
+from ..inference_cluster import DEFAULT_INFERENCE, few_clusters_note, small_sample
+from ..inference_roles import leverage_adjusted
 from ..panel import Panel
 from ._cluster_checks import cluster_notes
 from .results import (

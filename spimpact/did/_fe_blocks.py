@@ -24,7 +24,7 @@ are defined up to a constant; they are centred over ``P_b``, and a block's
 column whose coefficients are rounding noise (a cell its units do not
 influence, such as another cohort's Sun-Abraham cell) is set to exactly zero,
 as the dense influence functions' support rule
-(:func:`spimpact.inference_cluster.leverage_adjusted`) reads it.
+(:func:`spimpact.inference_roles.leverage_adjusted`) reads it.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ columns of ``Z``), never ``n_g x n_g``:
 
 A direction that only one cluster identifies (eigenvalue 1: leaving the
 cluster out loses the coefficient) is left unadjusted, as the influence-function
-leverage corrections do (:func:`spimpact.inference_cluster.leverage_adjusted`).
+leverage corrections do (:func:`spimpact.inference_roles.leverage_adjusted`).
 Both are also right when units are their own clusters (``G = n``).
 """
 
@@ -48,7 +48,7 @@ def _demean(values: np.ndarray, unit: np.ndarray, w: np.ndarray, n_units: int) -
 def _matrix_power(lam: np.ndarray, power: float) -> np.ndarray:
     """``(1 - lam)^(-power)`` for eigenvalues of a hat block, 1 where ``lam`` is 1 (a
     direction only that cluster identifies is left unadjusted)."""
-    from ..inference_cluster import leverage_factor
+    from ..inference_roles import leverage_factor
 
     return leverage_factor(lam, power)  # the influence-function path's rule
 

@@ -21,15 +21,8 @@ from .._sample import (
 )
 from ..errors import EstimationError, OptionError
 from ..inference import RandomState, validate_choice
-from ..inference_cluster import (
-    DEFAULT_INFERENCE,
-    RowBlockLeverage,
-    check_inference,
-    cluster_support,
-    few_clusters_note,
-    leverage_adjusted,
-    small_sample,
-)
+from ..inference_cluster import DEFAULT_INFERENCE, check_inference, few_clusters_note, small_sample
+from ..inference_roles import RowBlockLeverage, cluster_support, leverage_adjusted
 from ..panel import Panel
 from ._cells import plan_cells
 from ._cluster_checks import cluster_notes

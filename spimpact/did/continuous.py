@@ -41,13 +41,8 @@ from scipy.interpolate import BSpline
 from .._estimator import Estimator
 from .._sample import refuse_exposure, require_panel
 from ..errors import EstimationError, OptionError
-from ..inference_cluster import (
-    DEFAULT_INFERENCE,
-    SmallSample,
-    check_inference,
-    leverage_adjusted,
-    small_sample,
-)
+from ..inference_cluster import DEFAULT_INFERENCE, SmallSample, check_inference, small_sample
+from ..inference_roles import leverage_adjusted
 from ..panel import Panel
 from ..results import Estimate, Result, estimate_table
 
@@ -493,7 +488,7 @@ class ContinuousDiD(Estimator):
 def _leverage(treat: np.ndarray, comp: np.ndarray, ccodes: np.ndarray | None,
               ss: SmallSample) -> tuple[np.ndarray, np.ndarray]:
     """Leverage factors of a cell's treated and comparison units for cv3/cr2, from
-    :func:`spimpact.inference_cluster.leverage_adjusted` (the one used for
+    :func:`spimpact.inference_roles.leverage_adjusted` (the one used for
     Callaway-Sant'Anna's cells) applied to the cell's indicator; ones for the other
     choices.
 
