@@ -156,14 +156,15 @@ def finish_aggregation(panel: Any, plan: AggregationPlan, table: pd.DataFrame,
         short = int((out["_n"].to_numpy() < out[to].map(units_per_group).to_numpy()).sum())
         note += (f"; {short} {to!r}-periods miss some of their {panel.unit!r} units"
                  if short else "")
-    new = Panel(
-        out.drop(columns="_n"), outcome=panel.outcome, unit=to, time=panel.time,
-        cohort=panel.cohort, treatment=panel.treatment, never_treated=panel.never_treated,
+    # a new frame, validated as user data, whose notes start with the old panel's
+    return Panel._from_frame(
+        out.drop(columns="_n"), quiet=False, internal=False, notes=[*notes, note + "."],
+        outcome=panel.outcome, unit=to, time=panel.time, cohort=panel.cohort,
+        treatment=panel.treatment, never_treated=panel.never_treated,
         covariates=panel.covariates, cluster=plan.cluster, weights=panel.weights,
         exposure=panel.exposure, levels=[to, *plan.upper], dose=panel.dose,
+        treatment_kind="absorbing",
     )
-    object.__setattr__(new, "_notes", [*notes, note + ".", *new.notes])
-    return new
 
 
 def aggregate_panel(panel: Panel, to: str) -> Panel:
@@ -202,9 +203,7 @@ def balanced_panel(panel: Panel) -> Panel:
             f"is empty; estimate on the unbalanced panel instead."
         )
     warn(note, DataWarning)
-    new = panel._derive(panel._df.loc[keep])
-    object.__setattr__(new, "_notes", [*new._notes, note])
-    return new
+    return panel._derive(panel._df.loc[keep], add_notes=[note])
 
 
 def cohort_table(panel: Panel) -> pd.DataFrame:

@@ -66,7 +66,9 @@ class Panel:
     data : pandas.DataFrame, polars.DataFrame (or LazyFrame), dask DataFrame or path
         Long data: one row per unit and period (panel), per individual
         (repeated cross-sections, one cross-section) or per period (one series).
-        It is copied, never modified; row order does not matter. A
+        It is never modified (the Panel reads its columns as copy-on-write
+        views, or copies them where pandas has no copy-on-write); row order
+        does not matter. A
         ``dask.dataframe.DataFrame`` gives a :class:`~spimpact.dask_panel.DaskPanel`
         whose rows stay on the workers.
     outcome : str
@@ -178,7 +180,7 @@ class Panel:
 
     @hugepage_advice_off
     def _setup(self, source: pd.DataFrame, roles: dict[str, Any], *, internal: bool,
-               quiet: bool) -> None:
+               quiet: bool, notes: Sequence[str] = ()) -> None:
         self.outcome, self.unit, self.time = roles["outcome"], roles["unit"], roles["time"]
         self.cohort, self.treatment = roles["cohort"], roles["treatment"]
         self.never_treated = roles["never_treated"]
@@ -189,18 +191,23 @@ class Panel:
         self.dose = roles.get("dose")
         self.treatment_kind = roles.get("treatment_kind", "absorbing")
         self._treat: np.ndarray | None = None
-        self._notes: list[str] = []
+        # notes carried over from the panel this one is made from come first
+        self._notes: list[str] = list(notes)
         # internal: ``source`` is an already validated frame whose index holds the
         # row positions of the user's data; quiet: its set-aside rows were reported
         self._internal, self._quiet = internal, quiet
         self._build(source)
+        self._notes = list(dict.fromkeys(self._notes))
         self._frozen = True
 
     @classmethod
-    def _from_frame(cls, frame: pd.DataFrame, *, quiet: bool, **roles: Any) -> Panel:
-        """A Panel on a frame of an existing Panel, keeping its row numbers."""
+    def _from_frame(cls, frame: pd.DataFrame, *, quiet: bool, internal: bool = True,
+                    notes: Sequence[str] = (), **roles: Any) -> Panel:
+        """A Panel on a frame made from an existing Panel, starting with its
+        ``notes``; ``internal``: the frame holds the panel's own validated rows
+        (their row numbers kept), else it is validated as user data."""
         new = cls.__new__(cls)
-        new._setup(frame, roles, internal=True, quiet=quiet)
+        new._setup(frame, roles, internal=internal, quiet=quiet, notes=notes)
         return new
 
     # ------------------------------------------------------------------ build
@@ -791,9 +798,10 @@ class Panel:
         return unit_sample(self, anticipation=anticipation,
                            drop_always_treated=drop_always_treated)
 
-    def _derive(self, df: pd.DataFrame, **roles: Any) -> Panel:
+    def _derive(self, df: pd.DataFrame, *, add_notes: Sequence[str] = (),
+                **roles: Any) -> Panel:
         """A Panel on some rows of :attr:`frame` (same roles unless given), with
-        this panel's notes. The rows set aside for a missing outcome go with their
+        this panel's notes and then ``add_notes``. The rows set aside for a missing outcome go with their
         units, so a cohort derived from ``treatment`` stays the same."""
         args = self._roles()
         args.update(roles)
@@ -803,9 +811,7 @@ class Panel:
         elif self._kind != "series":
             extra = extra.iloc[:0]
         frame = df if len(extra) == 0 else pd.concat([df, extra])
-        new = Panel._from_frame(frame, quiet=True, **args)
-        object.__setattr__(new, "_notes", list(dict.fromkeys([*self._notes, *new._notes])))
-        return new
+        return Panel._from_frame(frame, quiet=True, notes=[*self._notes, *add_notes], **args)
 
     def aggregate(self, to: str) -> Panel:
         """Aggregate to a higher level (e.g. practices to PCNs).
