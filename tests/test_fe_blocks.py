@@ -1,5 +1,6 @@
 """Cohort-block fits of balanced panels without covariates
-(:mod:`spimpact.did._fe_blocks`: Sun-Abraham, imputation, two-stage).
+(:mod:`spimpact.did._fe_blocks`: Sun-Abraham, imputation, two-stage, linear
+ETWFE).
 
 Reference: the row-level regressions of the same estimators (the sparse
 within-unit OLS of :func:`spimpact.did._fe.within_ols` with explicit period
@@ -20,7 +21,8 @@ import pandas as pd
 import pytest
 
 from spimpact import Panel
-from spimpact.did import Imputation, SunAbraham, TwoStage
+from spimpact.did import ETWFE, Imputation, SunAbraham, TwoStage
+from spimpact.did import etwfe as etwfe_module
 from spimpact.did import imputation as imputation_module
 from spimpact.did import sun_abraham as sun_abraham_module
 from spimpact.inference import FactoredInfluence
@@ -52,8 +54,9 @@ def _panel(df, **kw):
 def _fit(est, panel, factored):
     """Fit with the block path (default) or the row-level path."""
     saved = (sun_abraham_module.sun_abraham_cells, imputation_module.imputation_cells,
-             imputation_module.bjs_pretrend_test)
+             imputation_module.bjs_pretrend_test, etwfe_module._linear)
     if not factored:
+        etwfe_module._linear = lambda *a, **k: saved[3](*a, **{**k, "factored": False})
         sun_abraham_module.sun_abraham_cells = (
             lambda *a, **k: saved[0](*a, **{**k, "factored": False}))
         imputation_module.imputation_cells = (
@@ -66,7 +69,7 @@ def _fit(est, panel, factored):
             return est.fit(panel)
     finally:
         (sun_abraham_module.sun_abraham_cells, imputation_module.imputation_cells,
-         imputation_module.bjs_pretrend_test) = saved
+         imputation_module.bjs_pretrend_test, etwfe_module._linear) = saved
 
 
 def _factored(res, roles, inference):
@@ -138,11 +141,36 @@ def test_two_stage_blocks_match_row_level_regression(roles):
     _same(fast, _fit(est, panel, False))
 
 
+@pytest.mark.parametrize("roles", ROLES)
+@pytest.mark.parametrize("inference", INFERENCE)
+@pytest.mark.parametrize("control_group", ["not_yet_treated", "never_treated"])
+def test_linear_etwfe_blocks_match_row_level_regression(roles, inference, control_group):
+    panel = _panel(_frame(cohorts=(2, 3, 4, 6, 0)), **roles)
+    est = ETWFE(inference=inference, control_group=control_group)
+    fast = _fit(est, panel, True)
+    _factored(fast, roles, inference)
+    _same(fast, _fit(est, panel, False))
+
+
 def test_no_never_treated_matches():
     """Without never-treated units the last periods are not imputable (a note)."""
     panel = _panel(_frame(cohorts=(3, 4, 6)))
     for est in (Imputation(), TwoStage(), SunAbraham(control_group="last_treated")):
         _same(_fit(est, panel, True), _fit(est, panel, False))
+
+
+def test_linear_etwfe_without_never_treated_fails_alike():
+    """Without never-treated units the last cohort's cells are collinear with the
+    period effects once every unit is treated: both paths refuse, naming the cell."""
+    from spimpact.errors import EstimationError
+
+    panel = _panel(_frame(cohorts=(3, 4, 6)))
+    msgs = []
+    for factored in (True, False):
+        with pytest.raises(EstimationError, match="collinear") as err:
+            _fit(ETWFE(), panel, factored)
+        msgs.append(str(err.value))
+    assert msgs[0] == msgs[1]
 
 
 @pytest.mark.parametrize("est", [Imputation, SunAbraham])
@@ -160,7 +188,7 @@ def test_bootstrap_on_blocks_agrees_with_analytic(est):
 
 def test_unbalanced_panel_uses_the_row_level_regression():
     panel = _panel(_frame(unbalanced=True))
-    for est in (SunAbraham(), Imputation()):
+    for est in (SunAbraham(), Imputation(), ETWFE()):
         assert not isinstance(_fit(est, panel, True)._inf.psi, FactoredInfluence)
 
 

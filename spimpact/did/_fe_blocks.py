@@ -34,9 +34,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..inference import FactoredInfluence
 from ._fe import FESample, _solve_checked
 
-__all__ = ["WidePanel", "wide_panel", "BlockFit", "block_ols", "block_coef", "finish_values"]
+__all__ = ["WidePanel", "wide_panel", "BlockFit", "block_ols", "block_coef", "finish_values",
+           "cell_regression"]
 
 #: A block's influence coefficients for a column below this fraction of the
 #: column's largest are rounding noise (structural zeros), set to zero.
@@ -178,3 +180,49 @@ def finish_values(vals: np.ndarray, wp: WidePanel) -> None:
     elif wp.w[0] != 1.0:
         vals[:, :T] *= wp.w[0]
     vals[:, T] = wp.w
+
+
+def cell_regression(
+    s: FESample, uc: np.ndarray, cg: np.ndarray, ct: np.ndarray, Tw: int, labels: Sequence,
+    what: str, order: np.ndarray, n_ref: int,
+) -> tuple[np.ndarray, FactoredInfluence] | None:
+    """The regression of the outcome on unit effects, period dummies (periods
+    ``1..Tw-1``) and one dummy per cohort x period cell ``(cg[j], ct[j])``, over
+    the periods before ``Tw``, by cohort blocks (Sun-Abraham's and the linear
+    ETWFE's regression without covariates).
+
+    ``uc`` holds each unit's cohort position (``inf``: a control unit). Returns
+    the cell coefficients followed by ``n_ref`` zeros (reference cells), both
+    permuted by ``order``, and their influence functions factored on the
+    blocks; ``None`` when the block formulas do not apply (see :func:`wide_panel`).
+    """
+    groups = np.unique(uc[np.isfinite(uc)]).astype(int)
+    G, T = len(groups), s.n_periods
+    if G == 0 or Tw < 2 or (uc < 0).any():
+        return None
+    unit_block = np.full(s.n_units, G, dtype=np.intp)
+    fin = np.isfinite(uc)
+    unit_block[fin] = np.searchsorted(groups, uc[fin].astype(int))
+    wp = wide_panel(s, unit_block, G + 1)
+    if wp is None:
+        return None
+    K, n_t = len(cg), Tw - 1
+    # design by block: period dummies (periods 1..Tw-1), then one column per cell
+    R = np.zeros((G + 1, T, n_t + K))
+    R[:, np.arange(1, Tw), np.arange(n_t)] = 1.0
+    R[np.searchsorted(groups, cg), ct, n_t + np.arange(K)] = 1.0
+    P = np.zeros((G + 1, T), dtype=bool)
+    P[:, :Tw] = True
+    names = ([f"period {labels[p]!s}" for p in range(1, Tw)]
+             + [f"cohort {labels[g]!s} x period {labels[t]!s}"
+                for g, t in zip(cg, ct, strict=True)])
+    n = s.n_units
+    vals = np.empty((n, T + 1))
+    fit = block_ols(wp, P, R, names, what, vals[:, :T])
+    vals[:, Tw:T] = 0.0
+    finish_values(vals, wp)
+    C = np.zeros((G + 1, T + 1, K + n_ref))
+    C[:, :T, :K] = block_coef(R, P, fit.bread[:, n_t:], n)
+    coef = C.reshape((G + 1) * (T + 1), K + n_ref)[:, order]
+    att = np.r_[fit.coef[n_t:], np.zeros(n_ref)][order]
+    return att, FactoredInfluence.from_block_order(wp.order, wp.counts, vals, coef, weight_col=T)

@@ -42,7 +42,7 @@ from scipy import sparse
 from .._estimator import Estimator
 from .._formula import column_list, design_matrix
 from ..errors import EstimationError, OptionError
-from ..inference import RandomState, validate_choice
+from ..inference import FactoredInfluence, RandomState, validate_choice
 from ..inference_cluster import DEFAULT_INFERENCE
 from ..panel import Panel
 from ._fe import (
@@ -55,6 +55,7 @@ from ._fe import (
     unit_indicator,
     within_ols,
 )
+from ._fe_blocks import cell_regression
 from .imputation import validate_common
 from .results import GroupTimeResult
 
@@ -350,9 +351,22 @@ def _absorbed(R: sparse.csr_matrix, unit: np.ndarray, n_units: int) -> np.ndarra
     return ((sq - mean ** 2).max(axis=0) <= 1e-12 * scale ** 2)
 
 
-def _linear(d: _Design, s: FESample) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    R, names = d.blocks(s, cohort_effects=False)
+def _linear(d: _Design, s: FESample, *, factored: bool = True
+            ) -> tuple[np.ndarray, np.ndarray | FactoredInfluence, list[str]]:
+    """Cells (reference cells included with 0) and their influence functions.
+
+    A balanced panel without covariates is fitted by cohort blocks and its
+    influence functions stay factored (:mod:`spimpact.did._fe_blocks`;
+    ``factored=False`` forces the row-level sparse regression, the reference
+    the block formulas are tested against)."""
     notes: list[str] = []
+    if factored and not d.x_names:
+        T = s.n_periods
+        fast = cell_regression(s, s.unit_cohort, d.cell_codes // T, d.cell_codes % T, T,
+                               d.labels, "the ETWFE regression", d.order, d.n_ref)
+        if fast is not None:
+            return fast[0], fast[1], notes
+    R, names = d.blocks(s, cohort_effects=False)
     if d.x_names:
         gone = _absorbed(R, s.unit, s.n_units)
         if gone.any():

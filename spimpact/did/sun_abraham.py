@@ -39,7 +39,7 @@ from ._fe import (
     unit_means,
     within_ols,
 )
-from ._fe_blocks import block_coef, block_ols, finish_values, wide_panel
+from ._fe_blocks import cell_regression
 from .imputation import validate_common
 from .results import GroupTimeResult
 
@@ -107,43 +107,17 @@ def _cells_by_blocks(
         uc[uc == last] = np.inf
         Tw = last - anticipation
     groups = np.unique(uc[np.isfinite(uc)]).astype(int)
-    G = len(groups)
-    if G == 0 or Tw < 2 or (uc < 0).any():
-        return None
-    unit_block = np.full(s.n_units, G, dtype=np.intp)
-    fin = np.isfinite(uc)
-    unit_block[fin] = np.searchsorted(groups, uc[fin].astype(int))
-    wp = wide_panel(s, unit_block, G + 1)
-    if wp is None:
-        return None
     base = groups - 1 - anticipation
-    t_all = np.arange(Tw)
-    cg = np.repeat(groups, Tw)
-    ct = np.tile(t_all, G)
-    in_cell = ct != np.repeat(base, Tw)
+    cg = np.repeat(groups, max(Tw, 0))
+    ct = np.tile(np.arange(max(Tw, 0)), len(groups))
+    in_cell = ct != np.repeat(base, max(Tw, 0))
     cg, ct = cg[in_cell], ct[in_cell]
-    K, n_t = len(cg), Tw - 1
-    # design by block: period dummies (periods 1..Tw-1), then one column per cell
-    R = np.zeros((G + 1, T, n_t + K))
-    R[:, np.arange(1, Tw), np.arange(n_t)] = 1.0
-    R[np.searchsorted(groups, cg), ct, n_t + np.arange(K)] = 1.0
-    P = np.zeros((G + 1, T), dtype=bool)
-    P[:, :Tw] = True
-    names = ([f"period {labels[p]!s}" for p in range(1, Tw)]
-             + [f"cohort {labels[g]!s} x period {labels[t]!s}" for g, t in zip(cg, ct, strict=True)])
-    n = s.n_units
-    vals = np.empty((n, T + 1))
-    fit = block_ols(wp, P, R, names, "the Sun-Abraham regression", vals[:, :T])
-    vals[:, Tw:T] = 0.0
-    finish_values(vals, wp)
-    C = np.zeros((G + 1, T + 1, K))
-    C[:, :T] = block_coef(R, P, fit.bread[:, n_t:], n)
     cells, order, n_ref = _cell_frame(cg, ct, anticipation)
-    coef = np.hstack([C.reshape((G + 1) * (T + 1), K), np.zeros(((G + 1) * (T + 1), n_ref))])
-    att = np.r_[fit.coef[n_t:], np.zeros(n_ref)]
-    psi = FactoredInfluence.from_block_order(wp.order, wp.counts, vals, coef[:, order],
-                                             weight_col=T)
-    return cells, att[order], psi, int(keep.sum())
+    fit = cell_regression(s, uc, cg, ct, Tw, labels, "the Sun-Abraham regression", order,
+                          n_ref)
+    if fit is None:
+        return None
+    return cells, fit[0], fit[1], int(keep.sum())
 
 
 def sun_abraham_cells(
