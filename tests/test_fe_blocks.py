@@ -1,6 +1,6 @@
 """Cohort-block fits of balanced panels without covariates
 (:mod:`spimpact.did._fe_blocks`: Sun-Abraham, imputation, two-stage, linear
-ETWFE).
+ETWFE, TWFE).
 
 Reference: the row-level regressions of the same estimators (the sparse
 within-unit OLS of :func:`spimpact.did._fe.within_ols` with explicit period
@@ -21,7 +21,8 @@ import pandas as pd
 import pytest
 
 from spimpact import Panel
-from spimpact.did import ETWFE, Imputation, SunAbraham, TwoStage
+from spimpact.did import ETWFE, TWFE, Imputation, SunAbraham, TwoStage
+from spimpact.did import twfe as twfe_module
 from spimpact.did import etwfe as etwfe_module
 from spimpact.did import imputation as imputation_module
 from spimpact.did import sun_abraham as sun_abraham_module
@@ -150,6 +151,64 @@ def test_linear_etwfe_blocks_match_row_level_regression(roles, inference, contro
     fast = _fit(est, panel, True)
     _factored(fast, roles, inference)
     _same(fast, _fit(est, panel, False))
+
+
+def _twfe(est, panel, factored):
+    """TWFE by cohort blocks (linearmodels' row-level fit refused) or row by row."""
+    static, dynamic, fit = TWFE._static, TWFE._dynamic, twfe_module.twfe_fit
+
+    def refuse(*a, **k):
+        raise AssertionError("the row-level regression was used")
+
+    TWFE._static = lambda self, *a, **k: static(self, *a, factored=factored)
+    TWFE._dynamic = lambda self, *a, **k: dynamic(self, *a, factored=factored)
+    if factored:
+        twfe_module.twfe_fit = refuse
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return est.fit(panel)
+    finally:
+        TWFE._static, TWFE._dynamic, twfe_module.twfe_fit = static, dynamic, fit
+
+
+@pytest.mark.parametrize("roles", [*ROLES, {"weights": "wt", "cluster": "cl"}])
+@pytest.mark.parametrize("inference", INFERENCE)
+@pytest.mark.parametrize("opts", [{}, {"event_study": True},
+                                  {"event_study": True, "window": (-3, 2)}])
+def test_twfe_blocks_match_row_level_regression(roles, inference, opts):
+    """Coefficients and every ``inference=``'s standard errors (cv3 the exact
+    cluster jackknife, cr2, the plain sandwich) as linearmodels' fit with
+    ``fe_leverage_vcov`` (itself tested against refits in test_fe_leverage.py)."""
+    df = _frame(cohorts=(1, 2, 3, 4, 6, 0))
+    df["period"] += 1  # cohort 1 is treated from the first period (static TWFE keeps it)
+    panel = _panel(df, **roles)
+    est = TWFE(inference=inference, **opts)
+    a, b = _twfe(est, panel, True), _twfe(est, panel, False)
+    np.testing.assert_allclose(a.estimates["estimate"], b.estimates["estimate"], atol=EST_TOL,
+                               rtol=0)
+    np.testing.assert_allclose(a.estimates["std_error"], b.estimates["std_error"], rtol=SE_TOL)
+    assert a.overall.std_error == pytest.approx(b.overall.std_error, rel=SE_TOL)
+    assert (a.n_obs, a.n_units, a.n_clusters, a.warnings, a.info) == (
+        b.n_obs, b.n_units, b.n_clusters, b.warnings, b.info)
+
+
+def test_twfe_blocks_refuse_an_unidentified_event_study_as_the_rows_do():
+    from spimpact.errors import EstimationError
+
+    panel = _panel(_frame(cohorts=(2, 4, 6)))
+    for factored in (True, False):
+        with pytest.raises(EstimationError, match=r"not identified.*window=\(lo, hi\)"):
+            _twfe(TWFE(event_study=True), panel, factored)
+
+
+def test_twfe_unbalanced_or_with_covariates_uses_the_rows():
+    df = _frame()
+    df["x"] = np.random.default_rng(1).normal(size=len(df))
+    for panel, est in ((_panel(_frame(unbalanced=True)), TWFE(event_study=True)),
+                       (_panel(df, covariates=["x"]), TWFE(covariates="x"))):
+        with pytest.raises(AssertionError, match="row-level"):
+            _twfe(est, panel, True)
 
 
 def test_no_never_treated_matches():

@@ -106,3 +106,92 @@ def test_small_clusters_and_chunks_match_the_refits(monkeypatch, chunk):
              for g in np.unique(D["cluster"])]
     _, V = _ours(D, "cv3")
     assert V[0, 0] == pytest.approx(np.sum(np.square(diffs)), rel=1e-9)
+
+
+# --- the cohort-block variance (balanced panels without covariates) -----------------
+
+def _balanced(seed, n_units=40, T=6, cluster_size=5):
+    rng = np.random.default_rng(seed)
+    unit = np.repeat(np.arange(n_units), T)
+    time = np.tile(np.arange(T), n_units)
+    cohort = rng.choice([2, 3, 4, 99], n_units)
+    d = (time >= cohort[unit]).astype(float)
+    w = rng.uniform(0.5, 2, n_units)[unit]
+    y = rng.normal(size=n_units)[unit] + 0.3 * time + 0.5 * d + rng.normal(size=len(unit))
+    return dict(unit=unit, time=time, cluster=(np.arange(n_units) // cluster_size)[unit],
+                d=d, x=np.zeros(0), w=w, y=y, cohort=cohort)
+
+
+def _dense_fit_nox(D, idx):
+    Z = np.column_stack([D["d"][idx], pd.get_dummies(D["unit"][idx]).to_numpy(float),
+                         pd.get_dummies(D["time"][idx]).to_numpy(float)[:, 1:]])
+    W = D["w"][idx]
+    A = Z.T @ (W[:, None] * Z)
+    return np.linalg.solve(A, Z.T @ (W * D["y"][idx])), Z, A
+
+
+def _block_vcov(D, kind, clustered):
+    """``fe_block_vcov`` of the static TWFE regression, built as TWFE builds it."""
+    from spimpact.did._fe import FESample
+    from spimpact.did._fe_blocks import block_ols, wide_panel
+    from spimpact.did._fe_leverage import fe_block_vcov
+
+    n, T = len(D["cohort"]), int(D["time"].max()) + 1
+    cohort, unit_block = np.unique(D["cohort"], return_inverse=True)
+    s = FESample(D["y"], D["w"], D["unit"], D["time"], np.zeros((len(D["y"]), 0)), [],
+                 D["cohort"].astype(float), D["w"][::T], None, None, np.arange(n), T)
+    wp = wide_panel(s, unit_block, len(cohort))
+    assert wp is not None
+    nb = len(cohort)
+    R = np.zeros((nb, T, T))
+    R[:, :, 0] = np.arange(T)[None, :] >= cohort[:, None]
+    R[:, np.arange(1, T), np.arange(1, T)] = 1.0
+    E = np.empty((n, T))
+    fit = block_ols(wp, np.ones((nb, T), bool), R, [f"c{j}" for j in range(T)], "test", E)
+    cl = D["cluster"][::T][wp.order] if clustered else None
+    return fit.coef[0], fe_block_vcov(wp, R, fit.bread, E, cl, 1, kind)[0, 0]
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+def test_block_cv3_is_the_exact_leave_one_cluster_out_jackknife(monkeypatch, clustered):
+    """Units as clusters (the rows' space, chunked) and clusters of five units
+    (the columns' space, chunked): the refits' jackknife to 1e-10."""
+    import spimpact.did._fe_leverage as fl
+
+    monkeypatch.setattr(fl, "_UNIT_CHUNK", 3)
+    monkeypatch.setattr(fl, "_CLUSTER_FLOATS", 50)
+    D = _balanced(seed=6)
+    groups = D["cluster"] if clustered else D["unit"]
+    b, _, _ = _dense_fit_nox(D, np.arange(len(D["y"])))
+    diffs = [_dense_fit_nox(D, np.flatnonzero(groups != g))[0][0] - b[0]
+             for g in np.unique(groups)]
+    ours_b, V = _block_vcov(D, "cv3", clustered)
+    assert ours_b == pytest.approx(b[0], abs=1e-12)
+    assert V == pytest.approx(np.sum(np.square(diffs)), rel=1e-10)
+
+
+@pytest.mark.parametrize("clustered", [False, True])
+def test_block_cr2_and_sandwich_match_the_dense_hat_matrix(clustered):
+    D = _balanced(seed=7)
+    groups = D["cluster"] if clustered else D["unit"]
+    b, Z, A = _dense_fit_nox(D, np.arange(len(D["y"])))
+    Ainv = np.linalg.inv(A)
+    e = D["y"] - Z @ b
+    meat = np.zeros((Z.shape[1],) * 2)
+    plain = np.zeros_like(meat)
+    for g in np.unique(groups):
+        i = groups == g
+        rw = np.sqrt(D["w"][i])
+        Zw = rw[:, None] * Z[i]
+        # (I - H_gg)^(-1/2) on the directions the other clusters also identify; the
+        # unit dummies' directions (eigenvalue 1) are left as they are
+        lam, V = np.linalg.eigh(Zw @ Ainv @ Zw.T)
+        f = np.where(lam < 1 - 1e-8, 1 / np.sqrt(np.clip(1 - lam, 1e-300, None)), 1.0)
+        u = Zw.T @ (V * f) @ V.T @ (rw * e[i])
+        meat += np.outer(u, u)
+        s = Zw.T @ (rw * e[i])
+        plain += np.outer(s, s)
+    assert _block_vcov(D, "cr2", clustered)[1] == pytest.approx((Ainv @ meat @ Ainv)[0, 0],
+                                                                rel=1e-9)
+    assert _block_vcov(D, "cluster", clustered)[1] == pytest.approx(
+        (Ainv @ plain @ Ainv)[0, 0], rel=1e-10)

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["fe_leverage_vcov"]
+from ..inference_roles import leverage_factor
+from ._fe_blocks import WidePanel
+
+__all__ = ["fe_leverage_vcov", "fe_block_vcov"]
 
 #: Floats per chunk of padded cluster blocks (about 160 MB).
 _CHUNK = 20_000_000
@@ -48,8 +51,6 @@ def _demean(values: np.ndarray, unit: np.ndarray, w: np.ndarray, n_units: int) -
 def _matrix_power(lam: np.ndarray, power: float) -> np.ndarray:
     """``(1 - lam)^(-power)`` for eigenvalues of a hat block, 1 where ``lam`` is 1 (a
     direction only that cluster identifies is left unadjusted)."""
-    from ..inference_roles import leverage_factor
-
     return leverage_factor(lam, power)  # the influence-function path's rule
 
 
@@ -139,3 +140,92 @@ def fe_leverage_vcov(
                          1.0 if kind == "cv3" else 0.5)
     d = np.linalg.solve(A, u.T).T[:, :p]                      # A^{-1} u_g
     return b[:p], d.T @ d
+
+
+#: Units per chunk of a block's residuals, and clusters per chunk of ``k x k``
+#: cluster matrices, in the cohort-block variance.
+_UNIT_CHUNK = 65_536
+_CLUSTER_FLOATS = 8_000_000
+
+
+def fe_block_vcov(
+    wp: WidePanel, R: np.ndarray, bread: np.ndarray, E: np.ndarray,
+    cluster: np.ndarray | None, p: int, kind: str,
+) -> np.ndarray:
+    """:func:`fe_leverage_vcov` (``kind`` ``"cv3"`` or ``"cr2"``) or the plain
+    cluster-robust sandwich (``kind="cluster"``: ``A^{-1} sum_g s_g s_g' A^{-1}``)
+    of the first ``p`` coefficients of a balanced panel fitted by cohort blocks
+    (:func:`spimpact.did._fe_blocks.block_ols` with every period used).
+
+    ``R`` (``(n_blocks, T, q)``) is each block's design, ``bread = A^{-1}``,
+    ``E`` (``(n, T)``, block order) the residuals and ``cluster`` a cluster code
+    per unit in block order (``None``: units are the clusters). The units of a
+    block share their demeaned design ``Z_b = R_b - mean_t R_b``, so:
+
+    * units as clusters: unit ``i``'s hat block is ``w_i K_b`` with
+      ``K_b = Z_b A^{-1} Z_b' = V diag(lam) V'`` (one ``T x T`` eigen-decomposition
+      per block) and its adjusted score
+      ``u_i = w_i Z_b' V (f(w_i lam) * V' e_i)``, ``f = (1 - .)^-power``;
+    * clusters of several units: ``A_g = sum_b W_gb Z_b' Z_b`` (``W_gb`` the
+      weight of block ``b``'s units in cluster ``g``) and
+      ``s_g = sum_b Z_b' sum_{i in g, b} w_i e_i``, then the ``k x k`` formulas
+      of :func:`fe_leverage_vcov`, a chunk of clusters at a time.
+
+    Nothing of size rows x columns is formed: the cost is one pass over ``E``.
+    """
+    if kind not in ("cv3", "cr2", "cluster"):
+        raise ValueError(f"kind must be 'cv3', 'cr2' or 'cluster', not {kind!r}")
+    power = {"cv3": 1.0, "cr2": 0.5, "cluster": 0.0}[kind]
+    nb, T, q = R.shape
+    Z = R - R.mean(axis=1, keepdims=True)
+    bounds, w = wp.bounds, wp.w
+    meat = np.zeros((q, q))
+    if cluster is not None:
+        codes, cl = np.unique(cluster, return_inverse=True)
+        if len(codes) == len(cl):
+            cluster = None  # every unit its own cluster
+    if cluster is None:
+        for h in range(nb):
+            if bounds[h + 1] == bounds[h]:
+                continue
+            lam, V = np.linalg.eigh(Z[h] @ bread @ Z[h].T)
+            ZV = Z[h].T @ V
+            inner = np.zeros((T, T))
+            for lo in range(bounds[h], bounds[h + 1], _UNIT_CHUNK):
+                hi = min(lo + _UNIT_CHUNK, bounds[h + 1])
+                wc = w[lo:hi, None]
+                S = E[lo:hi] @ V
+                S *= wc
+                if power:
+                    S *= leverage_factor(wc * lam, power)
+                inner += S.T @ S
+            meat += ZV @ inner @ ZV.T
+    else:
+        from scipy import sparse
+
+        G = len(codes)
+        block = np.repeat(np.arange(nb), np.diff(bounds))
+        W = np.bincount(cl * nb + block, weights=w, minlength=G * nb).reshape(G, nb)
+        s = np.zeros((G, q))
+        for h in range(nb):
+            lo, hi = bounds[h], bounds[h + 1]
+            if hi == lo:
+                continue
+            sums = sparse.csr_matrix((w[lo:hi], (cl[lo:hi], np.arange(hi - lo))),
+                                     shape=(G, hi - lo)) @ E[lo:hi]
+            s += sums @ Z[h]
+        if not power:
+            meat = s.T @ s
+        else:
+            B = np.einsum("btk,btl->bkl", Z, Z).reshape(nb, q * q)
+            lam_a, Q = np.linalg.eigh(np.linalg.inv(bread))
+            root, iroot = (Q * np.sqrt(lam_a)) @ Q.T, (Q / np.sqrt(lam_a)) @ Q.T
+            step = max(1, _CLUSTER_FLOATS // (q * q))
+            for lo in range(0, G, step):
+                Ag = (W[lo:lo + step] @ B).reshape(-1, q, q)
+                lam, V = np.linalg.eigh(iroot @ Ag @ iroot)
+                t = np.einsum("cji,cj->ci", V, s[lo:lo + step] @ iroot)  # V' A^{-1/2} s_g
+                u = (V @ (leverage_factor(lam, power) * t)[..., None])[..., 0] @ root
+                meat += u.T @ u
+    Bp = bread[:, :p]
+    return Bp.T @ meat @ Bp

@@ -1,4 +1,4 @@
-"""Two-way fixed-effects regressions (static and event study), via linearmodels.
+"""Two-way fixed-effects regressions (static and event study).
 
 The conventional specifications, kept as the benchmark the modern estimators
 improve on: with staggered adoption and effects that vary over time or across
@@ -17,11 +17,20 @@ is Bell & McCaffrey's CR2 (the fixed-effects regression's own cluster
 leverage); ``"cluster_t"`` the ``G/(G-1)`` factor with ``t(G-1)`` (Stata's and
 fixest's defaults); ``"analytic"`` no factor, normal critical values. See
 :mod:`spimpact.did._fe_leverage`.
+
+A balanced panel without covariates (weights constant within units) is fitted
+by cohort blocks: every regressor is a function of the unit's cohort and the
+period, so the coefficients need cohort x period sums and the variances one
+``T x T`` eigen-decomposition per cohort (units as clusters) or one ``k x k``
+per cluster of several units (:func:`spimpact.did._fe_leverage.fe_block_vcov`),
+linear in the rows. Other panels go through linearmodels' ``PanelOLS`` and
+:func:`spimpact.did._fe_leverage.fe_leverage_vcov`; both give the same numbers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,13 +42,22 @@ from ..inference_cluster import DEFAULT_INFERENCE, SmallSample, check_inference,
 from ..panel import Panel
 from ..results import Estimate, Result, estimate_table
 from ._fe import FESample, fe_sample
-from ._fe_leverage import fe_leverage_vcov
+from ._fe_blocks import WidePanel, block_ols, wide_panel
+from ._fe_leverage import fe_block_vcov, fe_leverage_vcov
 from .results import AggregateResult
 
 __all__ = ["TWFE", "twfe_fit"]
 
 #: The omitted event time of the event-study specification.
 REFERENCE_EVENT = -1
+
+
+def _collinear(what: str, detail: str) -> EstimationError:
+    return EstimationError(
+        f"{what}: the regressors are collinear with the unit and period effects "
+        f"({detail}). With no never-treated units a fully dynamic TWFE is not identified: "
+        f"bin distant event times with window=(lo, hi) or add never-treated units."
+    )
 
 
 def twfe_fit(s: FESample, exog: pd.DataFrame, what: str) -> Any:
@@ -62,17 +80,53 @@ def twfe_fit(s: FESample, exog: pd.DataFrame, what: str) -> Any:
     except (AbsorbingEffectError, ValueError) as err:
         if not isinstance(err, AbsorbingEffectError) and "rank" not in str(err):
             raise
-        raise EstimationError(
-            f"{what}: the regressors are collinear with the unit and period effects "
-            f"({str(err).strip().splitlines()[0]}). With no never-treated units a fully "
-            f"dynamic TWFE is not identified: bin distant event times with window=(lo, hi) "
-            f"or add never-treated units."
-        ) from err
+        raise _collinear(what, str(err).strip().splitlines()[0]) from err
 
 
-def _event_times(s: FESample, window: tuple[int, int] | None) -> np.ndarray:
+@dataclass(frozen=True)
+class _Blocks:
+    """A balanced panel without covariates by cohort blocks: the units of a
+    cohort share their regressors (``cohort[b]`` the cohort position of block
+    ``b``, ``inf`` never treated), so the regression needs cohort x period
+    sums (:mod:`spimpact.did._fe_blocks`)."""
+
+    cohort: np.ndarray
+    wp: WidePanel
+
+    @classmethod
+    def of(cls, s: FESample) -> _Blocks | None:
+        cohort, unit_block = np.unique(s.unit_cohort, return_inverse=True)
+        wp = wide_panel(s, unit_block, len(cohort))
+        return None if wp is None else cls(cohort, wp)
+
+    def grid(self, T: int) -> tuple[np.ndarray, np.ndarray]:
+        """Period and cohort of every (block, period): ``(n_blocks, T)`` each."""
+        t = np.broadcast_to(np.arange(T), (len(self.cohort), T))
+        return t, np.broadcast_to(self.cohort[:, None], t.shape)
+
+    def fit(self, s: FESample, X: np.ndarray, names: list[str], ss: SmallSample,
+            what: str) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients of the block regressors ``X`` (``(n_blocks, T, p)``) and
+        their variance before ``ss.se_factor`` (as :func:`_vcov`)."""
+        nb, T, p = X.shape
+        D = np.zeros((nb, T, T - 1))
+        D[:, np.arange(1, T), np.arange(T - 1)] = 1.0
+        R = np.concatenate([X, D], axis=2)
+        E = np.empty((s.n_units, T))
+        try:
+            fit = block_ols(self.wp, np.ones((nb, T), dtype=bool), R,
+                            [*names, *(f"period {t}" for t in range(1, T))], what, E)
+        except EstimationError as err:
+            raise _collinear(what, str(err).split(": ", 1)[-1]) from err
+        cl = None if s.cluster is None else s.cluster[self.wp.order]
+        kind = ss.kind if ss.adjusts_leverage else "cluster"
+        return fit.coef[:p], fe_block_vcov(self.wp, R, fit.bread, E, cl, p, kind)
+
+
+def _event_times(time: np.ndarray, cohort: np.ndarray,
+                 window: tuple[int, int] | None) -> np.ndarray:
     """Event time of each row (``NaN`` for units never treated in the window), binned."""
-    e = np.where(np.isfinite(s.row_cohort), s.time - s.row_cohort, np.nan)
+    e = np.where(np.isfinite(cohort), time - cohort, np.nan)
     if window is not None:
         e = np.clip(e, window[0], window[1])
     return e
@@ -95,7 +149,7 @@ def _vcov(s: FESample, res: Any, exog: np.ndarray, names: list[str],
 
 
 class TWFE(Estimator):
-    """Two-way fixed-effects DiD: static or event study (linearmodels ``PanelOLS``).
+    """Two-way fixed-effects DiD: static or event study.
 
     Parameters
     ----------
@@ -184,31 +238,49 @@ class TWFE(Estimator):
             return self._static(s, common, ss)
         return self._dynamic(s, common, ss)
 
-    def _static(self, s: FESample, common: dict, ss: SmallSample) -> Result:
-        d = (s.time >= s.row_cohort).astype(float)
+    def _static(self, s: FESample, common: dict, ss: SmallSample, *,
+                factored: bool = True) -> Result:
+        blocks = _Blocks.of(s) if factored else None
+        if blocks is not None:
+            t, c = blocks.grid(s.n_periods)
+            d = (t >= c).astype(float)
+        else:
+            d = (s.time >= s.row_cohort).astype(float)
         if d.min() == d.max():
             raise EstimationError("TWFE: the treatment indicator never varies in the panel.")
-        res = twfe_fit(s, pd.DataFrame({"treated": d}), "TWFE")
-        b = float(res.params["treated"])
-        se = ss.se_factor * float(np.sqrt(_vcov(s, res, d[:, None], ["treated"], ss)[0, 0]))
+        if blocks is not None:
+            bs, V = blocks.fit(s, d[..., None], ["treated"], ss, "TWFE")
+            b = float(bs[0])
+        else:
+            res = twfe_fit(s, pd.DataFrame({"treated": d}), "TWFE")
+            b = float(res.params["treated"])
+            V = _vcov(s, res, d[:, None], ["treated"], ss)
+        se = ss.se_factor * float(np.sqrt(V[0, 0]))
         table = estimate_table([b], [se], self.confidence, df=ss.df, index={"term": ["treated"]})
         overall = Estimate.from_se(b, se, self.confidence, df=ss.df, label="TWFE coefficient")
         return Result(table, overall=overall, method="TWFE (static, unit and period effects)",
                       info={"covariates": ", ".join(s.x_names) or "none",
                             "inference": ss.describe()}, **common)
 
-    def _dynamic(self, s: FESample, common: dict, ss: SmallSample) -> AggregateResult:
-        e = _event_times(s, self.window)
+    def _dynamic(self, s: FESample, common: dict, ss: SmallSample, *,
+                 factored: bool = True) -> AggregateResult:
+        blocks = _Blocks.of(s) if factored else None
+        e = (_event_times(*blocks.grid(s.n_periods), self.window) if blocks is not None
+             else _event_times(s.time, s.row_cohort, self.window))
         events = np.unique(e[np.isfinite(e)]).astype(int)
         events = events[events != REFERENCE_EVENT]
         if not (events >= 0).any():
             raise EstimationError("TWFE: no post-treatment event times in the panel.")
-        cols = {f"e{v}": (e == v).astype(float) for v in events}
-        res = twfe_fit(s, pd.DataFrame(cols), "TWFE event study")
-        names = list(cols)
-        b = res.params[names].to_numpy()
-        exog = np.column_stack(list(cols.values()))
-        V = ss.se_factor**2 * _vcov(s, res, exog, names, ss)
+        names = [f"e{v}" for v in events]
+        if blocks is not None:
+            b, V = blocks.fit(s, (e[..., None] == events).astype(float), names, ss,
+                              "TWFE event study")
+        else:
+            exog = (e[:, None] == events).astype(float)
+            res = twfe_fit(s, pd.DataFrame(exog, columns=names), "TWFE event study")
+            b = res.params[names].to_numpy()
+            V = _vcov(s, res, exog, names, ss)
+        V = ss.se_factor**2 * V
         table = estimate_table(b, np.sqrt(np.diag(V)), self.confidence, df=ss.df,
                                index={"event_time": events.tolist()})
         post = (events >= 0).astype(float) / (events >= 0).sum()
