@@ -22,10 +22,10 @@ import pytest
 
 from spimpact import Panel
 from spimpact.did import ETWFE, TWFE, Imputation, SunAbraham, TwoStage
-from spimpact.did import twfe as twfe_module
 from spimpact.did import etwfe as etwfe_module
 from spimpact.did import imputation as imputation_module
 from spimpact.did import sun_abraham as sun_abraham_module
+from spimpact.did import twfe as twfe_module
 from spimpact.inference import FactoredInfluence
 
 EST_TOL, SE_TOL = 1e-9, 1e-8

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -251,16 +252,17 @@ class _Design:
     def __init__(self, s: FESample, X: np.ndarray, x_names: list[str], control_group: str,
                  labels: pd.Index) -> None:
         T = s.n_periods
-        rc = s.row_cohort
-        treated = np.isfinite(rc)
-        g_row = np.where(treated, rc, 0).astype(int)
-        if control_group == "not_yet_treated":
-            in_cell = treated & (s.time >= g_row)
+        self._s, self._control_group, self.T = s, control_group, T
+        if len(s.y) == s.n_units * T:  # balanced: every unit's cohort meets every period
+            uc = s.unit_cohort
+            g = np.unique(uc[np.isfinite(uc)]).astype(int)
+            t = np.arange(T)
+            grid = g[:, None] * T + t[None, :]
+            ok = t[None, :] >= g[:, None] if control_group == "not_yet_treated" \
+                else t[None, :] != g[:, None] - 1
+            self.cell_codes = grid[ok]
         else:
-            in_cell = treated & (s.time != g_row - 1)
-        code = np.where(in_cell, g_row * T + s.time, -1)
-        self.cell_codes = np.unique(code[in_cell])
-        self.code, self.in_cell, self.T = code, in_cell, T
+            self.cell_codes = np.unique(self.code[self.in_cell])
         g, t = self.cell_codes // T, self.cell_codes % T
         groups = np.unique(g)
         ref_g = groups[groups >= 1] if control_group == "never_treated" else groups[:0]
@@ -275,8 +277,7 @@ class _Design:
         self.cells = self.cells.reset_index(drop=True)
         self.n_ref = len(ref_g)
         self.labels = labels
-        self.cohort_codes, self.cohort_row = np.unique(
-            np.where(treated, rc, np.inf), return_inverse=True)  # never treated last
+        self.cohort_codes = np.unique(s.unit_cohort)  # never treated (inf) last
         # covariates centred within cohort (over the cohort's rows), as in etwfe
         self.X, self.x_names = X, x_names
         if X.shape[1]:
@@ -287,6 +288,28 @@ class _Design:
             self.X_dm = X - means[self.cohort_row]
         else:
             self.X_dm = X
+
+    @cached_property
+    def in_cell(self) -> np.ndarray:
+        """Rows in a cell."""
+        s = self._s
+        rc = s.row_cohort
+        g_row = np.where(np.isfinite(rc), rc, 0).astype(int)
+        if self._control_group == "not_yet_treated":
+            return np.isfinite(rc) & (s.time >= g_row)
+        return np.isfinite(rc) & (s.time != g_row - 1)
+
+    @cached_property
+    def code(self) -> np.ndarray:
+        """Each row's cell code ``g * T + t`` (-1 outside the cells)."""
+        s = self._s
+        g_row = np.where(self.in_cell, s.row_cohort, 0).astype(int)
+        return np.where(self.in_cell, g_row * self.T + s.time, -1)
+
+    @cached_property
+    def cohort_row(self) -> np.ndarray:
+        """Each row's position in ``cohort_codes``."""
+        return np.searchsorted(self.cohort_codes, self._s.unit_cohort)[self._s.unit]
 
     @property
     def n_cells(self) -> int:
