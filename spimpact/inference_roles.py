@@ -384,14 +384,22 @@ def _block_rows(psi: FactoredInfluence) -> tuple[np.ndarray, np.ndarray]:
     return block, nonzero_row
 
 
-def _factored_row_chunks(psi: FactoredInfluence, rows: int = 1 << 16):
-    """Chunks of a factored influence matrix's rows within its blocks: yields
-    ``(block, unit positions, dense values (m, k))``."""
+#: Rows of a factored influence block expanded at a time by the clustered leverage.
+FACTORED_ROWS = 1 << 14
+
+
+def _factored_row_chunks(psi: FactoredInfluence, used: np.ndarray):
+    """Chunks of a factored influence matrix's rows within its blocks, on the
+    columns ``used[h]`` of block ``h``: yields ``(block, unit positions, those
+    columns, dense values (m, len(columns)))``."""
     for h in range(psi.n_blocks):
-        coef = psi.coef[psi.block_slice(h)]
+        cols = np.flatnonzero(used[h])
+        coef = psi.coef[psi.block_slice(h)][:, cols]
         pos, vals = psi.block_rows(h), psi.block_values(h)
-        for lo in range(0, len(pos), rows):
-            yield h, pos[lo : lo + rows], vals[lo : lo + rows] @ coef
+        if not len(cols):
+            continue
+        for lo in range(0, len(pos), FACTORED_ROWS):
+            yield h, pos[lo : lo + FACTORED_ROWS], cols, vals[lo : lo + FACTORED_ROWS] @ coef
 
 
 def _leverage_factored_clustered(psi: FactoredInfluence, cl: np.ndarray, unit_group: np.ndarray,
@@ -400,41 +408,46 @@ def _leverage_factored_clustered(psi: FactoredInfluence, cl: np.ndarray, unit_gr
     """:func:`leverage_adjusted` for factored influence functions with clusters:
     the same dense result, built block by block (a unit's role in a column is
     its cohort block's), with the clusters' shares of each role's weight
-    summed over the nonzero entries first. Three passes over row chunks,
-    never more than the result and a chunk in memory."""
+    summed over the nonzero entries first. Three passes over row chunks of
+    each block, on the columns its coefficients reach (a cohort's own cells
+    and those it is a comparison for; the other entries are zero), never more
+    than the result and a chunk in memory."""
     n, k = psi.shape
     n_cl = int(cl.max()) + 1 if len(cl) else 0
     power = 1.0 if kind == "cv3" else 0.5
     cell_group = np.asarray(cell_group)
     unit_group = np.asarray(unit_group)
+    used = _blocks_used(psi)
     scale = np.zeros(k)
-    for _, _, vals in _factored_row_chunks(psi):  # the nonzero rule's column scale
-        np.maximum(scale, np.nanmax(np.abs(vals), axis=0, initial=0.0), out=scale)
-    threshold = 1e-10 * scale[None, :]
+    for _, _, cols, vals in _factored_row_chunks(psi, used):  # the nonzero rule's scale
+        scale[cols] = np.maximum(scale[cols], np.nanmax(np.abs(vals), axis=0))
+    threshold = 1e-10 * scale
     # role of each block in each column: treated when the column is its cohort's
     treated = np.zeros((psi.n_blocks, k), dtype=bool)
     for h in range(psi.n_blocks):
         if psi._bounds[h + 1] > psi._bounds[h]:
             treated[h] = cell_group == unit_group[psi._order[psi._bounds[h]]]
     sums_t, sums_c = np.zeros((n_cl, k)), np.zeros((n_cl, k))
-    for h, rows, vals in _factored_row_chunks(psi):
-        wm = (np.abs(vals) > threshold) * w[rows, None]  # weights of the nonzero entries
+    for h, rows, cols, vals in _factored_row_chunks(psi, used):
+        wm = (np.abs(vals) > threshold[cols]) * w[rows, None]  # weights of the nonzero entries
         by_cl = _count_matrix(cl[rows], n_cl, wm, cl[rows], n_cl)
-        t = treated[h]
-        sums_t[:, t] += by_cl[:, t]
-        sums_c[:, ~t] += by_cl[:, ~t]
+        t = treated[h, cols]
+        sums_t[:, cols[t]] += by_cl[:, t]
+        sums_c[:, cols[~t]] += by_cl[:, ~t]
     factor = []
     for sums in (sums_t, sums_c):
         tot = sums.sum(axis=0)
         h_cl = np.divide(sums, tot, out=np.zeros_like(sums), where=tot > 0)
         factor.append(leverage_factor(h_cl, power))
-    out = np.empty((n, k))
-    for h, rows, vals in _factored_row_chunks(psi):
-        f_block = np.where(treated[h][None, :], factor[0], factor[1])  # (n_cl, k)
-        f = f_block[cl[rows]]
-        f[np.abs(vals) <= threshold] = 1.0  # entries behind no role stay as they are
-        vals *= f
-        out[rows] = vals
+    out = np.zeros((n, k))
+    f_block = None
+    for h, rows, cols, vals in _factored_row_chunks(psi, used):
+        if f_block is None or f_block[0] != h:
+            t = treated[h, cols]
+            f_block = (h, np.where(t[None, :], factor[0][:, cols], factor[1][:, cols]))
+        f = f_block[1][cl[rows]]
+        np.multiply(vals, f, out=vals, where=np.abs(vals) > threshold[cols])  # entries
+        out[np.ix_(rows, cols)] = vals  # behind no role stay as they are
     return out
 
 

@@ -469,12 +469,17 @@ def test_variance_of_some_columns_equals_the_variance_of_the_selected_columns():
 
 @pytest.mark.parametrize("kind", ["cv3", "cr2"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_factored_clustered_leverage_equals_the_dense_path(kind, weighted):
-    """Clustered leverage of a factored influence matrix, built block by block,
-    equals leverage_adjusted on its dense form (the reference: the column-chunk
-    path), with exact zeros, zero weights and a cluster holding a whole role."""
+@pytest.mark.parametrize("rows", [1 << 14, 97])
+def test_factored_clustered_leverage_equals_the_dense_path(kind, weighted, rows, monkeypatch):
+    """Clustered leverage of a factored influence matrix, built block by block
+    (in one chunk of rows per block, or in many), equals leverage_adjusted on
+    its dense form (the reference: the column-chunk path), with exact zeros,
+    zero weights and a cluster holding a whole role."""
+    from spimpact import inference_roles
     from spimpact.inference import FactoredInfluence
     from spimpact.inference_cluster import leverage_adjusted
+
+    monkeypatch.setattr(inference_roles, "FACTORED_ROWS", rows)
 
     rng = np.random.default_rng(7)
     n, G, width, k = 3000, 3, 5, 11
