@@ -56,7 +56,7 @@ from ._fe import (
     unit_indicator,
     within_ols,
 )
-from ._fe_blocks import cell_regression
+from ._fe_blocks import ZERO_COEF, cell_regression
 from .imputation import validate_common
 from .results import GroupTimeResult
 
@@ -401,21 +401,140 @@ def _linear(d: _Design, s: FESample, *, factored: bool = True
     return att, psi, notes
 
 
-def _poisson(d: _Design, s: FESample, offset: np.ndarray | None, scale: str
-             ) -> tuple[np.ndarray, np.ndarray, list[str], tuple[np.ndarray, np.ndarray]]:
-    """Cells on ``scale`` with their influence functions, the notes, and the cells
-    on the link scale (log rate ratios) with theirs."""
+_POISSON_FAILED = ("ETWFE(family='poisson'): the Poisson fit failed (a cohort x period cell "
+                   "with no events, or collinear terms); drop covariates or pool periods.")
+
+
+def _glm_poisson(y: np.ndarray, X: np.ndarray, *, totals: bool = False, **kw: Any
+                 ) -> np.ndarray:
+    """Poisson (quasi-)likelihood coefficients by statsmodels' Newton iterations.
+
+    ``totals=True``: ``y`` are cohort x period rates from totals. Then a
+    saturated model (never-treated controls without covariates: every cohort x
+    period has its parameter) fits them exactly, which statsmodels reports as
+    perfect prediction; the one failure is a cohort x period without events
+    (its parameter is minus infinity), checked here instead."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
+    if totals and not (y > 0).all():
+        raise EstimationError(_POISSON_FAILED)
+    glm = sm.GLM(y, X, family=sm.families.Poisson(), **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore" if totals else "error", PerfectSeparationWarning)
+        try:
+            res = glm.fit(method="newton", tol=1e-12, maxiter=100)
+        except (PerfectSeparationWarning, np.linalg.LinAlgError) as exc:
+            raise EstimationError(_POISSON_FAILED) from exc
+    params = np.asarray(res.params)
+    if not np.isfinite(params).all():
+        raise EstimationError(_POISSON_FAILED)
+    return params
+
+
+def _poisson_by_cohorts(d: _Design, s: FESample, off: np.ndarray, scale: str
+                        ) -> tuple[np.ndarray, FactoredInfluence, list[str],
+                                   tuple[np.ndarray, FactoredInfluence]] | None:
+    """:func:`_poisson` without covariates from cohort x period sums, the
+    influence functions factored on the cohorts; ``None`` when a cohort has no
+    cell (then the row-level computation is used).
+
+    Every regressor is a function of the cohort ``c`` and period ``t``, so with
+    ``R_ct`` the design row of cell ``(c, t)``: the fit uses the totals of
+    ``w y`` and ``w exposure`` (as the row-level path), the Hessian is
+    ``sum_ct (sum w mu) R_ct' R_ct``, a cell's effect and gradient need its
+    totals of ``w`` and ``w mu``, and unit ``i``'s score is
+    ``sum_t r_it R_ct`` (``r = w (y - mu)``, 0 for periods it is not observed):
+    a :class:`~spimpact.inference.FactoredInfluence` whose basis is the units'
+    residuals by period and whose coefficients are ``n R_c H^-1 grad'``."""
+    T, n = s.n_periods, s.n_units
+    codes = d.cohort_codes
+    nc = len(codes)
+    G = int(np.isfinite(codes).sum())
+    if G != len(np.unique(d.cell_codes // T)) or (codes[:G] < 0).any():
+        return None
+    # the design of every (cohort, period): intercept, cohorts but the last, periods, cells
+    cg, tg = np.repeat(np.arange(nc), T), np.tile(np.arange(T), nc)
+    gint = np.where(np.isfinite(codes[cg]), codes[cg], 0).astype(int)
+    treated = np.isfinite(codes[cg])
+    in_cell = treated & ((tg >= gint) if d._control_group == "not_yet_treated"
+                         else (tg != gint - 1))
+    code = np.where(in_cell, gint * T + tg, -1)
+    K = d.n_cells
+    j = np.minimum(np.searchsorted(d.cell_codes, code), K - 1)
+    ok = in_cell & (d.cell_codes[j] == code)
+    first_cell = nc + T - 1
+    Rg = np.zeros((nc * T, first_cell + K))
+    Rg[:, 0] = 1.0
+    Rg[np.flatnonzero(cg < nc - 1), 1 + cg[cg < nc - 1]] = 1.0
+    Rg[np.flatnonzero(tg >= 1), nc + tg[tg >= 1] - 1] = 1.0
+    Rg[np.flatnonzero(ok), first_cell + j[ok]] = 1.0
+    unit_c = np.searchsorted(codes, s.unit_cohort)
+    key = unit_c[s.unit] * T + s.time
+    y, w = s.y, s.w
+    size = nc * T
+    present = np.bincount(key, minlength=size) > 0
+    Y = np.bincount(key, weights=w * y, minlength=size)[present]
+    E = np.bincount(key, weights=w * np.exp(off), minlength=size)[present]
+    theta = _glm_poisson(Y / E, Rg[present], totals=True, var_weights=E)
+    mu = np.exp((Rg @ theta)[key] + off)
+    wmu = np.bincount(key, weights=w * mu, minlength=size)
+    Hinv = np.linalg.inv(Rg.T @ (wmu[:, None] * Rg))
+    resid = np.zeros((n, T + 1))
+    resid[s.unit, s.time] = w * (y - mu)
+    resid[:, T] = s.unit_w
+    cell_key = np.empty(K, dtype=np.intp)
+    cell_key[j[ok]] = np.flatnonzero(ok)
+    Wc = np.bincount(key, weights=w, minlength=size)[cell_key]
+    S1 = wmu[cell_key]
+    cols = first_cell + np.arange(K)
+    tau = theta[cols]
+    unit_vec = np.zeros((K, Rg.shape[1]))
+    unit_vec[np.arange(K), cols] = 1.0
+
+    def factored(grad: np.ndarray) -> FactoredInfluence:
+        C = np.zeros((G + 1, T + 1, K + d.n_ref))
+        B = Hinv @ grad.T  # (p, K)
+        for c in range(nc):  # the never-treated cohort, when present, is block G
+            C[c if c < G else G, :T, :K] = n * (Rg[c * T:(c + 1) * T] @ B)
+        # a cohort's column that is rounding noise (a cell its units do not inform,
+        # e.g. another saturated cohort's with never-treated controls) is exactly 0,
+        # as the row-level influence functions' support rule reads it
+        big = np.abs(C[:, :T, :K]).max(axis=1)
+        noise = big <= ZERO_COEF * big.max(axis=0, initial=0.0)
+        C[:, :T, :K][np.broadcast_to(noise[:, None, :], (G + 1, T, K))] = 0.0
+        coef = C.reshape((G + 1) * (T + 1), K + d.n_ref)[:, d.order]
+        return FactoredInfluence(np.where(unit_c < G, unit_c, G), resid, G + 1, coef,
+                                 weight_col=T)
+
+    order, zeros = d.order, np.zeros(d.n_ref)
+    link = (np.r_[tau, zeros][order], factored(unit_vec))
+    if scale == "link":
+        return link[0], link[1], [], link
+    att = S1 / Wc * (1.0 - np.exp(-tau))
+    grad = Rg[cell_key] * att[:, None] + unit_vec * (np.exp(-tau) * S1 / Wc)[:, None]
+    return np.r_[att, zeros][order], factored(grad), [], link
+
+
+def _poisson(d: _Design, s: FESample, offset: np.ndarray | None, scale: str, *,
+             factored: bool = True) -> tuple[np.ndarray, np.ndarray | FactoredInfluence,
+                                             list[str], tuple[np.ndarray, Any]]:
+    """Cells on ``scale`` with their influence functions, the notes, and the cells
+    on the link scale (log rate ratios) with theirs. Without covariates the
+    influence functions stay factored on the cohorts (:func:`_poisson_by_cohorts`;
+    ``factored=False`` forces the row-level computation, its reference)."""
     y, w = s.y, s.w
     if (y < 0).any() or not np.isfinite(y).all():
         raise EstimationError(
             "ETWFE(family='poisson') needs non-negative counts; the outcome has negative or "
             "non-finite values."
         )
-    R, names = d.blocks(s, cohort_effects=True)
     off = np.zeros(len(y)) if offset is None else offset
+    if factored and not d.x_names:
+        fast = _poisson_by_cohorts(d, s, off, scale)
+        if fast is not None:
+            return fast
+    R, names = d.blocks(s, cohort_effects=True)
     notes: list[str] = []
     if not d.x_names:
         # sufficient statistics: every regressor is constant within a cohort x period
@@ -424,19 +543,9 @@ def _poisson(d: _Design, s: FESample, offset: np.ndarray | None, scale: str
         _, first, inv = np.unique(key, return_index=True, return_inverse=True)
         Y = np.bincount(inv, weights=w * y)
         E = np.bincount(inv, weights=w * np.exp(off))
-        glm = sm.GLM(Y / E, R[first].toarray(), family=sm.families.Poisson(), var_weights=E)
+        theta = _glm_poisson(Y / E, R[first].toarray(), totals=True, var_weights=E)
     else:
-        glm = sm.GLM(y, R.toarray(), family=sm.families.Poisson(), offset=off, var_weights=w)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", PerfectSeparationWarning)
-        try:
-            res = glm.fit(method="newton", tol=1e-12, maxiter=100)
-        except (PerfectSeparationWarning, np.linalg.LinAlgError) as exc:
-            raise EstimationError(
-                "ETWFE(family='poisson'): the Poisson fit failed (a cohort x period cell "
-                "with no events, or collinear terms); drop covariates or pool periods."
-            ) from exc
-    theta = np.asarray(res.params)
+        theta = _glm_poisson(y, R.toarray(), offset=off, var_weights=w)
     eta = np.asarray(R @ theta).ravel() + off
     mu = np.exp(eta)
     resid = w * (y - mu)
