@@ -18,6 +18,9 @@ regressions with its CRV1 clustered errors (no leverage correction):
   (not run by default, see below);
 * ``TWFE`` (event study) - ``feols("y ~ i(rel, ref=-1) | id + period")``.
 
+``ETWFE(family="poisson")`` runs on counts drawn around ``exp(y / 4)`` (not
+timed).
+
 pyfixest has no counterpart of the imputation estimator's BJS variance or of
 ETWFE's aggregation here; those rows are spimpact only.
 
@@ -62,6 +65,7 @@ ESTIMATORS = {
     "imputation": "Imputation()",
     "two_stage": "TwoStage()",
     "etwfe": "ETWFE()",
+    "etwfe_poisson": "ETWFE(family='poisson')",
     "twfe": "TWFE(event_study=True)",
 }
 #: sizes (keys of the sizes dict) each tool runs at: pyfixest grows too large
@@ -72,6 +76,7 @@ PLAN = {
     ("spimpact", "imputation"): ALL,
     ("spimpact", "two_stage"): ALL,
     ("spimpact", "etwfe"): ALL,
+    ("spimpact", "etwfe_poisson"): ALL,
     ("spimpact", "twfe"): ALL,
     ("pyfixest", "sun_abraham"): ("10k", "100k"),
     ("pyfixest", "two_stage"): (),  # see the module docstring
@@ -85,6 +90,9 @@ import pandas as pd
 from spimpact import Panel
 from spimpact.did import SunAbraham, Imputation, TwoStage, ETWFE, TWFE
 df = pd.read_parquet(sys.argv[1])
+if "poisson" in {est!r}:  # counts (Poisson draws around exp(y / 4)), not timed
+    import numpy as np
+    df["y"] = np.random.default_rng(0).poisson(np.exp(df["y"].to_numpy() / 4)).astype(float)
 clustered = len(sys.argv) > 2 and sys.argv[2] == "clustered"
 if clustered:  # practices of 170 patients
     df["practice"] = df["id"] // 170
