@@ -16,8 +16,11 @@ One regression with a coefficient for every treated cohort x period cell:
   rate ratio; ATT(g,t) is reported on the count scale (``scale="response"``:
   the mean over the cell's treated rows of ``mu_it - mu_it exp(-tau_gt)``) or
   on the log scale (``scale="link"``). Without covariates the fit uses the
-  cohort x period totals, which are sufficient: its cost does not grow with
-  the number of units beyond one pass over the rows.
+  cohort x period totals, which are sufficient, and the influence functions
+  stay factored on the cohorts (a unit's residuals by period times per-cohort
+  coefficients): its cost does not grow with the number of units beyond a
+  pass over the rows. A saturated fit (never-treated controls without
+  covariates) reproduces the closed-form double difference of log rates.
 
 Covariates enter as in Wooldridge (2021) and R's ``etwfe``: their main
 effect, their interactions with cohort and with period, and their
@@ -26,7 +29,9 @@ cell's effect at its cohort's mean covariates). Terms that the unit effects
 absorb (a unit-constant covariate and its cohort interactions) are left out
 of the linear model. Influence functions are the per-unit scores through the
 inverse Hessian, so every aggregation, clustering and bootstrap goes through
-the package's one engine.
+the package's one engine. The linear model without covariates on a balanced
+panel is Sun-Abraham's cohort-block cell regression
+(:func:`spimpact.did._fe_blocks.cell_regression`).
 """
 
 from __future__ import annotations
