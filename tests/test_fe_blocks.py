@@ -203,13 +203,31 @@ def test_twfe_blocks_refuse_an_unidentified_event_study_as_the_rows_do():
             _twfe(TWFE(event_study=True), panel, factored)
 
 
-def test_twfe_unbalanced_or_with_covariates_uses_the_rows():
-    df = _frame()
-    df["x"] = np.random.default_rng(1).normal(size=len(df))
-    for panel, est in ((_panel(_frame(unbalanced=True)), TWFE(event_study=True)),
-                       (_panel(df, covariates=["x"]), TWFE(covariates="x"))):
-        with pytest.raises(AssertionError, match="row-level"):
-            _twfe(est, panel, True)
+@pytest.mark.parametrize("roles", [*ROLES, {"weights": "wt", "cluster": "cl"}])
+@pytest.mark.parametrize("inference", INFERENCE)
+@pytest.mark.parametrize("event_study", [False, True])
+def test_twfe_blocks_with_covariates_match_row_level_regression(roles, inference, event_study):
+    """Time-varying covariates (one correlated with treatment timing) on the
+    block path: each unit's own hat block (units as clusters) or the clusters'
+    sums (clusters of six units)."""
+    df = _frame(cohorts=(1, 2, 3, 4, 6, 0))
+    rng = np.random.default_rng(2)
+    df["x1"] = rng.normal(size=len(df)) + 0.1 * df["period"] * (df["G"] > 0)
+    df["x2"] = rng.poisson(2.0, size=len(df)).astype(float)
+    df["y"] += 0.5 * df["x1"] - 0.2 * df["x2"]
+    panel = _panel(df, covariates=["x1", "x2"], **roles)
+    est = TWFE(inference=inference, event_study=event_study, covariates=["x1", "x2"])
+    a, b = _twfe(est, panel, True), _twfe(est, panel, False)
+    np.testing.assert_allclose(a.estimates["estimate"], b.estimates["estimate"], atol=EST_TOL,
+                               rtol=0)
+    np.testing.assert_allclose(a.estimates["std_error"], b.estimates["std_error"], rtol=SE_TOL)
+    assert a.overall.std_error == pytest.approx(b.overall.std_error, rel=SE_TOL)
+    assert (a.warnings, a.info) == (b.warnings, b.info)
+
+
+def test_twfe_unbalanced_uses_the_rows():
+    with pytest.raises(AssertionError, match="row-level"):
+        _twfe(TWFE(event_study=True), _panel(_frame(unbalanced=True)), True)
 
 
 def test_no_never_treated_matches():
@@ -318,3 +336,23 @@ def test_poisson_etwfe_never_treated_is_the_log_ratio_of_rates():
         want = (log_rate[(g, t)] - log_rate[(g, g - 1)]
                 - (log_rate[(0, t)] - log_rate[(0, g - 1)]))
         assert est_gt == pytest.approx(want, abs=1e-8)
+
+
+@pytest.mark.parametrize("roles", [{"weights": "wt"}, {"cluster": "cl"}])
+@pytest.mark.parametrize("inference", ["cv3", "cr2"])
+def test_twfe_block_chunks_do_not_matter(roles, inference, monkeypatch):
+    """Units and clusters in many small chunks give the one-chunk numbers."""
+    import spimpact.did._fe_leverage as fl
+
+    df = _frame()
+    df["x1"] = np.random.default_rng(3).normal(size=len(df))
+    panel = _panel(df, covariates=["x1"], **roles)
+    for covariates in ((), ("x1",)):
+        est = TWFE(inference=inference, event_study=True, covariates=covariates)
+        one = _twfe(est, panel, True)
+        with monkeypatch.context() as m:
+            m.setattr(fl, "_UNIT_CHUNK", 24)  # 3 units per chunk with covariates
+            m.setattr(fl, "_CLUSTER_FLOATS", 100)
+            many = _twfe(est, panel, True)
+        np.testing.assert_allclose(many.estimates["std_error"], one.estimates["std_error"],
+                                   rtol=1e-12)

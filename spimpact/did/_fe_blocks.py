@@ -52,7 +52,9 @@ class WidePanel:
     ``Y[take[j]]`` holds the outcomes by period of sample unit ``order[j]``
     (``Y`` is the rows' outcomes reshaped when they come sorted by unit and
     period, no copy); block ``h`` holds the positions ``bounds[h]:bounds[h + 1]``
-    of that order; ``w`` the units' weights in the same order.
+    of that order; ``w`` the units' weights in the same order. ``X``
+    (``(n, T, q)``, indexed as ``Y``) holds the covariates by period when they
+    were asked for.
     """
 
     Y: np.ndarray
@@ -61,6 +63,7 @@ class WidePanel:
     order: np.ndarray
     counts: np.ndarray
     constant_weights: bool
+    X: np.ndarray | None = None
 
     @property
     def bounds(self) -> np.ndarray:
@@ -77,11 +80,13 @@ class WidePanel:
         return np.array([self.w[b[h]:b[h + 1]].sum() for h in range(self.n_blocks)])
 
 
-def wide_panel(s: FESample, unit_block: np.ndarray, n_blocks: int) -> WidePanel | None:
+def wide_panel(s: FESample, unit_block: np.ndarray, n_blocks: int, *,
+               covariates: bool = False) -> WidePanel | None:
     """``s`` in wide form by blocks, or ``None`` when the block formulas do not
-    apply: covariates, a unit missing a period, or weights varying within a unit."""
+    apply: covariates (unless ``covariates=True``: then they come by period in
+    ``X``), a unit missing a period, or weights varying within a unit."""
     n, T = s.n_units, s.n_periods
-    if s.X.shape[1] or len(s.y) != n * T or n == 0:
+    if (s.X.shape[1] and not covariates) or len(s.y) != n * T or n == 0:
         return None
     constant = bool(np.all(s.unit_w == s.unit_w[0]))
     if not (np.all(s.w == s.unit_w[0]) if constant else np.array_equal(s.w, s.unit_w[s.unit])):
@@ -93,16 +98,23 @@ def wide_panel(s: FESample, unit_block: np.ndarray, n_blocks: int) -> WidePanel 
             and np.array_equal(s.unit.reshape(n, T),
                                np.broadcast_to(np.arange(n)[:, None], (n, T)))):
         Y, take = s.y.reshape(n, T), order  # rows sorted by unit, then period (the usual case)
+        X = s.X.reshape(n, T, -1) if s.X.shape[1] else None
     else:
         if (np.bincount(s.unit, minlength=n) != T).any():  # (unit, period) pairs are unique
             return None
         pos = np.empty(n, dtype=np.intp)
         pos[order] = np.arange(n)
+        at = pos[s.unit] * T + s.time
         Y = np.empty((n, T))
-        Y.ravel()[pos[s.unit] * T + s.time] = s.y
+        Y.ravel()[at] = s.y
+        X = None
+        if s.X.shape[1]:
+            rows = np.empty((n * T, s.X.shape[1]))
+            rows[at] = s.X
+            X = rows.reshape(n, T, -1)
         take = np.arange(n)
     w = s.unit_w[order]
-    return WidePanel(Y, take, w, order, np.bincount(block, minlength=n_blocks), constant)
+    return WidePanel(Y, take, w, order, np.bincount(block, minlength=n_blocks), constant, X)
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import numpy as np
 from ..inference_roles import leverage_factor
 from ._fe_blocks import WidePanel
 
-__all__ = ["fe_leverage_vcov", "fe_block_vcov"]
+__all__ = ["fe_leverage_vcov", "fe_block_vcov", "fe_block_covariates"]
 
 #: Floats per chunk of padded cluster blocks (about 160 MB).
 _CHUNK = 20_000_000
@@ -229,3 +229,125 @@ def fe_block_vcov(
                 meat += u.T @ u
     Bp = bread[:, :p]
     return Bp.T @ meat @ Bp
+
+
+def fe_block_covariates(
+    wp: WidePanel, R: np.ndarray, names: list[str], what: str, cluster: np.ndarray | None,
+    p: int, kind: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients of the first ``p`` columns of ``y ~ R + X + unit effects`` on a
+    balanced panel whose block design ``R`` (``(n_blocks, T, k0)``: the cohort's
+    regressors and period dummies) is shared by a cohort's units and whose
+    time-varying covariates ``X`` (``wp.X``) are the units' own, with their
+    variance as :func:`fe_block_vcov` (``kind`` ``"cv3"``, ``"cr2"`` or
+    ``"cluster"``).
+
+    With ``Z_b`` the block's demeaned design and ``Xd_i`` the unit's demeaned
+    covariates, ``A`` and the right-hand side need per-block sums
+    (``sum w Xd_i``, ``sum w yd_i``) and ``sum w Xd_i' Xd_i``; each unit's hat
+    block ``w_i [Z_b Xd_i] A^-1 [Z_b Xd_i]'`` is its own, so units as clusters
+    take one ``T x T`` eigen-decomposition per unit (batched in chunks) and
+    clusters of several units the ``k x k`` formulas, from per-cluster sums.
+    Nothing of size rows x columns beyond the covariates is formed."""
+    from ._fe import _solve_checked
+
+    assert wp.X is not None
+    nb, T, k0 = R.shape
+    q = wp.X.shape[2]
+    k = k0 + q
+    power = {"cv3": 1.0, "cr2": 0.5, "cluster": 0.0}[kind]
+    Z = R - R.mean(axis=1, keepdims=True)
+    bounds, w = wp.bounds, wp.w
+    n = len(w)
+    Yd = wp.Y[wp.take]
+    Yd -= Yd.mean(axis=1, keepdims=True)
+    Xd = wp.X[wp.take]
+    Xd -= Xd.mean(axis=1, keepdims=True)
+    A, rhs = np.zeros((k, k)), np.zeros(k)
+    for h in range(nb):
+        lo, hi = bounds[h], bounds[h + 1]
+        if hi == lo:
+            continue
+        wb, Xh, Yh = w[lo:hi], Xd[lo:hi], Yd[lo:hi]
+        A[:k0, :k0] += wb.sum() * (Z[h].T @ Z[h])
+        A[:k0, k0:] += Z[h].T @ np.einsum("i,itq->tq", wb, Xh)
+        A[k0:, k0:] += np.einsum("i,itq,itr->qr", wb, Xh, Xh)
+        rhs[:k0] += Z[h].T @ (wb @ Yh)
+        rhs[k0:] += np.einsum("i,itq,it->q", wb, Xh, Yh)
+    A[k0:, :k0] = A[:k0, k0:].T
+    bread = _solve_checked(A, names, what)
+    b = bread @ rhs
+    E = Yd  # the residuals, in place
+    for h in range(nb):
+        lo, hi = bounds[h], bounds[h + 1]
+        E[lo:hi] -= Z[h] @ b[:k0] + Xd[lo:hi] @ b[k0:]
+    meat = np.zeros((k, k))
+    cl: np.ndarray | None = None
+    if cluster is not None:
+        codes, cl = np.unique(cluster, return_inverse=True)
+        if len(codes) == n:
+            cl = None  # every unit its own cluster
+    if cl is None:
+        # unit i's hat block w_i [Z_b Xd_i] A^-1 [Z_b Xd_i]': the block's part once,
+        # the covariates' parts per unit (rank q)
+        Bzz, Bzx, Bxx = bread[:k0, :k0], bread[:k0, k0:], bread[k0:, k0:]
+        for h in range(nb):
+            K0, M = Z[h] @ Bzz @ Z[h].T, Z[h] @ Bzx
+            for lo in range(bounds[h], bounds[h + 1], _UNIT_CHUNK // 8):
+                hi = min(lo + _UNIT_CHUNK // 8, bounds[h + 1])
+                Xi, wc = Xd[lo:hi], w[lo:hi, None]
+                if power:
+                    XM = Xi @ M.T
+                    H = K0 + XM + np.swapaxes(XM, 1, 2) + Xi @ Bxx @ np.swapaxes(Xi, 1, 2)
+                    H *= wc[:, :, None]
+                    lam, V = np.linalg.eigh(H)
+                    t = np.einsum("cji,cj->ci", V, E[lo:hi]) * leverage_factor(lam, power)
+                    adj = (V @ t[..., None])[..., 0]
+                else:
+                    adj = E[lo:hi]
+                adj *= wc
+                u = np.concatenate([adj @ Z[h], np.einsum("ctq,ct->cq", Xi, adj)], axis=1)
+                meat += u.T @ u
+    else:
+        from scipy import sparse
+
+        G = len(codes)
+        s_g = np.zeros((G, k))
+        W = np.zeros((G, nb))                   # each block's weight in each cluster
+        ZS = np.zeros((G, k0, q))               # sum_b Z_b' sum_{i in g, b} w_i Xd_i
+        XX = np.zeros((G, q, q))                # sum_{i in g} w_i Xd_i' Xd_i
+        for h in range(nb):
+            lo, hi = bounds[h], bounds[h + 1]
+            if hi == lo:
+                continue
+            ind = sparse.csr_matrix((w[lo:hi], (cl[lo:hi], np.arange(hi - lo))),
+                                    shape=(G, hi - lo))
+            Xh, Eh = Xd[lo:hi], E[lo:hi]
+            s_g[:, :k0] += (ind @ Eh) @ Z[h]
+            s_g[:, k0:] += ind @ np.einsum("itq,it->iq", Xh, Eh)
+            if power:
+                W[:, h] = np.asarray(ind.sum(axis=1)).ravel()
+                S = (ind @ Xh.reshape(hi - lo, T * q)).reshape(G, T, q)
+                ZS += np.einsum("tk,gtq->gkq", Z[h], S)
+                XX += (ind @ np.einsum("itq,itr->iqr", Xh, Xh).reshape(hi - lo, q * q)
+                       ).reshape(G, q, q)
+        if not power:
+            meat = s_g.T @ s_g
+        else:
+            B = np.einsum("btk,btl->bkl", Z, Z).reshape(nb, k0 * k0)
+            lam_a, Q = np.linalg.eigh(A)
+            root, iroot = (Q * np.sqrt(lam_a)) @ Q.T, (Q / np.sqrt(lam_a)) @ Q.T
+            step = max(1, _CLUSTER_FLOATS // (k * k))
+            for lo in range(0, G, step):
+                sl = slice(lo, lo + step)
+                Ag = np.empty((len(W[sl]), k, k))
+                Ag[:, :k0, :k0] = (W[sl] @ B).reshape(-1, k0, k0)
+                Ag[:, :k0, k0:] = ZS[sl]
+                Ag[:, k0:, :k0] = np.swapaxes(ZS[sl], 1, 2)
+                Ag[:, k0:, k0:] = XX[sl]
+                lam, V = np.linalg.eigh(iroot @ Ag @ iroot)
+                t = np.einsum("cji,cj->ci", V, s_g[sl] @ iroot)
+                u = (V @ (leverage_factor(lam, power) * t)[..., None])[..., 0] @ root
+                meat += u.T @ u
+    Bp = bread[:, :p]
+    return b[:p], Bp.T @ meat @ Bp

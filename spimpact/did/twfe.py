@@ -18,13 +18,18 @@ leverage); ``"cluster_t"`` the ``G/(G-1)`` factor with ``t(G-1)`` (Stata's and
 fixest's defaults); ``"analytic"`` no factor, normal critical values. See
 :mod:`spimpact.did._fe_leverage`.
 
-A balanced panel without covariates (weights constant within units) is fitted
-by cohort blocks: every regressor is a function of the unit's cohort and the
-period, so the coefficients need cohort x period sums and the variances one
-``T x T`` eigen-decomposition per cohort (units as clusters) or one ``k x k``
-per cluster of several units (:func:`spimpact.did._fe_leverage.fe_block_vcov`),
-linear in the rows. Other panels go through linearmodels' ``PanelOLS`` and
-:func:`spimpact.did._fe_leverage.fe_leverage_vcov`; both give the same numbers.
+A balanced panel (weights constant within units) is fitted by cohort blocks:
+every regressor but the covariates is a function of the unit's cohort and the
+period. Without covariates the coefficients need cohort x period sums and the
+variances one ``T x T`` eigen-decomposition per cohort (units as clusters) or
+one ``k x k`` per cluster of several units
+(:func:`spimpact.did._fe_leverage.fe_block_vcov`); with time-varying
+covariates, sums of the units' demeaned covariates too and, with units as
+clusters, one ``T x T`` eigen-decomposition per unit
+(:func:`spimpact.did._fe_leverage.fe_block_covariates`). Both are linear in the
+rows. Unbalanced panels go through linearmodels' ``PanelOLS`` and
+:func:`spimpact.did._fe_leverage.fe_leverage_vcov`; the paths give the same
+numbers.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from ..panel import Panel
 from ..results import Estimate, Result, estimate_table
 from ._fe import FESample, fe_sample
 from ._fe_blocks import WidePanel, block_ols, wide_panel
-from ._fe_leverage import fe_block_vcov, fe_leverage_vcov
+from ._fe_leverage import fe_block_covariates, fe_block_vcov, fe_leverage_vcov
 from .results import AggregateResult
 
 __all__ = ["TWFE", "twfe_fit"]
@@ -85,10 +90,11 @@ def twfe_fit(s: FESample, exog: pd.DataFrame, what: str) -> Any:
 
 @dataclass(frozen=True)
 class _Blocks:
-    """A balanced panel without covariates by cohort blocks: the units of a
-    cohort share their regressors (``cohort[b]`` the cohort position of block
-    ``b``, ``inf`` never treated), so the regression needs cohort x period
-    sums (:mod:`spimpact.did._fe_blocks`)."""
+    """A balanced panel by cohort blocks: the units of a cohort share their
+    regressors but the covariates (``cohort[b]`` the cohort position of block
+    ``b``, ``inf`` never treated), so without covariates the regression needs
+    cohort x period sums (:mod:`spimpact.did._fe_blocks`), and with them sums
+    of the units' demeaned covariates too (:func:`fe_block_covariates`)."""
 
     cohort: np.ndarray
     wp: WidePanel
@@ -96,7 +102,7 @@ class _Blocks:
     @classmethod
     def of(cls, s: FESample) -> _Blocks | None:
         cohort, unit_block = np.unique(s.unit_cohort, return_inverse=True)
-        wp = wide_panel(s, unit_block, len(cohort))
+        wp = wide_panel(s, unit_block, len(cohort), covariates=True)
         return None if wp is None else cls(cohort, wp)
 
     def grid(self, T: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,14 +118,16 @@ class _Blocks:
         D = np.zeros((nb, T, T - 1))
         D[:, np.arange(1, T), np.arange(T - 1)] = 1.0
         R = np.concatenate([X, D], axis=2)
-        E = np.empty((s.n_units, T))
-        try:
-            fit = block_ols(self.wp, np.ones((nb, T), dtype=bool), R,
-                            [*names, *(f"period {t}" for t in range(1, T))], what, E)
-        except EstimationError as err:
-            raise _collinear(what, str(err).split(": ", 1)[-1]) from err
+        all_names = [*names, *(f"period {t}" for t in range(1, T)), *s.x_names]
         cl = None if s.cluster is None else s.cluster[self.wp.order]
         kind = ss.kind if ss.adjusts_leverage else "cluster"
+        E = np.empty((s.n_units, T))
+        try:
+            if self.wp.X is not None:  # time-varying covariates: each unit's own rows
+                return fe_block_covariates(self.wp, R, all_names, what, cl, p, kind)
+            fit = block_ols(self.wp, np.ones((nb, T), dtype=bool), R, all_names, what, E)
+        except EstimationError as err:
+            raise _collinear(what, str(err).split(": ", 1)[-1]) from err
         return fit.coef[:p], fe_block_vcov(self.wp, R, fit.bread, E, cl, p, kind)
 
 
