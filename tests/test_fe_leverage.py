@@ -195,3 +195,22 @@ def test_block_cr2_and_sandwich_match_the_dense_hat_matrix(clustered):
                                                                 rel=1e-9)
     assert _block_vcov(D, "cluster", clustered)[1] == pytest.approx(
         (Ainv @ plain @ Ainv)[0, 0], rel=1e-10)
+
+
+def test_hat_adjusted_solves_easy_blocks_and_keeps_the_rule_for_the_others():
+    """cv3's direct solve for blocks with trace below 1 equals the eigen
+    formula; a block with an eigenvalue of 1 (a direction only that unit
+    identifies) and CR2 go through the eigen-decomposition and its rule."""
+    from spimpact.did._fe_leverage import _hat_adjusted
+    from spimpact.inference_roles import leverage_factor
+
+    rng = np.random.default_rng(8)
+    m = 6
+    Q = np.linalg.qr(rng.normal(size=(4, m, m)))[0]
+    lam = rng.uniform(0, 0.15, size=(4, m))
+    lam[3, 0] = 1.0  # block 3: one direction identified by this unit alone
+    H = np.einsum("cij,cj,ckj->cik", Q, lam, Q)
+    e = rng.normal(size=(4, m))
+    for power in (1.0, 0.5):
+        want = np.einsum("cij,cj,ckj,ck->ci", Q, leverage_factor(lam, power), Q, e)
+        np.testing.assert_allclose(_hat_adjusted(H, e, power), want, rtol=1e-10, atol=1e-12)

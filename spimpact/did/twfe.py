@@ -25,7 +25,7 @@ variances one ``T x T`` eigen-decomposition per cohort (units as clusters) or
 one ``k x k`` per cluster of several units
 (:func:`spimpact.did._fe_leverage.fe_block_vcov`); with time-varying
 covariates, sums of the units' demeaned covariates too and, with units as
-clusters, one ``T x T`` eigen-decomposition per unit
+clusters, one ``T x T`` solve (cv3) or eigen-decomposition (cr2) per unit
 (:func:`spimpact.did._fe_leverage.fe_block_covariates`). Both are linear in the
 rows. Unbalanced panels go through linearmodels' ``PanelOLS`` and
 :func:`spimpact.did._fe_leverage.fe_leverage_vcov`; the paths give the same
