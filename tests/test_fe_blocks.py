@@ -225,9 +225,36 @@ def test_twfe_blocks_with_covariates_match_row_level_regression(roles, inference
     assert (a.warnings, a.info) == (b.warnings, b.info)
 
 
-def test_twfe_unbalanced_uses_the_rows():
+@pytest.mark.parametrize("roles", [*ROLES, {"weights": "wt", "cluster": "cl"}])
+@pytest.mark.parametrize("inference", INFERENCE)
+@pytest.mark.parametrize("opts", [{}, {"event_study": True}, {"covariates": ["x1"]},
+                                  {"event_study": True, "window": (-3, 2)}])
+def test_twfe_unbalanced_blocks_match_row_level_regression(roles, inference, opts):
+    """Units missing periods (each unit demeaned over its own periods; the
+    cohort's design rows masked) on the block path, with and without a
+    covariate."""
+    df = _frame(unbalanced=True, cohorts=(1, 2, 3, 4, 6, 0))
+    df["period"] += 1
+    df["x1"] = np.random.default_rng(5).normal(size=len(df))
+    panel = _panel(df, covariates=["x1"], **roles)
+    est = TWFE(inference=inference, **opts)
+    a, b = _twfe(est, panel, True), _twfe(est, panel, False)
+    np.testing.assert_allclose(a.estimates["estimate"], b.estimates["estimate"], atol=EST_TOL,
+                               rtol=0)
+    np.testing.assert_allclose(a.estimates["std_error"], b.estimates["std_error"], rtol=SE_TOL)
+    assert a.overall.std_error == pytest.approx(b.overall.std_error, rel=SE_TOL)
+    assert (a.n_obs, a.n_units, a.warnings, a.info) == (b.n_obs, b.n_units, b.warnings, b.info)
+
+
+def test_twfe_unbalanced_falls_back_to_the_rows_when_a_period_is_absorbed():
+    """A period observed only by units seen in no other period: its dummy is
+    absorbed by their unit effects; the row-level fit drops it."""
+    df = _frame()
+    extra = pd.DataFrame({"id": [1000, 1001], "period": [8, 8], "G": [0, 0], "y": [0.3, -0.1],
+                          "wt": [1.0, 1.0], "cl": [500, 500]})
+    panel = _panel(pd.concat([df, extra], ignore_index=True))
     with pytest.raises(AssertionError, match="row-level"):
-        _twfe(TWFE(event_study=True), _panel(_frame(unbalanced=True)), True)
+        _twfe(TWFE(event_study=True), panel, True)
 
 
 def test_no_never_treated_matches():

@@ -47,14 +47,16 @@ ZERO_COEF = 1e-9
 
 @dataclass(frozen=True)
 class WidePanel:
-    """A balanced panel in wide form with its units grouped by block.
+    """A panel in wide form with its units grouped by block.
 
     ``Y[take[j]]`` holds the outcomes by period of sample unit ``order[j]``
     (``Y`` is the rows' outcomes reshaped when they come sorted by unit and
     period, no copy); block ``h`` holds the positions ``bounds[h]:bounds[h + 1]``
     of that order; ``w`` the units' weights in the same order. ``X``
     (``(n, T, q)``, indexed as ``Y``) holds the covariates by period when they
-    were asked for.
+    were asked for. ``mask`` (``(n, T)`` float, indexed as ``Y``) is 1 where a
+    unit is observed, when an unbalanced panel was accepted (``Y`` and ``X``
+    are 0 elsewhere); ``None`` for a balanced panel.
     """
 
     Y: np.ndarray
@@ -64,6 +66,7 @@ class WidePanel:
     counts: np.ndarray
     constant_weights: bool
     X: np.ndarray | None = None
+    mask: np.ndarray | None = None
 
     @property
     def bounds(self) -> np.ndarray:
@@ -81,12 +84,13 @@ class WidePanel:
 
 
 def wide_panel(s: FESample, unit_block: np.ndarray, n_blocks: int, *,
-               covariates: bool = False) -> WidePanel | None:
+               covariates: bool = False, unbalanced: bool = False) -> WidePanel | None:
     """``s`` in wide form by blocks, or ``None`` when the block formulas do not
     apply: covariates (unless ``covariates=True``: then they come by period in
-    ``X``), a unit missing a period, or weights varying within a unit."""
+    ``X``), a unit missing a period (unless ``unbalanced=True``: then ``mask``
+    marks the observed periods), or weights varying within a unit."""
     n, T = s.n_units, s.n_periods
-    if (s.X.shape[1] and not covariates) or len(s.y) != n * T or n == 0:
+    if (s.X.shape[1] and not covariates) or n == 0 or (len(s.y) != n * T and not unbalanced):
         return None
     constant = bool(np.all(s.unit_w == s.unit_w[0]))
     if not (np.all(s.w == s.unit_w[0]) if constant else np.array_equal(s.w, s.unit_w[s.unit])):
@@ -94,27 +98,34 @@ def wide_panel(s: FESample, unit_block: np.ndarray, n_blocks: int, *,
     block = np.asarray(unit_block)
     key = block.astype(np.int16) if n_blocks < 2**15 else block
     order = np.argsort(key, kind="stable")  # few blocks: a linear radix sort
-    if (np.array_equal(s.time.reshape(n, T), np.broadcast_to(np.arange(T), (n, T)))
+    mask = None
+    if (len(s.y) == n * T
+            and np.array_equal(s.time.reshape(n, T), np.broadcast_to(np.arange(T), (n, T)))
             and np.array_equal(s.unit.reshape(n, T),
                                np.broadcast_to(np.arange(n)[:, None], (n, T)))):
         Y, take = s.y.reshape(n, T), order  # rows sorted by unit, then period (the usual case)
         X = s.X.reshape(n, T, -1) if s.X.shape[1] else None
     else:
-        if (np.bincount(s.unit, minlength=n) != T).any():  # (unit, period) pairs are unique
+        balanced = not (np.bincount(s.unit, minlength=n) != T).any()  # pairs are unique
+        if not (balanced or unbalanced):
             return None
         pos = np.empty(n, dtype=np.intp)
         pos[order] = np.arange(n)
         at = pos[s.unit] * T + s.time
-        Y = np.empty((n, T))
+        Y = np.empty((n, T)) if balanced else np.zeros((n, T))
         Y.ravel()[at] = s.y
         X = None
         if s.X.shape[1]:
-            rows = np.empty((n * T, s.X.shape[1]))
+            rows = np.empty((n * T, s.X.shape[1])) if balanced else np.zeros((n * T, s.X.shape[1]))
             rows[at] = s.X
             X = rows.reshape(n, T, -1)
+        if not balanced:
+            mask = np.zeros((n, T))
+            mask.ravel()[at] = 1.0
         take = np.arange(n)
     w = s.unit_w[order]
-    return WidePanel(Y, take, w, order, np.bincount(block, minlength=n_blocks), constant, X)
+    return WidePanel(Y, take, w, order, np.bincount(block, minlength=n_blocks), constant, X,
+                     mask)
 
 
 @dataclass(frozen=True)

@@ -90,10 +90,8 @@ def _adjusted_scores(Zw: np.ndarray, ew: np.ndarray, cl: np.ndarray, G: int, A: 
         ep[blk, pos[first_row[i]:first_row[j - 1] + m]] = ew[rows]
         Zt = np.swapaxes(Zp, 1, 2)
         if m <= k:
-            lam, V = np.linalg.eigh(Zp @ Ainv @ Zt)        # (c, m, m) hat blocks
-            f = _matrix_power(lam, power)
-            adj = V @ (f * np.einsum("cji,cj->ci", V, ep))[..., None]
-            u[by_size[i:j]] = (Zt @ adj)[..., 0]
+            adj = _hat_adjusted(Zp @ Ainv @ Zt, ep, power)  # (c, m, m) hat blocks
+            u[by_size[i:j]] = (Zt @ adj[..., None])[..., 0]
         else:
             S = iroot @ (Zt @ Zp) @ iroot                  # (c, k, k)
             lam, V = np.linalg.eigh(S)
@@ -258,52 +256,61 @@ def fe_block_covariates(
     wp: WidePanel, R: np.ndarray, names: list[str], what: str, cluster: np.ndarray | None,
     p: int, kind: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients of the first ``p`` columns of ``y ~ R + X + unit effects`` on a
-    balanced panel whose block design ``R`` (``(n_blocks, T, k0)``: the cohort's
-    regressors and period dummies) is shared by a cohort's units and whose
-    time-varying covariates ``X`` (``wp.X``) are the units' own, with their
-    variance as :func:`fe_block_vcov` (``kind`` ``"cv3"``, ``"cr2"`` or
-    ``"cluster"``).
+    """Coefficients of the first ``p`` columns of ``y ~ R + X + unit effects``,
+    ``R`` (``(n_blocks, T, k0)``: the cohort's regressors and period dummies)
+    shared by a cohort's units, the time-varying covariates ``X`` (``wp.X``, or
+    none) the units' own, on a balanced panel or, with ``wp.mask``, an
+    unbalanced one; with their variance as :func:`fe_block_vcov` (``kind``
+    ``"cv3"``, ``"cr2"`` or ``"cluster"``).
 
-    With ``Z_b`` the block's demeaned design and ``Xd_i`` the unit's demeaned
-    covariates, ``A`` and the right-hand side need per-block sums
-    (``sum w Xd_i``, ``sum w yd_i``) and ``sum w Xd_i' Xd_i``; each unit's hat
-    block ``w_i [Z_b Xd_i] A^-1 [Z_b Xd_i]'`` is its own, so units as clusters
-    take one ``T x T`` eigen-decomposition per unit (batched in chunks) and
-    clusters of several units the ``k x k`` formulas, from per-cluster sums.
+    With ``m_i`` unit ``i``'s observed periods (``n_i`` of them), its demeaned
+    design is ``Z_i = diag(m_i) (R_b - 1 rbar_i')``, ``rbar_i = R_b' m_i / n_i``,
+    so ``sum_i w_i Z_i'Z_i = R_b' (diag(sum w m) - sum w m m' / n) R_b`` needs
+    per-block ``T x T`` sums; the covariates' terms need per-block sums of
+    ``w Xd_i`` and ``sum w Xd_i' Xd_i`` (``Xd_i``, ``yd_i`` demeaned over the
+    observed periods). Each unit's hat block
+    ``w_i [Z_i Xd_i] A^-1 [Z_i Xd_i]'`` is its own: units as clusters take one
+    ``T x T`` solve (cv3) or eigen-decomposition per unit, batched in chunks;
+    clusters of several units the ``k x k`` formulas from per-cluster sums.
     Nothing of size rows x columns beyond the covariates is formed."""
     from ._fe import _solve_checked
 
-    assert wp.X is not None
     nb, T, k0 = R.shape
-    q = wp.X.shape[2]
+    X = wp.X if wp.X is not None else np.zeros((len(wp.Y), T, 0))
+    q = X.shape[2]
     k = k0 + q
     power = {"cv3": 1.0, "cr2": 0.5, "cluster": 0.0}[kind]
-    Z = R - R.mean(axis=1, keepdims=True)
     bounds, w = wp.bounds, wp.w
     n = len(w)
-    Yd = wp.Y[wp.take]
-    Yd -= Yd.mean(axis=1, keepdims=True)
-    Xd = wp.X[wp.take]
-    Xd -= Xd.mean(axis=1, keepdims=True)
+    M = np.ones((n, T)) if wp.mask is None else wp.mask[wp.take]
+    n_obs = M.sum(axis=1)
+    Yd = wp.Y[wp.take]  # copies; 0 where not observed
+    Xd = X[wp.take]
+    Yd -= (Yd.sum(axis=1) / n_obs)[:, None]
+    Xd -= (Xd.sum(axis=1) / n_obs[:, None])[:, None, :]
+    Yd *= M
+    Xd *= M[..., None]
     A, rhs = np.zeros((k, k)), np.zeros(k)
     for h in range(nb):
         lo, hi = bounds[h], bounds[h + 1]
         if hi == lo:
             continue
-        wb, Xh, Yh = w[lo:hi], Xd[lo:hi], Yd[lo:hi]
-        A[:k0, :k0] += wb.sum() * (Z[h].T @ Z[h])
-        A[:k0, k0:] += Z[h].T @ np.einsum("i,itq->tq", wb, Xh)
+        wb, Xh, Yh, Mh = w[lo:hi], Xd[lo:hi], Yd[lo:hi], M[lo:hi]
+        inner = np.diag(wb @ Mh) - (Mh * (wb / n_obs[lo:hi])[:, None]).T @ Mh
+        A[:k0, :k0] += R[h].T @ inner @ R[h]
+        A[:k0, k0:] += R[h].T @ np.einsum("i,itq->tq", wb, Xh)
         A[k0:, k0:] += np.einsum("i,itq,itr->qr", wb, Xh, Xh)
-        rhs[:k0] += Z[h].T @ (wb @ Yh)
+        rhs[:k0] += R[h].T @ (wb @ Yh)
         rhs[k0:] += np.einsum("i,itq,it->q", wb, Xh, Yh)
     A[k0:, :k0] = A[:k0, k0:].T
     bread = _solve_checked(A, names, what)
     b = bread @ rhs
-    E = Yd  # the residuals, in place
+    E = Yd  # the residuals, in place (0 where not observed)
     for h in range(nb):
         lo, hi = bounds[h], bounds[h + 1]
-        E[lo:hi] -= Z[h] @ b[:k0] + Xd[lo:hi] @ b[k0:]
+        v, Mh = R[h] @ b[:k0], M[lo:hi]
+        E[lo:hi] -= Mh * (v[None, :] - ((Mh @ v) / n_obs[lo:hi])[:, None])
+        E[lo:hi] -= Xd[lo:hi] @ b[k0:]
     meat = np.zeros((k, k))
     cl: np.ndarray | None = None
     if cluster is not None:
@@ -311,31 +318,36 @@ def fe_block_covariates(
         if len(codes) == n:
             cl = None  # every unit its own cluster
     if cl is None:
-        # unit i's hat block w_i [Z_b Xd_i] A^-1 [Z_b Xd_i]': the block's part once,
-        # the covariates' parts per unit (rank q)
+        # unit i's hat block w_i [Z_i Xd_i] A^-1 [Z_i Xd_i]' from the block's
+        # K = R Bzz R' and Mz = R Bzx, the unit's periods and its covariates
         Bzz, Bzx, Bxx = bread[:k0, :k0], bread[:k0, k0:], bread[k0:, k0:]
         for h in range(nb):
-            K0, M = Z[h] @ Bzz @ Z[h].T, Z[h] @ Bzx
+            K, Mz = R[h] @ Bzz @ R[h].T, R[h] @ Bzx
             for lo in range(bounds[h], bounds[h + 1], _UNIT_CHUNK // 8):
                 hi = min(lo + _UNIT_CHUNK // 8, bounds[h + 1])
-                Xi, wc = Xd[lo:hi], w[lo:hi, None]
+                Xi, Mi, ni, wc = Xd[lo:hi], M[lo:hi], n_obs[lo:hi, None], w[lo:hi, None]
                 if power:
-                    XM = Xi @ M.T
-                    H = K0 + XM + np.swapaxes(XM, 1, 2) + Xi @ Bxx @ np.swapaxes(Xi, 1, 2)
-                    H *= wc[:, :, None]
+                    g = (Mi @ K) / ni                       # K m_i / n_i
+                    sg = np.einsum("ct,ct->c", g, Mi)[:, None, None] / ni[:, :, None]
+                    H = K - g[:, None, :] - g[:, :, None] + sg
+                    ZB = Mz - ((Mi @ Mz) / ni)[:, None, :]  # (R - 1 rbar') Bzx
+                    XM = ZB @ np.swapaxes(Xi, 1, 2)
+                    H += XM + np.swapaxes(XM, 1, 2) + Xi @ Bxx @ np.swapaxes(Xi, 1, 2)
+                    H *= (Mi[:, :, None] * Mi[:, None, :]) * wc[:, :, None]
                     adj = _hat_adjusted(H, E[lo:hi], power)
                 else:
-                    adj = E[lo:hi]
+                    adj = E[lo:hi].copy()
                 adj *= wc
-                u = np.concatenate([adj @ Z[h], np.einsum("ctq,ct->cq", Xi, adj)], axis=1)
+                uz = adj @ R[h] - ((Mi @ R[h]) / ni) * adj.sum(axis=1, keepdims=True)
+                u = np.concatenate([uz, np.einsum("ctq,ct->cq", Xi, adj)], axis=1)
                 meat += u.T @ u
     else:
         from scipy import sparse
 
         G = len(codes)
         s_g = np.zeros((G, k))
-        W = np.zeros((G, nb))                   # each block's weight in each cluster
-        ZS = np.zeros((G, k0, q))               # sum_b Z_b' sum_{i in g, b} w_i Xd_i
+        AZZ = np.zeros((G, k0, k0)) if power else None  # sum_{i in g} w_i Z_i'Z_i
+        ZS = np.zeros((G, k0, q))               # sum_b R_b' sum_{i in g, b} w_i Xd_i
         XX = np.zeros((G, q, q))                # sum_{i in g} w_i Xd_i' Xd_i
         for h in range(nb):
             lo, hi = bounds[h], bounds[h + 1]
@@ -343,26 +355,29 @@ def fe_block_covariates(
                 continue
             ind = sparse.csr_matrix((w[lo:hi], (cl[lo:hi], np.arange(hi - lo))),
                                     shape=(G, hi - lo))
-            Xh, Eh = Xd[lo:hi], E[lo:hi]
-            s_g[:, :k0] += (ind @ Eh) @ Z[h]
+            Xh, Eh, Mh = Xd[lo:hi], E[lo:hi], M[lo:hi]
+            s_g[:, :k0] += (ind @ Eh) @ R[h]
             s_g[:, k0:] += ind @ np.einsum("itq,it->iq", Xh, Eh)
-            if power:
-                W[:, h] = np.asarray(ind.sum(axis=1)).ravel()
+            if AZZ is not None:
+                D = ind @ Mh                                           # (G, T)
+                Q = (ind @ (np.einsum("it,is->its", Mh, Mh) / n_obs[lo:hi, None, None]
+                            ).reshape(hi - lo, T * T)).reshape(G, T, T)
+                AZZ += np.einsum("tk,gt,tl->gkl", R[h], D, R[h])
+                AZZ -= np.einsum("tk,gts,sl->gkl", R[h], Q, R[h])
                 S = (ind @ Xh.reshape(hi - lo, T * q)).reshape(G, T, q)
-                ZS += np.einsum("tk,gtq->gkq", Z[h], S)
+                ZS += np.einsum("tk,gtq->gkq", R[h], S)
                 XX += (ind @ np.einsum("itq,itr->iqr", Xh, Xh).reshape(hi - lo, q * q)
                        ).reshape(G, q, q)
-        if not power:
+        if AZZ is None:
             meat = s_g.T @ s_g
         else:
-            B = np.einsum("btk,btl->bkl", Z, Z).reshape(nb, k0 * k0)
-            lam_a, Q = np.linalg.eigh(A)
-            root, iroot = (Q * np.sqrt(lam_a)) @ Q.T, (Q / np.sqrt(lam_a)) @ Q.T
+            lam_a, Qa = np.linalg.eigh(A)
+            root, iroot = (Qa * np.sqrt(lam_a)) @ Qa.T, (Qa / np.sqrt(lam_a)) @ Qa.T
             step = max(1, _CLUSTER_FLOATS // (k * k))
             for lo in range(0, G, step):
                 sl = slice(lo, lo + step)
-                Ag = np.empty((len(W[sl]), k, k))
-                Ag[:, :k0, :k0] = (W[sl] @ B).reshape(-1, k0, k0)
+                Ag = np.empty((len(AZZ[sl]), k, k))
+                Ag[:, :k0, :k0] = AZZ[sl]
                 Ag[:, :k0, k0:] = ZS[sl]
                 Ag[:, k0:, :k0] = np.swapaxes(ZS[sl], 1, 2)
                 Ag[:, k0:, k0:] = XX[sl]

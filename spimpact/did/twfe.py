@@ -18,16 +18,17 @@ leverage); ``"cluster_t"`` the ``G/(G-1)`` factor with ``t(G-1)`` (Stata's and
 fixest's defaults); ``"analytic"`` no factor, normal critical values. See
 :mod:`spimpact.did._fe_leverage`.
 
-A balanced panel (weights constant within units) is fitted by cohort blocks:
+A panel whose weights are constant within units is fitted by cohort blocks:
 every regressor but the covariates is a function of the unit's cohort and the
-period. Without covariates the coefficients need cohort x period sums and the
-variances one ``T x T`` eigen-decomposition per cohort (units as clusters) or
-one ``k x k`` per cluster of several units
-(:func:`spimpact.did._fe_leverage.fe_block_vcov`); with time-varying
-covariates, sums of the units' demeaned covariates too and, with units as
+period. A balanced panel without covariates needs cohort x period sums for
+the coefficients and, for the variances, one ``T x T`` eigen-decomposition per
+cohort (units as clusters) or one ``k x k`` per cluster of several units
+(:func:`spimpact.did._fe_leverage.fe_block_vcov`). Time-varying covariates or
+units missing periods add sums of the units' own terms and, with units as
 clusters, one ``T x T`` solve (cv3) or eigen-decomposition (cr2) per unit
 (:func:`spimpact.did._fe_leverage.fe_block_covariates`). Both are linear in the
-rows. Unbalanced panels go through linearmodels' ``PanelOLS`` and
+rows. Other panels (weights varying within units, or a period whose dummy the
+unit effects absorb) go through linearmodels' ``PanelOLS`` and
 :func:`spimpact.did._fe_leverage.fe_leverage_vcov`; the paths give the same
 numbers.
 """
@@ -90,11 +91,11 @@ def twfe_fit(s: FESample, exog: pd.DataFrame, what: str) -> Any:
 
 @dataclass(frozen=True)
 class _Blocks:
-    """A balanced panel by cohort blocks: the units of a cohort share their
-    regressors but the covariates (``cohort[b]`` the cohort position of block
-    ``b``, ``inf`` never treated), so without covariates the regression needs
-    cohort x period sums (:mod:`spimpact.did._fe_blocks`), and with them sums
-    of the units' demeaned covariates too (:func:`fe_block_covariates`)."""
+    """A panel by cohort blocks: the units of a cohort share their regressors
+    but the covariates (``cohort[b]`` the cohort position of block ``b``,
+    ``inf`` never treated), so a balanced panel without covariates needs cohort
+    x period sums (:mod:`spimpact.did._fe_blocks`), and covariates or missing
+    periods sums of the units' own terms too (:func:`fe_block_covariates`)."""
 
     cohort: np.ndarray
     wp: WidePanel
@@ -102,8 +103,12 @@ class _Blocks:
     @classmethod
     def of(cls, s: FESample) -> _Blocks | None:
         cohort, unit_block = np.unique(s.unit_cohort, return_inverse=True)
-        wp = wide_panel(s, unit_block, len(cohort), covariates=True)
+        wp = wide_panel(s, unit_block, len(cohort), covariates=True, unbalanced=True)
         return None if wp is None else cls(cohort, wp)
+
+    @property
+    def balanced(self) -> bool:
+        return self.wp.mask is None
 
     def grid(self, T: int) -> tuple[np.ndarray, np.ndarray]:
         """Period and cohort of every (block, period): ``(n_blocks, T)`` each."""
@@ -111,9 +116,11 @@ class _Blocks:
         return t, np.broadcast_to(self.cohort[:, None], t.shape)
 
     def fit(self, s: FESample, X: np.ndarray, names: list[str], ss: SmallSample,
-            what: str) -> tuple[np.ndarray, np.ndarray]:
+            what: str) -> tuple[np.ndarray, np.ndarray] | None:
         """Coefficients of the block regressors ``X`` (``(n_blocks, T, p)``) and
-        their variance before ``ss.se_factor`` (as :func:`_vcov`)."""
+        their variance before ``ss.se_factor`` (as :func:`_vcov`); ``None`` when
+        an unbalanced panel's regressors are not all identified (the row-level
+        fit then drops what the unit effects absorb, or says what is wrong)."""
         nb, T, p = X.shape
         D = np.zeros((nb, T, T - 1))
         D[:, np.arange(1, T), np.arange(T - 1)] = 1.0
@@ -123,10 +130,12 @@ class _Blocks:
         kind = ss.kind if ss.adjusts_leverage else "cluster"
         E = np.empty((s.n_units, T))
         try:
-            if self.wp.X is not None:  # time-varying covariates: each unit's own rows
+            if self.wp.X is not None or not self.balanced:  # each unit's own terms
                 return fe_block_covariates(self.wp, R, all_names, what, cl, p, kind)
             fit = block_ols(self.wp, np.ones((nb, T), dtype=bool), R, all_names, what, E)
         except EstimationError as err:
+            if not self.balanced:
+                return None
             raise _collinear(what, str(err).split(": ", 1)[-1]) from err
         return fit.coef[:p], fe_block_vcov(self.wp, R, fit.bread, E, cl, p, kind)
 
@@ -249,17 +258,21 @@ class TWFE(Estimator):
     def _static(self, s: FESample, common: dict, ss: SmallSample, *,
                 factored: bool = True) -> Result:
         blocks = _Blocks.of(s) if factored else None
+        fit = None
         if blocks is not None:
             t, c = blocks.grid(s.n_periods)
-            d = (t >= c).astype(float)
-        else:
-            d = (s.time >= s.row_cohort).astype(float)
+            d_grid = (t >= c).astype(float)
+        # the indicator on the rows (a balanced panel's rows are its grid)
+        d = d_grid if blocks is not None and blocks.balanced \
+            else (s.time >= s.row_cohort).astype(float)
         if d.min() == d.max():
             raise EstimationError("TWFE: the treatment indicator never varies in the panel.")
         if blocks is not None:
-            bs, V = blocks.fit(s, d[..., None], ["treated"], ss, "TWFE")
-            b = float(bs[0])
+            fit = blocks.fit(s, d_grid[..., None], ["treated"], ss, "TWFE")
+        if fit is not None:
+            b, V = float(fit[0][0]), fit[1]
         else:
+            d = (s.time >= s.row_cohort).astype(float)
             res = twfe_fit(s, pd.DataFrame({"treated": d}), "TWFE")
             b = float(res.params["treated"])
             V = _vcov(s, res, d[:, None], ["treated"], ss)
@@ -273,17 +286,23 @@ class TWFE(Estimator):
     def _dynamic(self, s: FESample, common: dict, ss: SmallSample, *,
                  factored: bool = True) -> AggregateResult:
         blocks = _Blocks.of(s) if factored else None
-        e = (_event_times(*blocks.grid(s.n_periods), self.window) if blocks is not None
-             else _event_times(s.time, s.row_cohort, self.window))
+        e = (_event_times(*blocks.grid(s.n_periods), self.window)
+             if blocks is not None and blocks.balanced
+             else _event_times(s.time, s.row_cohort, self.window))  # the rows' event times
         events = np.unique(e[np.isfinite(e)]).astype(int)
         events = events[events != REFERENCE_EVENT]
         if not (events >= 0).any():
             raise EstimationError("TWFE: no post-treatment event times in the panel.")
         names = [f"e{v}" for v in events]
+        fit = None
         if blocks is not None:
-            b, V = blocks.fit(s, (e[..., None] == events).astype(float), names, ss,
-                              "TWFE event study")
+            e_grid = _event_times(*blocks.grid(s.n_periods), self.window)
+            fit = blocks.fit(s, (e_grid[..., None] == events).astype(float), names, ss,
+                             "TWFE event study")
+        if fit is not None:
+            b, V = fit
         else:
+            e = _event_times(s.time, s.row_cohort, self.window)
             exog = (e[:, None] == events).astype(float)
             res = twfe_fit(s, pd.DataFrame(exog, columns=names), "TWFE event study")
             b = res.params[names].to_numpy()
