@@ -31,7 +31,7 @@ import numpy as np
 from ..inference_roles import leverage_factor
 from ._fe_blocks import WidePanel
 
-__all__ = ["fe_leverage_vcov", "fe_block_vcov", "fe_block_covariates"]
+__all__ = ["fe_leverage_vcov", "fe_block_vcov", "fe_block_units"]
 
 #: Floats per chunk of padded cluster blocks (about 160 MB).
 _CHUNK = 20_000_000
@@ -252,7 +252,7 @@ def _hat_adjusted(H: np.ndarray, e: np.ndarray, power: float) -> np.ndarray:
     return out
 
 
-def fe_block_covariates(
+def fe_block_units(
     wp: WidePanel, R: np.ndarray, names: list[str], what: str, cluster: np.ndarray | None,
     p: int, kind: str,
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -26,7 +26,7 @@ cohort (units as clusters) or one ``k x k`` per cluster of several units
 (:func:`spimpact.did._fe_leverage.fe_block_vcov`). Time-varying covariates or
 units missing periods add sums of the units' own terms and, with units as
 clusters, one ``T x T`` solve (cv3) or eigen-decomposition (cr2) per unit
-(:func:`spimpact.did._fe_leverage.fe_block_covariates`). Both are linear in the
+(:func:`spimpact.did._fe_leverage.fe_block_units`). Both are linear in the
 rows. Other panels (weights varying within units, or a period whose dummy the
 unit effects absorb) go through linearmodels' ``PanelOLS`` and
 :func:`spimpact.did._fe_leverage.fe_leverage_vcov`; the paths give the same
@@ -49,7 +49,7 @@ from ..panel import Panel
 from ..results import Estimate, Result, estimate_table
 from ._fe import FESample, fe_sample
 from ._fe_blocks import WidePanel, block_ols, wide_panel
-from ._fe_leverage import fe_block_covariates, fe_block_vcov, fe_leverage_vcov
+from ._fe_leverage import fe_block_units, fe_block_vcov, fe_leverage_vcov
 from .results import AggregateResult
 
 __all__ = ["TWFE", "twfe_fit"]
@@ -95,7 +95,7 @@ class _Blocks:
     but the covariates (``cohort[b]`` the cohort position of block ``b``,
     ``inf`` never treated), so a balanced panel without covariates needs cohort
     x period sums (:mod:`spimpact.did._fe_blocks`), and covariates or missing
-    periods sums of the units' own terms too (:func:`fe_block_covariates`)."""
+    periods sums of the units' own terms too (:func:`fe_block_units`)."""
 
     cohort: np.ndarray
     wp: WidePanel
@@ -131,7 +131,7 @@ class _Blocks:
         E = np.empty((s.n_units, T))
         try:
             if self.wp.X is not None or not self.balanced:  # each unit's own terms
-                return fe_block_covariates(self.wp, R, all_names, what, cl, p, kind)
+                return fe_block_units(self.wp, R, all_names, what, cl, p, kind)
             fit = block_ols(self.wp, np.ones((nb, T), dtype=bool), R, all_names, what, E)
         except EstimationError as err:
             if not self.balanced:
