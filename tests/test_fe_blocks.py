@@ -383,3 +383,23 @@ def test_twfe_block_chunks_do_not_matter(roles, inference, monkeypatch):
             many = _twfe(est, panel, True)
         np.testing.assert_allclose(many.estimates["std_error"], one.estimates["std_error"],
                                    rtol=1e-12)
+
+
+def test_poisson_etwfe_zero_events():
+    """A treated cohort's pre-treatment quarter without events is data (not a
+    parameter of its own with not-yet-treated controls): both paths fit it
+    alike. A treated cell without events has no finite effect: both refuse."""
+    from spimpact.errors import EstimationError
+
+    df = _counts()
+    pre = (df["G"] == 4) & (df["period"] == 1)
+    df.loc[pre, "y"] = 0.0
+    panel = _panel(df, exposure="list")
+    _same(_fit(ETWFE(family="poisson"), panel, True), _fit(ETWFE(family="poisson"), panel, False))
+    df.loc[(df["G"] == 4) & (df["period"] == 5), "y"] = 0.0
+    panel = _panel(df, exposure="list")
+    for factored in (True, False):
+        with pytest.raises(EstimationError, match="cell with no events"):
+            _fit(ETWFE(family="poisson"), panel, factored)
+        with pytest.raises(EstimationError, match="cell with no events"):
+            _fit(ETWFE(family="poisson", control_group="never_treated"), panel, factored)

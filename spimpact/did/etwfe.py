@@ -410,20 +410,25 @@ _POISSON_FAILED = ("ETWFE(family='poisson'): the Poisson fit failed (a cohort x 
                    "with no events, or collinear terms); drop covariates or pool periods.")
 
 
-def _glm_poisson(y: np.ndarray, X: np.ndarray, *, totals: bool = False, **kw: Any
-                 ) -> np.ndarray:
+def _glm_poisson(y: np.ndarray, X: np.ndarray, *, cells: np.ndarray | None = None,
+                 **kw: Any) -> np.ndarray:
     """Poisson (quasi-)likelihood coefficients by statsmodels' Newton iterations.
 
-    ``totals=True``: ``y`` are cohort x period rates from totals. Then a
-    saturated model (never-treated controls without covariates: every cohort x
-    period has its parameter) fits them exactly, which statsmodels reports as
-    perfect prediction; the one failure is a cohort x period without events
-    (its parameter is minus infinity), checked here instead."""
+    ``cells`` given: ``y`` are cohort x period rates from totals and ``cells``
+    marks the rows that are treated cells. A saturated model (never-treated
+    controls without covariates: every cohort x period has its parameter) then
+    fits them exactly, which statsmodels reports as perfect prediction; the
+    failures are a cell without events, or any cohort x period without events
+    in a saturated model (a parameter of minus infinity), checked here
+    instead."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
-    if totals and not (y > 0).all():
-        raise EstimationError(_POISSON_FAILED)
+    totals = cells is not None
+    if cells is not None:
+        zero = y <= 0
+        if (zero & cells).any() or (X.shape[0] <= X.shape[1] and zero.any()):
+            raise EstimationError(_POISSON_FAILED)
     glm = sm.GLM(y, X, family=sm.families.Poisson(), **kw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore" if totals else "error", PerfectSeparationWarning)
@@ -481,7 +486,7 @@ def _poisson_by_cohorts(d: _Design, s: FESample, off: np.ndarray, scale: str
     present = np.bincount(key, minlength=size) > 0
     Y = np.bincount(key, weights=w * y, minlength=size)[present]
     E = np.bincount(key, weights=w * np.exp(off), minlength=size)[present]
-    theta = _glm_poisson(Y / E, Rg[present], totals=True, var_weights=E)
+    theta = _glm_poisson(Y / E, Rg[present], cells=ok[present], var_weights=E)
     mu = np.exp((Rg @ theta)[key] + off)
     wmu = np.bincount(key, weights=w * mu, minlength=size)
     Hinv = np.linalg.inv(Rg.T @ (wmu[:, None] * Rg))
@@ -548,7 +553,9 @@ def _poisson(d: _Design, s: FESample, offset: np.ndarray | None, scale: str, *,
         _, first, inv = np.unique(key, return_index=True, return_inverse=True)
         Y = np.bincount(inv, weights=w * y)
         E = np.bincount(inv, weights=w * np.exp(off))
-        theta = _glm_poisson(Y / E, R[first].toarray(), totals=True, var_weights=E)
+        Rf = R[first].toarray()
+        theta = _glm_poisson(Y / E, Rf, cells=(Rf[:, d.cell_columns(names)] != 0).any(axis=1),
+                             var_weights=E)
     else:
         theta = _glm_poisson(y, R.toarray(), offset=off, var_weights=w)
     eta = np.asarray(R @ theta).ravel() + off
