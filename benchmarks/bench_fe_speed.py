@@ -33,7 +33,7 @@ At 1,000,000 units each spimpact estimator also runs clustered on
 cv3 leverage then differs by cluster and cell).
 
 spimpact runs every estimator at every size (without covariates on a balanced
-panel all five are fitted by cohort blocks; TWFE's exact cluster jackknife
+panel every one of them is fitted by cohort blocks; TWFE's exact cluster jackknife
 too). Not every peer does (``PLAN``): pyfixest up to 100,000 units (its
 saturated event study peaked at 15 GB there). pyfixest's ``did2s`` with unit
 clusters is not run: it builds a dense rows x clusters array (it asked for

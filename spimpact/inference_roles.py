@@ -420,7 +420,7 @@ def _leverage_factored_clustered(psi: FactoredInfluence, cl: np.ndarray, unit_gr
     used = _blocks_used(psi)
     scale = np.zeros(k)
     for _, _, cols, vals in _factored_row_chunks(psi, used):  # the nonzero rule's scale
-        scale[cols] = np.maximum(scale[cols], np.nanmax(np.abs(vals), axis=0))
+        scale[cols] = np.maximum(scale[cols], np.nanmax(np.abs(vals), axis=0, initial=0.0))
     threshold = 1e-10 * scale
     # role of each block in each column: treated when the column is its cohort's
     treated = np.zeros((psi.n_blocks, k), dtype=bool)
