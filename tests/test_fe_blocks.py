@@ -173,6 +173,18 @@ def _twfe(est, panel, factored):
         TWFE._static, TWFE._dynamic, twfe_module.twfe_fit = static, dynamic, fit
 
 
+def _same_twfe(est, panel):
+    """TWFE by cohort blocks and row by row: coefficients, standard errors, the
+    overall and what the result reports about its sample."""
+    a, b = _twfe(est, panel, True), _twfe(est, panel, False)
+    np.testing.assert_allclose(a.estimates["estimate"], b.estimates["estimate"], atol=EST_TOL,
+                               rtol=0)
+    np.testing.assert_allclose(a.estimates["std_error"], b.estimates["std_error"], rtol=SE_TOL)
+    assert a.overall.std_error == pytest.approx(b.overall.std_error, rel=SE_TOL)
+    assert (a.n_obs, a.n_units, a.n_clusters, a.warnings, a.info) == (
+        b.n_obs, b.n_units, b.n_clusters, b.warnings, b.info)
+
+
 @pytest.mark.parametrize("roles", [*ROLES, {"weights": "wt", "cluster": "cl"}])
 @pytest.mark.parametrize("inference", INFERENCE)
 @pytest.mark.parametrize("opts", [{}, {"event_study": True},
@@ -185,13 +197,7 @@ def test_twfe_blocks_match_row_level_regression(roles, inference, opts):
     df["period"] += 1  # cohort 1 is treated from the first period (static TWFE keeps it)
     panel = _panel(df, **roles)
     est = TWFE(inference=inference, **opts)
-    a, b = _twfe(est, panel, True), _twfe(est, panel, False)
-    np.testing.assert_allclose(a.estimates["estimate"], b.estimates["estimate"], atol=EST_TOL,
-                               rtol=0)
-    np.testing.assert_allclose(a.estimates["std_error"], b.estimates["std_error"], rtol=SE_TOL)
-    assert a.overall.std_error == pytest.approx(b.overall.std_error, rel=SE_TOL)
-    assert (a.n_obs, a.n_units, a.n_clusters, a.warnings, a.info) == (
-        b.n_obs, b.n_units, b.n_clusters, b.warnings, b.info)
+    _same_twfe(est, panel)
 
 
 def test_twfe_blocks_refuse_an_unidentified_event_study_as_the_rows_do():
@@ -217,12 +223,7 @@ def test_twfe_blocks_with_covariates_match_row_level_regression(roles, inference
     df["y"] += 0.5 * df["x1"] - 0.2 * df["x2"]
     panel = _panel(df, covariates=["x1", "x2"], **roles)
     est = TWFE(inference=inference, event_study=event_study, covariates=["x1", "x2"])
-    a, b = _twfe(est, panel, True), _twfe(est, panel, False)
-    np.testing.assert_allclose(a.estimates["estimate"], b.estimates["estimate"], atol=EST_TOL,
-                               rtol=0)
-    np.testing.assert_allclose(a.estimates["std_error"], b.estimates["std_error"], rtol=SE_TOL)
-    assert a.overall.std_error == pytest.approx(b.overall.std_error, rel=SE_TOL)
-    assert (a.warnings, a.info) == (b.warnings, b.info)
+    _same_twfe(est, panel)
 
 
 @pytest.mark.parametrize("roles", [*ROLES, {"weights": "wt", "cluster": "cl"}])
@@ -238,12 +239,7 @@ def test_twfe_unbalanced_blocks_match_row_level_regression(roles, inference, opt
     df["x1"] = np.random.default_rng(5).normal(size=len(df))
     panel = _panel(df, covariates=["x1"], **roles)
     est = TWFE(inference=inference, **opts)
-    a, b = _twfe(est, panel, True), _twfe(est, panel, False)
-    np.testing.assert_allclose(a.estimates["estimate"], b.estimates["estimate"], atol=EST_TOL,
-                               rtol=0)
-    np.testing.assert_allclose(a.estimates["std_error"], b.estimates["std_error"], rtol=SE_TOL)
-    assert a.overall.std_error == pytest.approx(b.overall.std_error, rel=SE_TOL)
-    assert (a.n_obs, a.n_units, a.warnings, a.info) == (b.n_obs, b.n_units, b.warnings, b.info)
+    _same_twfe(est, panel)
 
 
 def test_twfe_unbalanced_falls_back_to_the_rows_when_a_period_is_absorbed():
