@@ -48,10 +48,21 @@ def _demean(values: np.ndarray, unit: np.ndarray, w: np.ndarray, n_units: int) -
     return out
 
 
-def _matrix_power(lam: np.ndarray, power: float) -> np.ndarray:
-    """``(1 - lam)^(-power)`` for eigenvalues of a hat block, 1 where ``lam`` is 1 (a
-    direction only that cluster identifies is left unadjusted)."""
-    return leverage_factor(lam, power)  # the influence-function path's rule
+def _roots(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``A^{1/2}`` and ``A^{-1/2}`` of a symmetric positive definite ``A``."""
+    lam, Q = np.linalg.eigh(A)
+    return (Q * np.sqrt(lam)) @ Q.T, (Q / np.sqrt(lam)) @ Q.T
+
+
+def _column_space_scores(Ag: np.ndarray, s: np.ndarray, root: np.ndarray, iroot: np.ndarray,
+                         power: float) -> np.ndarray:
+    """``(I - A_g A^{-1})^(-power) s_g`` for a batch of clusters (``Ag``
+    ``(c, k, k)``, scores ``s`` ``(c, k)``; ``root``, ``iroot``: ``A^{+-1/2}``)
+    from the eigen-decomposition of ``A^{-1/2} A_g A^{-1/2}`` (eigenvalues in
+    ``[0, 1]``), with :func:`leverage_factor`'s rule for eigenvalues near 1."""
+    lam, V = np.linalg.eigh(iroot @ Ag @ iroot)
+    t = np.einsum("cji,cj->ci", V, s @ iroot) * leverage_factor(lam, power)  # V' A^-1/2 s_g
+    return (V @ t[..., None])[..., 0] @ root
 
 
 def _adjusted_scores(Zw: np.ndarray, ew: np.ndarray, cl: np.ndarray, G: int, A: np.ndarray,
@@ -72,9 +83,8 @@ def _adjusted_scores(Zw: np.ndarray, ew: np.ndarray, cl: np.ndarray, G: int, A: 
     s_sorted = sizes[by_size]
     first_row = np.r_[0, np.cumsum(s_sorted)[:-1]]
     pos = np.arange(n) - first_row[rank[cl[order]]]       # row's place in its block
-    lam_a, Q = np.linalg.eigh(A)
-    Ainv = (Q / lam_a) @ Q.T
-    root, iroot = (Q * np.sqrt(lam_a)) @ Q.T, (Q / np.sqrt(lam_a)) @ Q.T
+    root, iroot = _roots(A)
+    Ainv = iroot @ iroot
     u = np.zeros((G, k))
     i = 0
     while i < G:  # chunks of clusters (a handful), each one batched matrix algebra
@@ -93,12 +103,8 @@ def _adjusted_scores(Zw: np.ndarray, ew: np.ndarray, cl: np.ndarray, G: int, A: 
             adj = _hat_adjusted(Zp @ Ainv @ Zt, ep, power)  # (c, m, m) hat blocks
             u[by_size[i:j]] = (Zt @ adj[..., None])[..., 0]
         else:
-            S = iroot @ (Zt @ Zp) @ iroot                  # (c, k, k)
-            lam, V = np.linalg.eigh(S)
-            f = _matrix_power(lam, power)
-            sg = (Zt @ ep[..., None])[..., 0]
-            t = np.einsum("cji,cj->ci", V, sg @ iroot)      # V' A^{-1/2} s_g
-            u[by_size[i:j]] = (root @ (V @ (f * t)[..., None]))[..., 0]
+            u[by_size[i:j]] = _column_space_scores(Zt @ Zp, (Zt @ ep[..., None])[..., 0],
+                                                   root, iroot, power)
         i = j
     return u
 
@@ -216,14 +222,11 @@ def fe_block_vcov(
             meat = s.T @ s
         else:
             B = np.einsum("btk,btl->bkl", Z, Z).reshape(nb, q * q)
-            lam_a, Q = np.linalg.eigh(np.linalg.inv(bread))
-            root, iroot = (Q * np.sqrt(lam_a)) @ Q.T, (Q / np.sqrt(lam_a)) @ Q.T
+            root, iroot = _roots(np.linalg.inv(bread))
             step = max(1, _CLUSTER_FLOATS // (q * q))
             for lo in range(0, G, step):
                 Ag = (W[lo:lo + step] @ B).reshape(-1, q, q)
-                lam, V = np.linalg.eigh(iroot @ Ag @ iroot)
-                t = np.einsum("cji,cj->ci", V, s[lo:lo + step] @ iroot)  # V' A^{-1/2} s_g
-                u = (V @ (leverage_factor(lam, power) * t)[..., None])[..., 0] @ root
+                u = _column_space_scores(Ag, s[lo:lo + step], root, iroot, power)
                 meat += u.T @ u
     Bp = bread[:, :p]
     return Bp.T @ meat @ Bp
@@ -371,8 +374,7 @@ def fe_block_units(
         if AZZ is None:
             meat = s_g.T @ s_g
         else:
-            lam_a, Qa = np.linalg.eigh(A)
-            root, iroot = (Qa * np.sqrt(lam_a)) @ Qa.T, (Qa / np.sqrt(lam_a)) @ Qa.T
+            root, iroot = _roots(A)
             step = max(1, _CLUSTER_FLOATS // (k * k))
             for lo in range(0, G, step):
                 sl = slice(lo, lo + step)
@@ -381,9 +383,7 @@ def fe_block_units(
                 Ag[:, :k0, k0:] = ZS[sl]
                 Ag[:, k0:, :k0] = np.swapaxes(ZS[sl], 1, 2)
                 Ag[:, k0:, k0:] = XX[sl]
-                lam, V = np.linalg.eigh(iroot @ Ag @ iroot)
-                t = np.einsum("cji,cj->ci", V, s_g[sl] @ iroot)
-                u = (V @ (leverage_factor(lam, power) * t)[..., None])[..., 0] @ root
+                u = _column_space_scores(Ag, s_g[sl], root, iroot, power)
                 meat += u.T @ u
     Bp = bread[:, :p]
     return b[:p], Bp.T @ meat @ Bp

@@ -128,10 +128,10 @@ class _Blocks:
         all_names = [*names, *(f"period {t}" for t in range(1, T)), *s.x_names]
         cl = None if s.cluster is None else s.cluster[self.wp.order]
         kind = ss.kind if ss.adjusts_leverage else "cluster"
-        E = np.empty((s.n_units, T))
         try:
             if self.wp.X is not None or not self.balanced:  # each unit's own terms
                 return fe_block_units(self.wp, R, all_names, what, cl, p, kind)
+            E = np.empty((s.n_units, T))
             fit = block_ols(self.wp, np.ones((nb, T), dtype=bool), R, all_names, what, E)
         except EstimationError as err:
             if not self.balanced:
