@@ -18,8 +18,10 @@ regressions with its CRV1 clustered errors (no leverage correction):
   (not run by default, see below);
 * ``TWFE`` (event study) - ``feols("y ~ i(rel, ref=-1) | id + period")``.
 
-``ETWFE(family="poisson")`` runs on counts drawn around ``exp(y / 4)`` (not
-timed).
+``ETWFE(family="poisson")`` runs on counts drawn around ``exp(y / 4)``, the
+TWFE event study also with a time-varying covariate (standard normal) and on
+the panel with 1% of its rows dropped at random (unbalanced); the data are
+prepared before the timing starts.
 
 pyfixest has no counterpart of the imputation estimator's BJS variance or of
 ETWFE's aggregation here; those rows are spimpact only.
@@ -67,7 +69,11 @@ ESTIMATORS = {
     "etwfe": "ETWFE()",
     "etwfe_poisson": "ETWFE(family='poisson')",
     "twfe": "TWFE(event_study=True)",
+    "twfe_covariate": "TWFE(event_study=True, covariates='x')",
+    "twfe_unbalanced": "TWFE(event_study=True)",
 }
+#: the data each estimator runs on besides the panel (see SPIMPACT)
+VARIANTS = {"twfe_covariate": ("covariate",), "twfe_unbalanced": ("unbalanced",)}
 #: sizes (keys of the sizes dict) each tool runs at: pyfixest grows too large
 #: in memory or time beyond those (see the module docstring)
 ALL = ("10k", "100k", "1m")
@@ -78,6 +84,8 @@ PLAN = {
     ("spimpact", "etwfe"): ALL,
     ("spimpact", "etwfe_poisson"): ALL,
     ("spimpact", "twfe"): ALL,
+    ("spimpact", "twfe_covariate"): ALL,
+    ("spimpact", "twfe_unbalanced"): ALL,
     ("pyfixest", "sun_abraham"): ("10k", "100k"),
     ("pyfixest", "two_stage"): (),  # see the module docstring
     ("pyfixest", "twfe"): ("10k", "100k"),
@@ -93,12 +101,21 @@ df = pd.read_parquet(sys.argv[1])
 if "poisson" in {est!r}:  # counts (Poisson draws around exp(y / 4)), not timed
     import numpy as np
     df["y"] = np.random.default_rng(0).poisson(np.exp(df["y"].to_numpy() / 4)).astype(float)
-clustered = len(sys.argv) > 2 and sys.argv[2] == "clustered"
+variants = set(sys.argv[2:])
+clustered = "clustered" in variants
 if clustered:  # practices of 170 patients
     df["practice"] = df["id"] // 170
+if "covariate" in variants:  # a time-varying covariate, not timed
+    import numpy as np
+    df["x"] = np.random.default_rng(1).normal(size=len(df))
+if "unbalanced" in variants:  # 1% of the rows missing at random, not timed
+    import numpy as np
+    df = df.drop(index=np.random.default_rng(2).choice(len(df), len(df) // 100,
+                                                       replace=False))
 t1 = time.perf_counter()
 p = Panel(df, outcome="y", unit="id", time="period", cohort="G", never_treated=0,
-          cluster="practice" if clustered else None)
+          cluster="practice" if clustered else None,
+          covariates=["x"] if "covariate" in variants else ())
 res = {est}
 out = res if not hasattr(res, "aggregate") else res.aggregate("event")
 t2 = time.perf_counter()
@@ -198,13 +215,14 @@ def main() -> None:
                 if label in PLAN[("spimpact", name)]:
                     key = f"spimpact_{name}_{label}"
                     results[key] = median_run(args.repeats, sys.executable,
-                                              SPIMPACT.format(est=f"{call}.fit(p)"), str(path))
+                                              SPIMPACT.format(est=f"{call}.fit(p)"), str(path),
+                                              *VARIANTS.get(name, ()))
                     show(key, results[key])
                 if label == "1m":  # the same units in practices of 170 (cluster=)
                     key = f"spimpact_{name}_{label}_clustered"
                     results[key] = median_run(args.repeats, sys.executable,
                                               SPIMPACT.format(est=f"{call}.fit(p)"), str(path),
-                                              "clustered")
+                                              "clustered", *VARIANTS.get(name, ()))
                     show(key, results[key])
                 if peers and label in PLAN.get(("pyfixest", name), ()):
                     key = f"pyfixest_{name}_{label}"
