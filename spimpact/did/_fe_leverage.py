@@ -362,11 +362,18 @@ def fe_block_units(
             s_g[:, :k0] += (ind @ Eh) @ R[h]
             s_g[:, k0:] += ind @ np.einsum("itq,it->iq", Xh, Eh)
             if AZZ is not None:
-                D = ind @ Mh                                           # (G, T)
-                Q = (ind @ (np.einsum("it,is->its", Mh, Mh) / n_obs[lo:hi, None, None]
-                            ).reshape(hi - lo, T * T)).reshape(G, T, T)
-                AZZ += np.einsum("tk,gt,tl->gkl", R[h], D, R[h])
-                AZZ -= np.einsum("tk,gts,sl->gkl", R[h], Q, R[h])
+                # R' diag(D_g) R - R' Q_g R, D_g = sum w m, Q_g = sum w m m' / n
+                if wp.mask is None:  # every period: Z_b'Z_b times the cluster's weight
+                    Zh = R[h] - R[h].mean(axis=0)
+                    Wg = np.asarray(ind.sum(axis=1)).ravel()
+                    AZZ += Wg[:, None, None] * (Zh.T @ Zh)[None]
+                else:
+                    D = ind @ Mh                                       # (G, T)
+                    Q = (ind @ (np.einsum("it,is->its", Mh, Mh) / n_obs[lo:hi, None, None]
+                                ).reshape(hi - lo, T * T)).reshape(G, T, T)
+                    RR = (R[h][:, :, None] * R[h][:, None, :]).reshape(T, k0 * k0)
+                    AZZ += (D @ RR).reshape(G, k0, k0)
+                    AZZ -= np.einsum("tk,gtl->gkl", R[h], Q @ R[h], optimize=True)
                 S = (ind @ Xh.reshape(hi - lo, T * q)).reshape(G, T, q)
                 ZS += np.einsum("tk,gtq->gkq", R[h], S)
                 XX += (ind @ np.einsum("itq,itr->iqr", Xh, Xh).reshape(hi - lo, q * q)
