@@ -43,7 +43,8 @@ clusters is not run: it builds a dense rows x clusters array (it asked for
 script keeps its call for machines where it fits.
 
 Run: ``python benchmarks/bench_fe_speed.py [--quick] [--repeats N]
-[--peer-python PATH] [--skip-peers] [--numpy-hugepage off] [--results-name NAME]``.
+[--peer-python PATH] [--skip-peers] [--numpy-hugepage off] [--results-name NAME]
+[--only NAME ...]``.
 Results go to ``benchmarks/results/fe_speed.json`` (``fe_speed_nohugepage.json``
 with ``--numpy-hugepage off``, ``NAME.json`` with ``--results-name``).
 """
@@ -197,6 +198,8 @@ def main() -> None:
     ap.add_argument("--results-name", default=None,
                     help="file name (without .json) under benchmarks/results/ (default: "
                          "fe_speed, or fe_speed_nohugepage with --numpy-hugepage off)")
+    ap.add_argument("--only", nargs="+", choices=list(ESTIMATORS), default=None,
+                    help="run these estimators only (write them with --results-name)")
     args = ap.parse_args()
     env = set_environment(args.numpy_hugepage)
     scale = 10 if args.quick else 1
@@ -212,6 +215,8 @@ def main() -> None:
             make_panel(n, path)
             print(f"{n:,} units x {T} periods (load {load()})")
             for name, call in ESTIMATORS.items():
+                if args.only and name not in args.only:
+                    continue
                 if label in PLAN[("spimpact", name)]:
                     key = f"spimpact_{name}_{label}"
                     results[key] = median_run(args.repeats, sys.executable,
